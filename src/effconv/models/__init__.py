@@ -1,0 +1,7 @@
+"""Model families, one per file, registered by name; build them with ``create_model``."""
+
+from effconv.models.conv_factory import get_conv_factory, list_convs, register_conv
+from effconv.models.registry import create_model, get_builder, list_models, register_model
+
+__all__ = ["create_model", "get_builder", "get_conv_factory", "list_convs", "list_models",
+           "register_conv", "register_model"]

@@ -1,0 +1,90 @@
+"""A registry of model builders and ``create_model``, in the style of timm.
+
+A builder is a function registered with ``@register_model``; it takes keyword-only arguments
+(``num_classes``, ``width`` and, for models whose kxk convolutions can be swapped, ``conv_factory``)
+and returns an ``nn.Module``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from typing import Any, Callable
+
+from torch import nn
+
+from effconv.errors import EffconvError
+from effconv.models.conv_factory import get_conv_factory
+
+_MODELS: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register_model(fn: Callable[..., nn.Module] | None = None, *, name: str | None = None):
+    """Register a builder under ``name`` (default: the function's name)."""
+
+    def wrap(builder: Callable[..., nn.Module]):
+        key = name or builder.__name__
+        if key in _MODELS and _MODELS[key] is not builder:
+            raise RuntimeError(f"model {key!r} is registered twice")
+        _MODELS[key] = builder
+        return builder
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def list_models() -> list[str]:
+    return sorted(_MODELS)
+
+
+def get_builder(name: str) -> Callable[..., nn.Module]:
+    if name not in _MODELS:
+        close = difflib.get_close_matches(name, _MODELS, n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise EffconvError(
+            f"unknown model {name!r}.{hint} Known models: {', '.join(list_models())}."
+        )
+    return _MODELS[name]
+
+
+def create_model(
+    name: str,
+    num_classes: int = 10,
+    width: float = 1.0,
+    *,
+    conv: str | None = None,
+    conv_kwargs: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> nn.Module:
+    """Build a registered model.
+
+    ``width`` scales every channel count (the cpu profile trains narrow models). ``conv`` names a
+    conv factory (``"conv_bn"``, ``"acb"``, ``"versatile_v1"`` ... see ``list_convs()``) that replaces
+    every kxk convolution and its BN; ``conv_kwargs`` are passed to it.
+    """
+    builder = get_builder(name)
+    if not isinstance(num_classes, int) or num_classes < 1:
+        raise EffconvError(f"num_classes must be a positive integer, got {num_classes!r}.")
+    if not isinstance(width, (int, float)) or width <= 0:
+        raise EffconvError(f"width must be a positive number (1.0 is the published size), got {width!r}.")
+    accepted = inspect.signature(builder).parameters
+    call: dict[str, Any] = dict(kwargs)
+    call["num_classes"] = num_classes
+    if "width" in accepted:
+        call["width"] = width
+    elif width != 1.0:
+        raise EffconvError(f"model {name!r} has no width multiplier; leave width at 1.0.")
+    if conv is not None or conv_kwargs:
+        if "conv_factory" not in accepted:
+            raise EffconvError(
+                f"model {name!r} does not take a conv factory, so conv={conv!r} cannot be applied; "
+                "use effconv.ops.acnet.convert() (or another converter) on the built model instead."
+            )
+        call["conv_factory"] = get_conv_factory(conv or "conv_bn", **(conv_kwargs or {}))
+    unknown = [k for k in call if k not in accepted and not any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())]
+    if unknown:
+        raise EffconvError(
+            f"model {name!r} does not accept {', '.join(sorted(unknown))}; "
+            f"it accepts: {', '.join(p for p in accepted)}."
+        )
+    return builder(**call)

@@ -1,0 +1,26 @@
+"""``reparameterize_model``: fold every fusable block of a model into plain convolutions.
+
+A block is fusable when it has a ``fuse()`` method returning the single module that computes the
+same function in eval mode (``ConvBN``, ``ACBlock``, ...). As in timm, the walk replaces such blocks
+in place, deepest first, and leaves everything else alone.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+
+def reparameterize_model(model: nn.Module) -> nn.Module:
+    """Replace every child with a ``fuse()`` method by its fused form; returns ``model`` (in eval mode)."""
+    model.eval()
+    _fuse_children(model)
+    return model
+
+
+def _fuse_children(module: nn.Module) -> None:
+    for name, child in list(module.named_children()):
+        fuse = getattr(child, "fuse", None)
+        if callable(fuse):
+            setattr(module, name, fuse())
+        else:
+            _fuse_children(child)

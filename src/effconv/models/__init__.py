@@ -5,3 +5,5 @@ from effconv.models.registry import create_model, get_builder, list_models, regi
 
 __all__ = ["create_model", "get_builder", "get_conv_factory", "list_convs", "list_models",
            "register_conv", "register_model"]
+
+# Each family module below registers its builders on import; one line per module.

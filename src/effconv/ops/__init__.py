@@ -1,6 +1,8 @@
 """Building blocks. Importing this package registers every conv factory defined here."""
 
-from effconv.ops.conv_bn import ConvBN, conv_bn, fuse_conv_bn, same_padding
+from effconv.ops.conv_bn import ConvBN, conv_bn, conv_from, fuse_conv_bn, same_padding
 from effconv.ops.reparam import reparameterize_model
 
-__all__ = ["ConvBN", "conv_bn", "fuse_conv_bn", "reparameterize_model", "same_padding"]
+__all__ = ["ConvBN", "conv_bn", "conv_from", "fuse_conv_bn", "reparameterize_model", "same_padding"]
+
+# Each block module below is imported here so its conv factories register; one line per module.

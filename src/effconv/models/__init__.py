@@ -7,3 +7,4 @@ __all__ = ["create_model", "get_builder", "get_conv_factory", "list_convs", "lis
            "register_conv", "register_model"]
 
 # Each family module below registers its builders on import; one line per module.
+from effconv.models import cifar_quick, densenet, resnet_cifar, vgg_cifar, wrn  # noqa: E402,F401

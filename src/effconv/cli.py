@@ -1,0 +1,179 @@
+"""The ``effconv`` command line: train, run a chapter's experiments, benchmark, count, inspect.
+
+Bad input ends with one line on stderr (``effconv: error: ...``) and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from effconv.errors import EffconvError
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="effconv", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train one model on CIFAR-10 through the results store")
+    train.add_argument("--model", required=True)
+    train.add_argument("--profile", default="smoke", help="smoke | cpu | full (default smoke)")
+    train.add_argument("--width", type=_positive_float, default=None, help="channel width multiplier")
+    train.add_argument("--conv", default=None, help="conv factory for every kxk conv (acb, versatile_v1, ...)")
+    train.add_argument("--epochs", type=_positive_int, default=None)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--data", default="auto", help="auto | jpeg | raw")
+    train.add_argument("--accelerator", default="auto", help="auto | cpu | gpu")
+    train.add_argument("--devices", type=_positive_int, default=1, help="> 1 trains with Lightning's DDP")
+    train.add_argument("--retrain", action="store_true", help="train even if the store has this result")
+
+    run = sub.add_parser("run", help="run a chapter's experiments for a profile (trains what is missing)")
+    run.add_argument("chapter")
+    run.add_argument("--profile", default="cpu")
+    run.add_argument("--only", default=None, help="only experiments whose name contains this text")
+    run.add_argument("--dry-run", action="store_true", help="list the experiments and whether they are stored")
+    run.add_argument("--accelerator", default="auto")
+
+    bench = sub.add_parser("bench", help="benchmarks")
+    bench.add_argument("what", choices=["loader"])
+    bench.add_argument("--model", default="resnet56")
+    bench.add_argument("--steps", type=_positive_int, default=None, help="timed steps per pipeline")
+    bench.add_argument("--batch-size", type=_positive_int, default=128)
+    bench.add_argument("--accelerator", default="auto")
+    bench.add_argument("--no-save", action="store_true", help="print only; do not write results/bench/")
+
+    flops = sub.add_parser("flops", help="count multiply-adds and parameters of a model")
+    flops.add_argument("model")
+    flops.add_argument("--input-size", type=int, nargs="+", default=[3, 32, 32])
+    flops.add_argument("--width", type=_positive_float, default=1.0)
+    flops.add_argument("--num-classes", type=_positive_int, default=10)
+    flops.add_argument("--by-layer", action="store_true")
+
+    show = sub.add_parser("show", help="summarise a result file")
+    show.add_argument("path")
+
+    data = sub.add_parser("data", help="prepare CIFAR-10 (decode and cache) and print what was found")
+    data.add_argument("--source", default="auto", help="auto | jpeg | raw")
+    data.add_argument("--download", action="store_true", help="download the raw batches (needs internet)")
+    return parser
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from effconv.data.cifar import resolve_source
+    from effconv.experiments import ExperimentSpec, run_experiment
+    from effconv.models import get_builder
+    from effconv.train.recipes import recipe_for
+
+    get_builder(args.model)  # unknown model: fail before anything else
+    recipe = recipe_for(args.profile, **({"epochs": args.epochs} if args.epochs else {}))
+    kwargs = {}
+    if args.width is not None:
+        kwargs["width"] = args.width
+    if args.conv:
+        kwargs["conv"] = args.conv
+    name = args.model + (f"-w{args.width:g}" if args.width else "") + (f"-{args.conv}" if args.conv else "")
+    spec = ExperimentSpec(chapter="cli", name=name.replace("_", "-"), model=args.model, model_kwargs=kwargs,
+                          recipe=recipe, profile=args.profile, seed=args.seed, data=resolve_source(args.data))
+    result = run_experiment(spec, retrain=args.retrain, accelerator=args.accelerator, devices=args.devices)
+    _print_result(result)
+
+
+def _print_result(result: dict) -> None:
+    from effconv.experiments import ExperimentSpec, ResultStore
+
+    spec = ExperimentSpec.from_dict(result["spec"])
+    final, prov = result["metrics"]["final"], result["provenance"]
+    path = ResultStore.for_profile(spec.profile).path(spec)
+    print(f"{spec.chapter}/{spec.name} [{spec.profile}, seed {spec.seed}, data {prov['data']['source']}]: "
+          f"test acc {final.get('test_acc', float('nan')):.4f} after {len(result['curve'])} epochs, "
+          f"{prov['wall_seconds']:.1f} s on {prov['device']}")
+    print(f"result: {path}")
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    from effconv.experiments import lookup, run_all
+    from effconv.studies import CHAPTERS
+    from effconv.train.recipes import check_profile
+
+    if args.chapter not in CHAPTERS:
+        raise EffconvError(f"unknown chapter {args.chapter!r}; chapters: {', '.join(CHAPTERS)}.")
+    check_profile(args.profile)
+    study = importlib.import_module(f"effconv.studies.{args.chapter}")
+    if not hasattr(study, "experiments"):
+        raise EffconvError(f"chapter {args.chapter!r} trains nothing (it only counts and measures).")
+    specs = [s for s in study.experiments(args.profile) if not args.only or args.only in s.name]
+    if args.dry_run:
+        for spec, result in zip(specs, lookup(specs)):
+            print(f"{'stored ' if result else 'missing'} {spec.chapter}/{spec.filename}")
+        return
+    run_all(specs, run_missing=True, accelerator=args.accelerator)
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    from effconv.train.bench import loader_benchmark
+
+    loader_benchmark(args.model, steps=args.steps, batch_size=args.batch_size, accelerator=args.accelerator,
+                     save=not args.no_save)
+
+
+def cmd_flops(args: argparse.Namespace) -> None:
+    from effconv.analysis.flops import count_flops
+    from effconv.models import create_model
+
+    model = create_model(args.model, num_classes=args.num_classes, width=args.width)
+    counted = count_flops(model, tuple(args.input_size))
+    print(f"{args.model}: {counted}")
+    print(counted.shares().round(2).to_string())
+    if args.by_layer:
+        print(counted.by_layer.to_string())
+
+
+def cmd_show(args: argparse.Namespace) -> None:
+    from effconv.experiments import read_result
+
+    _print_result(read_result(args.path))
+
+
+def cmd_data(args: argparse.Namespace) -> None:
+    from effconv.data.cifar import load_cifar10
+
+    arrays = load_cifar10(args.source, download=args.download)
+    print(f"{arrays.describe()}; mean {arrays.mean}, std {arrays.std}")
+
+
+COMMANDS = {"train": cmd_train, "run": cmd_run, "bench": cmd_bench, "flops": cmd_flops, "show": cmd_show,
+            "data": cmd_data}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except EffconvError as err:
+        print(f"effconv: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("effconv: interrupted; rerun the same command to resume from the last epoch checkpoint.",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

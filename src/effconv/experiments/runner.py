@@ -1,0 +1,123 @@
+"""Run experiments through the store: a hit returns the stored result, a miss trains and saves."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Iterable, Mapping
+
+import torch
+
+from effconv.analysis.flops import count_flops
+from effconv.data.cifar import load_cifar10, subset
+from effconv.errors import EffconvError
+from effconv.experiments.analyses import AnalysisContext, get_analysis
+from effconv.experiments.provenance import now, provenance
+from effconv.experiments.spec import ExperimentSpec
+from effconv.experiments.store import ResultStore
+from effconv.models import create_model
+from effconv.paths import cache_dir
+
+PROFILE_RANK = {"smoke": 0, "cpu": 1, "full": 2}
+
+
+def _is_ddp_child() -> bool:
+    """Lightning's DDP launcher re-runs the command for ranks > 0; those must not write results."""
+    return int(os.environ.get("LOCAL_RANK", "0")) > 0 or int(os.environ.get("NODE_RANK", "0")) > 0
+
+
+def run_experiment(spec: ExperimentSpec, *, store: ResultStore | None = None, retrain: bool = False,
+                   accelerator: str = "auto", devices: int = 1, progress: bool | None = None) -> dict[str, Any]:
+    """Return the result of ``spec``: from the store if present, else by training now and saving."""
+    store = store or ResultStore.for_profile(spec.profile)
+    if not retrain and (hit := store.load(spec)) is not None:
+        return hit
+    if _is_ddp_child():
+        return _train(spec, accelerator, devices, progress)
+    with store.lock(spec):
+        if not retrain and (hit := store.load(spec)) is not None:  # another process finished it meanwhile
+            return hit
+        result = _train(spec, accelerator, devices, progress)
+        store.save(spec, result)
+        return store.load(spec) or result
+
+
+def _train(spec: ExperimentSpec, accelerator: str, devices: int, progress: bool | None) -> dict[str, Any]:
+    from effconv.train.trainer import fit, resolve_accelerator
+
+    started = now()
+    clock = time.perf_counter()
+    data = load_cifar10(spec.data)
+    data = subset(data, spec.recipe.train_subset, spec.recipe.test_subset, seed=spec.seed)
+    torch.manual_seed(spec.seed)  # model initialisation is part of the seeded run
+    model = create_model(spec.model, **dict(spec.model_kwargs))
+    counted = count_flops(model, (3, 32, 32))
+    accelerator = resolve_accelerator(accelerator)
+    device = torch.device("cuda" if accelerator == "gpu" else "cpu")
+    context = AnalysisContext(data=data, device=device, spec=spec)
+    hooks = {name: _bind(get_analysis(name, spec.chapter), context) for name in spec.epoch_analyses}
+    workdir = cache_dir() / "runs" / spec.chapter / spec.filename.removesuffix(".json")
+    outcome = fit(model, spec.recipe, data, seed=spec.seed, workdir=workdir, accelerator=accelerator,
+                  devices=devices, progress=progress, epoch_hooks=hooks)
+    trained = outcome.model.to(device)
+    analyses = {}
+    for name, kwargs in spec.analyses.items():
+        analyses[name] = get_analysis(name, spec.chapter)(trained, context, **dict(kwargs))
+    return {
+        "metrics": {"final": outcome.final, "best": outcome.best},
+        "curve": outcome.history,
+        "analyses": analyses,
+        "model": {"params": counted.params, "macs": counted.macs, "input_size": [3, 32, 32]},
+        "provenance": {
+            **provenance(device), "seed": spec.seed, "profile": spec.profile,
+            "data": {"source": data.source, "mean": list(data.mean), "std": list(data.std), "subset": data.subset},
+            "accelerator": outcome.accelerator, "precision": outcome.precision, "devices": outcome.devices,
+            "started": started, "finished": now(), "wall_seconds": round(time.perf_counter() - clock, 2),
+            "train_seconds": round(outcome.wall_seconds, 2), "resumed_from_epoch": outcome.resumed_from_epoch,
+        },
+    }
+
+
+def _bind(fn, context: AnalysisContext):
+    return lambda model: fn(model, context)
+
+
+def lookup(specs: Iterable[ExperimentSpec], store: ResultStore | None = None) -> list[dict[str, Any] | None]:
+    """Stored results for ``specs`` (None where missing), without training anything."""
+    return [(store or ResultStore.for_profile(s.profile)).load(s) for s in specs]
+
+
+def run_all(specs: Iterable[ExperimentSpec], *, run_missing: bool, log=print, **kwargs: Any) -> list[dict[str, Any] | None]:
+    """Results for every spec; trains the missing ones only when ``run_missing``; prints a short summary."""
+    specs = list(specs)
+    results = lookup(specs)
+    missing = [i for i, r in enumerate(results) if r is None]
+    if run_missing and missing:
+        for count, index in enumerate(missing, 1):
+            spec = specs[index]
+            log(f"[{count}/{len(missing)}] training {spec.chapter}/{spec.name} ({spec.profile}, seed {spec.seed})")
+            results[index] = run_experiment(spec, **kwargs)
+            final = results[index]["metrics"]["final"].get("test_acc")
+            log(f"    -> test acc {final:.4f} in {results[index]['provenance']['wall_seconds']:.0f} s")
+    done = sum(r is not None for r in results)
+    log(f"{done}/{len(specs)} experiments available" + ("" if run_missing or done == len(specs)
+                                                          else f"; {len(specs) - done} not run"))
+    return results
+
+
+def choose_profile(specs_by_profile: Mapping[str, list[ExperimentSpec]], requested: str = "best") -> str:
+    """The profile a comparison shows: the requested one, or for ``best`` the highest committed profile
+    that has all its results, else the highest with any (the rest shown as not run)."""
+    if requested != "best":
+        if requested not in specs_by_profile:
+            raise EffconvError(f"profile {requested!r} is not defined here; use one of {sorted(specs_by_profile)} or best.")
+        return requested
+    ranked = sorted((p for p in specs_by_profile if p != "smoke"), key=PROFILE_RANK.__getitem__, reverse=True)
+    present = {p: [r is not None for r in lookup(specs_by_profile[p])] for p in ranked}
+    for profile in ranked:
+        if present[profile] and all(present[profile]):
+            return profile
+    for profile in ranked:
+        if any(present[profile]):
+            return profile
+    return ranked[-1] if ranked else "smoke"

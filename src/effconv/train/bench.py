@@ -1,0 +1,93 @@
+"""Loader benchmark: training images/s with the device-resident loader vs the plain DataLoader pipeline.
+
+Same model, device, precision and training step in one process; only the input pipeline differs.
+The step mirrors the Lightning module's (cross-entropy, SGD with momentum, bf16 autocast on GPU,
+channels_last) but runs in a bare loop so the comparison measures the loaders, not the framework.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+
+import torch
+
+from effconv.data.cifar import load_cifar10
+from effconv.data.loader import DeviceLoader
+from effconv.data.torchvision_pipeline import torchvision_loader
+from effconv.experiments.provenance import now, provenance
+from effconv.io import atomic_write_json
+from effconv.models import create_model
+from effconv.paths import results_dir
+from effconv.train.trainer import precision_for, resolve_accelerator
+
+
+def _time_training(model_name: str, batches, steps: int, warmup: int, device: torch.device, bf16: bool) -> float:
+    """Seconds for ``steps`` training steps after ``warmup`` steps (synchronised on CUDA)."""
+    torch.manual_seed(0)
+    model = create_model(model_name).to(device, memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
+    started = 0.0
+    for step, (images, labels) in enumerate(itertools.islice(batches, warmup + steps)):
+        if step == warmup:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            started = time.perf_counter()
+        images = images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        labels = labels.to(device, non_blocking=True)
+        with autocast:
+            loss = torch.nn.functional.cross_entropy(model(images), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - started
+
+
+def _endless(loader):
+    """Cycle through epochs so a long benchmark never runs out of batches."""
+    epoch = 0
+    while True:
+        if hasattr(loader, "set_epoch"):
+            loader.set_epoch(epoch)
+        yield from loader
+        epoch += 1
+
+
+def loader_benchmark(model_name: str = "resnet56", *, steps: int | None = None, batch_size: int = 128,
+                     accelerator: str = "auto", save: bool = True, log=print) -> dict[str, Any]:
+    accelerator = resolve_accelerator(accelerator)
+    device = torch.device("cuda" if accelerator == "gpu" else "cpu")
+    bf16 = precision_for(accelerator) == "bf16-mixed"
+    steps = steps or (390 if device.type == "cuda" else 20)  # one epoch on GPU, a short window on CPU
+    warmup = 20 if device.type == "cuda" else 3
+    data = load_cifar10()
+    pipelines = {
+        "device": DeviceLoader(data.train_x, data.train_y, batch_size=batch_size, train=True, mean=data.mean,
+                               std=data.std, device=device, seed=0),
+        "torchvision": torchvision_loader(data.train_x, data.train_y, batch_size=batch_size, train=True,
+                                          mean=data.mean, std=data.std, pin_memory=device.type == "cuda"),
+    }
+    rates = {}
+    for name, loader in pipelines.items():
+        seconds = _time_training(model_name, _endless(loader), steps, warmup, device, bf16)
+        rates[name] = steps * batch_size / seconds
+        log(f"{name:>11} loader: {rates[name]:8.0f} images/s ({seconds:.2f} s for {steps} steps)")
+    ratio = rates["device"] / rates["torchvision"]
+    epoch_seconds = len(data.train_y) / rates["device"]
+    log(f"device / torchvision = {ratio:.2f}x; one {model_name} epoch ~ {epoch_seconds:.1f} s with the device loader")
+    result = {
+        "benchmark": "loader", "model": model_name, "batch_size": batch_size, "steps": steps, "warmup": warmup,
+        "precision": "bf16-mixed" if bf16 else "32-true", "channels_last": True,
+        "images_per_second": {k: round(v, 1) for k, v in rates.items()}, "ratio": round(ratio, 3),
+        "epoch_seconds_device_loader": round(epoch_seconds, 2), "data": data.source,
+        "provenance": {**provenance(device), "finished": now()},
+    }
+    if save:
+        slug = "gpu" if device.type == "cuda" else "cpu"
+        path = atomic_write_json(results_dir() / "bench" / f"loader-{model_name}-{slug}.json", result)
+        log(f"written {path}")
+    return result

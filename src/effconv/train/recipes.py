@@ -1,0 +1,87 @@
+"""Training recipes and the three profiles.
+
+A ``Recipe`` holds every option that changes a training result; it is part of an experiment's spec,
+so changing a recipe changes the spec's hash and the result is never reused for a different run.
+
+Profiles, each base recipe written once here (chapters override a few fields per model):
+
+- ``smoke``: seconds, on a small class-balanced slice; used by tests and CI; never committed.
+- ``cpu``: about an hour per chapter on 2 CPU cores with narrow models and short schedules, real data.
+- ``full``: paper-like models and schedules on a GPU, several seeds; every single run under 10 minutes
+  on one H100.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from effconv.errors import EffconvError
+
+PROFILES = ("smoke", "cpu", "full")
+SCHEDULES = ("cosine", "onecycle", "constant")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything about how a model is trained."""
+
+    epochs: int
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    decay_norm_and_bias: bool = False   # weight decay on BN parameters and biases too
+    schedule: str = "cosine"            # per-iteration: cosine to 0, or one-cycle, after linear warmup
+    warmup_epochs: float = 1.0
+    label_smoothing: float = 0.0
+    train_subset: int | None = None     # class-balanced slice sizes (smoke profile)
+    test_subset: int | None = None
+    eval_batch_size: int = 1000
+    loader: str = "device"              # "device" (GPU-resident) or "torchvision" (DataLoader + PIL)
+    compile: bool = False               # torch.compile the model
+    channels_last: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise EffconvError(f"epochs must be a positive integer, got {self.epochs!r}.")
+        if self.batch_size < 1 or self.lr <= 0:
+            raise EffconvError("batch_size must be >= 1 and lr > 0.")
+        if self.schedule not in SCHEDULES:
+            raise EffconvError(f"unknown schedule {self.schedule!r}; use one of {', '.join(SCHEDULES)}.")
+        if self.loader not in ("device", "torchvision"):
+            raise EffconvError(f"unknown loader {self.loader!r}; use 'device' or 'torchvision'.")
+        if not 0 <= self.label_smoothing < 1:
+            raise EffconvError("label_smoothing must be in [0, 1).")
+
+    def replace(self, **changes: Any) -> "Recipe":
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise EffconvError(f"unknown recipe fields {sorted(unknown)}; known: "
+                               f"{', '.join(f.name for f in dataclasses.fields(self))}.")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_BASE = {
+    "smoke": Recipe(epochs=1, batch_size=64, lr=0.05, warmup_epochs=0.0, train_subset=512, test_subset=256,
+                    eval_batch_size=256),
+    # short schedules on CPU: warmup + cosine and a little label smoothing converge fastest
+    "cpu": Recipe(epochs=15, batch_size=128, lr=0.1, warmup_epochs=1.0, label_smoothing=0.1),
+    "full": Recipe(epochs=100, batch_size=128, lr=0.1, warmup_epochs=1.0),
+}
+
+
+def check_profile(profile: str) -> str:
+    if profile not in PROFILES:
+        raise EffconvError(f"unknown profile {profile!r}; use one of {', '.join(PROFILES)}.")
+    return profile
+
+
+def recipe_for(profile: str, **overrides: Any) -> Recipe:
+    """The profile's base recipe with chapter/model-specific ``overrides``."""
+    return _BASE[check_profile(profile)].replace(**overrides)

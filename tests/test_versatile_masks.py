@@ -126,6 +126,7 @@ def test_post_step_clips_and_parameters_are_listed():
     layer.post_step()
     assert layer.mask_proxy.min() >= 0 and layer.mask_proxy.max() <= 1
     assert layer.mask_parameters() == [layer.mask_proxy]
+    assert layer.mask_proxy._no_weight_decay and not getattr(layer.weight, "_no_weight_decay", False)
     # one SGD step + post_step keeps the proxies in range and moves the masks the gradient asks for
     opt = torch.optim.SGD([layer.mask_proxy], lr=100.0)
     layer(torch.randn(1, 2, 5, 5)).sum().backward()

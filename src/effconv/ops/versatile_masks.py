@@ -17,7 +17,8 @@ dropped when ``s`` does not divide ``out``.
 could only switch off by hitting exactly 0. We read it as the {0, 1} image of BinaryConnect's sign on
 ``[-1, 1]``: ``M = 1 if H >= 1/2 else 0``. The backward pass is straight-through, ``dL/dH = dL/dM``, and
 ``post_step()`` clips ``H`` back to ``[0, 1]`` (the training loop calls it after every optimizer step).
-Keep ``H`` out of weight decay, which would pull every mask towards 0 (``mask_parameters()`` lists it).
+``H`` must stay out of weight decay, which would pull every mask towards 0: it carries the
+``_no_weight_decay`` flag the training engine honours (``mask_parameters()`` lists it).
 
 **Initialisation.** ``H`` starts at the concentric masks (1 inside the ring, 0 outside), each entry moved
 towards the threshold by ``|N(0, init_noise^2)|`` capped below 1/2: the initial binary masks are exactly
@@ -118,6 +119,7 @@ class LearnableMaskConv2d(nn.Module):
         self.weight = nn.Parameter(torch.empty(self.primaries, in_channels, d, d))
         sets = 1 if strategy == "a" else self.primaries
         self.mask_proxy = nn.Parameter(torch.empty(sets, self.s, in_channels, d, d))
+        self.mask_proxy._no_weight_decay = True  # the training engine keeps flagged parameters out of decay
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
         self.count_convention = "paper"
         self.reset_parameters()

@@ -68,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="summarise a result file")
     show.add_argument("path")
 
+    book = sub.add_parser("book", help="execute the chapters with papermill and build the HTML book")
+    book.add_argument("--only", nargs="+", default=None, help="chapter ids or page names to execute")
+    book.add_argument("--profile", default="best")
+    book.add_argument("--run-missing", action="store_true", help="train missing experiments of the profile")
+    book.add_argument("--no-html", action="store_true", help="execute notebooks only")
+
     data = sub.add_parser("data", help="prepare CIFAR-10 (decode and cache) and print what was found")
     data.add_argument("--source", default="auto", help="auto | jpeg | raw")
     data.add_argument("--download", action="store_true", help="download the raw batches (needs internet)")
@@ -88,7 +94,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     if args.conv:
         kwargs["conv"] = args.conv
     name = args.model + (f"-w{args.width:g}" if args.width else "") + (f"-{args.conv}" if args.conv else "")
-    spec = ExperimentSpec(chapter="cli", name=name.replace("_", "-"), model=args.model, model_kwargs=kwargs,
+    spec = ExperimentSpec(chapter="engine", name=name.replace("_", "-"), model=args.model, model_kwargs=kwargs,
                           recipe=recipe, profile=args.profile, seed=args.seed, data=resolve_source(args.data))
     result = run_experiment(spec, retrain=args.retrain, accelerator=args.accelerator, devices=args.devices)
     _print_result(result)
@@ -150,6 +156,12 @@ def cmd_show(args: argparse.Namespace) -> None:
     _print_result(read_result(args.path))
 
 
+def cmd_book(args: argparse.Namespace) -> None:
+    from effconv.book import build
+
+    build(args.only, profile=args.profile, run_missing=args.run_missing, html=not args.no_html)
+
+
 def cmd_data(args: argparse.Namespace) -> None:
     from effconv.data.cifar import load_cifar10
 
@@ -158,7 +170,7 @@ def cmd_data(args: argparse.Namespace) -> None:
 
 
 COMMANDS = {"train": cmd_train, "run": cmd_run, "bench": cmd_bench, "flops": cmd_flops, "show": cmd_show,
-            "data": cmd_data}
+            "book": cmd_book, "data": cmd_data}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -71,7 +71,7 @@ _BASE = {
     "smoke": Recipe(epochs=1, batch_size=64, lr=0.05, warmup_epochs=0.0, train_subset=512, test_subset=256,
                     eval_batch_size=256),
     # short schedules on CPU: warmup + cosine and a little label smoothing converge fastest
-    "cpu": Recipe(epochs=15, batch_size=128, lr=0.1, warmup_epochs=1.0, label_smoothing=0.1),
+    "cpu": Recipe(epochs=20, batch_size=128, lr=0.1, warmup_epochs=1.0, label_smoothing=0.1),
     "full": Recipe(epochs=100, batch_size=128, lr=0.1, warmup_epochs=1.0),
 }
 

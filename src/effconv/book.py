@@ -1,0 +1,88 @@
+"""Build the book: execute every chapter and page notebook with papermill, then render with Jupyter Book.
+
+``make book`` calls ``effconv book``. Chapters (``chapters/NN_*.ipynb``) run first, then the book's own
+page notebooks (``book/pages/*.ipynb``: the claims overview reads the ``claims.csv`` the chapters just
+wrote). Executed copies go to ``book/_generated/`` (git-ignored). The build fails on a notebook error,
+on any error or stderr output in an executed notebook, and on any Sphinx warning.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+
+from effconv.errors import EffconvError
+from effconv.paths import repo_root
+
+PAGE_ORDER = ("overview", "provenance", "performance")
+
+
+def sources(only: list[str] | None = None) -> list[Path]:
+    root = repo_root()
+    chapters = sorted((root / "chapters").glob("[0-9][0-9]_*.ipynb"))
+    pages = sorted((root / "book" / "pages").glob("*.ipynb"),
+                   key=lambda p: PAGE_ORDER.index(p.stem) if p.stem in PAGE_ORDER else len(PAGE_ORDER))
+    found = chapters + pages
+    if only:
+        wanted = [p for p in found if any(p.stem == o or p.stem.split("_", 1)[-1] == o for o in only)]
+        if not wanted:
+            names = ", ".join(p.stem.split("_", 1)[-1] if p.parent.name == "chapters" else p.stem for p in found)
+            raise EffconvError(f"no chapter or page named {', '.join(only)}; available: {names}.")
+        return wanted
+    return found
+
+
+def output_problems(path: Path) -> list[str]:
+    """Error outputs and stderr streams in an executed notebook: the book must show none."""
+    problems = []
+    notebook = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(notebook.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                problems.append(f"cell {index}: {output.get('ename')}: {output.get('evalue')}")
+            elif output.get("output_type") == "stream" and output.get("name") == "stderr":
+                problems.append(f"cell {index}: stderr: {output.get('text', '').strip()[:300]}")
+    return problems
+
+
+def execute(source: Path, output: Path, parameters: dict) -> float:
+    import papermill
+
+    started = time.perf_counter()
+    try:
+        papermill.execute_notebook(str(source), str(output), parameters=parameters, kernel_name="python3",
+                                   progress_bar=False, cwd=str(repo_root()), log_output=False)
+    except papermill.PapermillExecutionError as err:
+        raise EffconvError(f"{source.name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}") from err
+    problems = output_problems(output)
+    if problems:
+        raise EffconvError(f"{source.name} printed error output:\n  " + "\n  ".join(problems))
+    return time.perf_counter() - started
+
+
+def build(only: list[str] | None = None, *, profile: str = "best", run_missing: bool = False,
+          html: bool = True, log=print) -> None:
+    root = repo_root()
+    generated = root / "book" / "_generated"
+    generated.mkdir(parents=True, exist_ok=True)
+    os.environ["EFFCONV_PROGRESS"] = "0"  # inherited by the kernels: no progress bars in the book
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
+    total = time.perf_counter()
+    for source in sources(only):
+        parameters = {"profile": profile, "run_missing": run_missing} if source.parent.name == "chapters" else {}
+        seconds = execute(source, generated / source.name, parameters)
+        log(f"executed {source.relative_to(root)} in {seconds:.0f} s")
+    if html:
+        started = time.perf_counter()
+        command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), "--builder", "html",
+                   "--path-output", str(root / "book"), "-W", "--keep-going", "-q"]
+        done = subprocess.run(command, cwd=root)
+        if done.returncode != 0:
+            raise EffconvError("jupyter-book reported warnings or errors (see above); the book was not accepted.")
+        log(f"built {root / 'book' / '_build' / 'html' / 'index.html'} in {time.perf_counter() - started:.0f} s")
+    log(f"book done in {time.perf_counter() - total:.0f} s")

@@ -1,0 +1,48 @@
+"""Everything in ``results/``, as tables for the provenance page."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from effconv.experiments.store import read_result
+from effconv.errors import EffconvError
+from effconv.paths import results_dir
+
+
+def results_inventory(root: Path | None = None) -> pd.DataFrame:
+    """One row per stored training result: what it is, how good, and where/how it was produced."""
+    root = root or results_dir()
+    rows = []
+    for path in sorted(root.glob("*/*.json")):
+        if path.parent.name == "bench":
+            continue
+        try:
+            result = read_result(path)
+        except EffconvError as err:
+            rows.append({"chapter": path.parent.name, "file": path.name, "problem": str(err)})
+            continue
+        spec, prov = result["spec"], result["provenance"]
+        rows.append({
+            "chapter": spec["chapter"], "name": spec["name"], "profile": spec["profile"], "seed": spec["seed"],
+            "model": spec["model"], "test_acc": result["metrics"]["final"].get("test_acc"),
+            "epochs": len(result.get("curve", [])), "minutes": round(prov.get("wall_seconds", 0) / 60, 1),
+            "device": prov.get("device"), "data": prov.get("data", {}).get("source"),
+            "torch": prov.get("versions", {}).get("torch"), "commit": (prov.get("git", {}).get("commit") or "")[:10],
+            "finished": prov.get("finished"), "file": path.name,
+        })
+    return pd.DataFrame(rows)
+
+
+def bench_inventory(root: Path | None = None) -> pd.DataFrame:
+    """The benchmark results in ``results/bench``."""
+    rows = []
+    for path in sorted(((root or results_dir()) / "bench").glob("*.json")):
+        payload = json.loads(path.read_text())
+        rows.append({"file": path.name, "benchmark": payload.get("benchmark"), "model": payload.get("model"),
+                     **{f"{k} img/s": v for k, v in payload.get("images_per_second", {}).items()},
+                     "ratio": payload.get("ratio"), "device": payload.get("provenance", {}).get("device"),
+                     "finished": payload.get("provenance", {}).get("finished")})
+    return pd.DataFrame(rows)

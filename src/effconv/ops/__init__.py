@@ -6,3 +6,5 @@ from effconv.ops.reparam import reparameterize_model
 __all__ = ["ConvBN", "conv_bn", "conv_from", "fuse_conv_bn", "reparameterize_model", "same_padding"]
 
 # Each block module below is imported here so its conv factories register; one line per module.
+from effconv.ops.acb import ACBlock  # noqa: E402
+__all__ += ["ACBlock"]

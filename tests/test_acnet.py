@@ -374,12 +374,30 @@ def test_rotation_robustness():
 # --------------------------------------------------------------------------- fusion report, latency
 
 
+def test_randomise_bn():
+    def stats(model):
+        return torch.cat([torch.cat([m.weight, m.bias, m.running_mean, m.running_var])
+                          for m in model.modules() if isinstance(m, nn.BatchNorm2d)])
+
+    a, b = create_model("resnet20", width=0.25), create_model("resnet20", width=0.25)
+    assert torch.equal(stats(study.randomise_bn(a, 3)), stats(study.randomise_bn(b, 3)))
+    assert (stats(a) != stats(create_model("resnet20", width=0.25))).all()
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4, momentum=0.1))
+    batch = torch.randn(8, 3, 6, 6)
+    study.randomise_bn(model, calibrate=batch)
+    with torch.no_grad():
+        conv_out = model[0](batch)
+    assert torch.allclose(model[1].running_mean, conv_out.mean(dim=(0, 2, 3)), atol=1e-6)
+    assert model[1].momentum == 0.1 and model.training
+
+
 def test_fusion_report():
     torch.manual_seed(0)
     acnet = study.randomise_bn(create_model("resnet20", width=0.5, conv="acb"))
     base = create_model("resnet20", width=0.5)
     before, base_before = state(acnet), state(base)
     report = study.fusion_report(acnet, base)
+    assert torch.backends.cudnn.allow_tf32  # switched off only during the check
     assert same_state(acnet, before) and same_state(base, base_before) and acnet.training
     assert 0 < report["max_rel"] < TOLERANCE and report["max_rel_float64"] < 1e-12
     assert report["same_as_base"] is True

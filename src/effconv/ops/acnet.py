@@ -17,10 +17,12 @@ Rules:
   BN when ``norm="none"``), since ``ConvBN.fuse()`` only knows how to fold a plain conv.
 - A conv with no such BN still becomes an ACB with the block's own normalisation (the paper's design,
   and what the ``acb`` factory does for ``bn=False``); its bias, if any, goes into the BN's shift.
-- The original conv weights are copied into the square branch. For a model trained from scratch this
-  does not matter (they are random either way); for a pretrained model it keeps what was learnt in the
-  square branch, though the new 1xk/kx1 branches perturb the output until they are trained (setting
-  their BN gammas and betas to 0 would make the converted model start exactly equal to the original).
+- The original conv weights are copied into the square branch; the new branches keep PyTorch's
+  default init. For training from scratch this does not matter (all weights are random anyway, and
+  our zoo's ``create_model(name, conv="acb")`` inits every branch like the base). For a pretrained
+  model it keeps what was learnt in the square branch, though the new 1xk/kx1 branches perturb the
+  output until trained (zeroing their BN gammas and betas makes the converted model start equal to
+  the original).
 """
 
 from __future__ import annotations

@@ -107,7 +107,8 @@ def run_all(specs: Iterable[ExperimentSpec], *, run_missing: bool, log=print, **
 
 def choose_profile(specs_by_profile: Mapping[str, list[ExperimentSpec]], requested: str = "best") -> str:
     """The profile a comparison shows: the requested one, or for ``best`` the highest committed profile
-    that has all its results, else the highest with any (the rest shown as not run)."""
+    that has all its results, else the highest with any (the rest shown as not run), else (nothing
+    stored) the profile this machine would train: ``full`` with a GPU, ``cpu`` without."""
     if requested != "best":
         if requested not in specs_by_profile:
             raise EffconvError(f"profile {requested!r} is not defined here; use one of {sorted(specs_by_profile)} or best.")
@@ -120,4 +121,6 @@ def choose_profile(specs_by_profile: Mapping[str, list[ExperimentSpec]], request
     for profile in ranked:
         if any(present[profile]):
             return profile
-    return ranked[-1] if ranked else "smoke"
+    if "full" in ranked and torch.cuda.is_available():
+        return "full"
+    return "cpu" if "cpu" in ranked else (ranked[-1] if ranked else "smoke")

@@ -8,6 +8,7 @@ and returns an ``nn.Module``.
 from __future__ import annotations
 
 import difflib
+import importlib
 import inspect
 from typing import Any, Callable
 
@@ -17,6 +18,15 @@ from effconv.errors import EffconvError
 from effconv.models.conv_factory import get_conv_factory
 
 _MODELS: dict[str, Callable[..., nn.Module]] = {}
+
+# One module per model family; each registers its builders when imported.
+FAMILIES = ("cifar_quick", "densenet", "resnet_cifar", "vgg_cifar", "wrn", "mobilenet_v1", "xception",
+            "shufflenet_v1")
+
+
+def _load_families() -> None:
+    for family in FAMILIES:
+        importlib.import_module(f"effconv.models.{family}")
 
 
 def register_model(fn: Callable[..., nn.Module] | None = None, *, name: str | None = None):
@@ -33,10 +43,12 @@ def register_model(fn: Callable[..., nn.Module] | None = None, *, name: str | No
 
 
 def list_models() -> list[str]:
+    _load_families()
     return sorted(_MODELS)
 
 
 def get_builder(name: str) -> Callable[..., nn.Module]:
+    _load_families()
     if name not in _MODELS:
         close = difflib.get_close_matches(name, _MODELS, n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""

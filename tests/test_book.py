@@ -1,0 +1,27 @@
+"""The book driver's checks on executed notebooks (the full build runs in `make book`)."""
+
+import nbformat
+
+from effconv.book import output_problems, sources
+
+
+def test_output_problems_flags_errors_and_stderr(tmp_path):
+    notebook = nbformat.v4.new_notebook()
+    clean = nbformat.v4.new_code_cell("1")
+    clean.outputs = [nbformat.v4.new_output("stream", name="stdout", text="fine\n")]
+    noisy = nbformat.v4.new_code_cell("2")
+    noisy.outputs = [nbformat.v4.new_output("stream", name="stderr", text="UserWarning: hmm\n")]
+    broken = nbformat.v4.new_code_cell("3")
+    broken.outputs = [nbformat.v4.new_output("error", ename="ValueError", evalue="bad", traceback=[])]
+    notebook.cells = [clean, noisy, broken]
+    path = tmp_path / "n.ipynb"
+    nbformat.write(notebook, path)
+    problems = output_problems(path)
+    assert len(problems) == 2 and "stderr: UserWarning" in problems[0] and "ValueError: bad" in problems[1]
+
+
+def test_chapters_run_before_pages():
+    found = sources()
+    chapters = [p for p in found if p.parent.name == "chapters"]
+    assert found[:len(chapters)] == chapters
+    assert [p.stem for p in found[len(chapters):]][:2] == ["overview", "provenance"]

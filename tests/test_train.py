@@ -1,0 +1,100 @@
+"""The Lightning engine on a tiny real slice: curves, resume, seeding, block hooks, schedules."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from effconv.models import create_model
+from effconv.train.module import Classifier, lr_lambda
+from effconv.train.recipes import Recipe, recipe_for
+from effconv.train.trainer import evaluate, fit
+
+TINY = dict(batch_size=64, eval_batch_size=128, warmup_epochs=0.0, lr=0.05)
+
+
+def test_fit_records_a_curve_and_resumes(tiny, tmp_path):
+    torch.manual_seed(0)
+    model = create_model("resnet20", width=0.25)
+    first = fit(model, Recipe(epochs=1, **TINY), tiny, seed=0, workdir=tmp_path)
+    assert [row["epoch"] for row in first.history] == [1]
+    row = first.history[0]
+    assert {"train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds"} <= set(row)
+    assert 0 <= row["test_acc"] <= 1 and math.isfinite(row["train_loss"])
+    assert (tmp_path / "last.ckpt").exists() and (tmp_path / "csv" / "version_0" / "metrics.csv").exists()
+    # the same workdir with a longer recipe resumes after epoch 1 and keeps the earlier curve
+    resumed = fit(create_model("resnet20", width=0.25), Recipe(epochs=2, **TINY), tiny, seed=0, workdir=tmp_path)
+    assert resumed.resumed_from_epoch == 1
+    assert [row["epoch"] for row in resumed.history] == [1, 2]
+    assert resumed.history[0] == first.history[0]
+    accuracy = evaluate(resumed.model, tiny.test_x, tiny.test_y, mean=tiny.mean, std=tiny.std)
+    assert accuracy == pytest.approx(resumed.final["test_acc"], abs=1e-6)
+
+
+def test_same_seed_same_run_on_cpu(tiny, tmp_path):
+    def run(folder):
+        torch.manual_seed(3)
+        outcome = fit(create_model("cifar_quick", width=0.5), Recipe(epochs=1, **TINY), tiny, seed=3,
+                      workdir=tmp_path / folder)
+        return [(r["train_loss"], r["test_loss"], r["test_acc"]) for r in outcome.history]
+
+    assert run("a") == run("b")
+
+
+class Hooked(nn.Module):
+    """A block using the training hooks: an auxiliary loss, a post-step clip, a decay-exempt parameter."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.proxy = nn.Parameter(torch.full((4, 3, 3, 3), 0.9))
+        self.proxy._no_weight_decay = True
+        self.steps = 0
+
+    def forward(self, x):
+        return nn.functional.conv2d(x, self.conv.weight * self.proxy, self.conv.bias, padding=1)
+
+    def auxiliary_loss(self):
+        return 10.0 * self.proxy.sum()  # pushes the proxy down hard
+
+    def post_step(self):
+        self.steps += 1
+        with torch.no_grad():
+            self.proxy.clamp_(0.0, 1.0)
+
+
+def test_block_hooks_are_used(tiny, tmp_path):
+    block = Hooked()
+    model = nn.Sequential(block, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
+    outcome = fit(model, Recipe(epochs=1, **TINY), tiny, seed=0, workdir=tmp_path)
+    assert block.steps == len(tiny.train_y) // 64
+    assert float(block.proxy.min()) == 0.0 and float(block.proxy.max()) <= 1.0  # aux loss applied, then clipped
+    assert "aux_loss" in outcome.history[0]
+    module = Classifier(model, Recipe(epochs=1))
+    module.trainer = type("T", (), {"estimated_stepping_batches": 10})()
+    groups = module.configure_optimizers()["optimizer"].param_groups
+    exempt = {id(p) for p in groups[1]["params"]}
+    assert id(block.proxy) in exempt and id(block.conv.bias) in exempt and id(block.conv.weight) not in exempt
+
+
+def test_schedules():
+    cosine = lr_lambda("cosine", total=100, warmup=10)
+    assert cosine(0) == pytest.approx(0.1) and cosine(9) == pytest.approx(1.0)
+    assert cosine(55) == pytest.approx(0.5) and cosine(100) == pytest.approx(0.0, abs=1e-12)
+    onecycle = lr_lambda("onecycle", total=100, warmup=20)
+    assert onecycle(19) == pytest.approx(1.0) and onecycle(60) == pytest.approx(0.5)
+    assert lr_lambda("constant", total=10, warmup=0)(7) == 1.0
+
+
+def test_recipe_validation():
+    from effconv.errors import EffconvError
+
+    with pytest.raises(EffconvError, match="epochs"):
+        Recipe(epochs=0)
+    with pytest.raises(EffconvError, match="schedule"):
+        recipe_for("cpu", schedule="step")
+    with pytest.raises(EffconvError, match="unknown recipe fields"):
+        recipe_for("cpu", epoch=3)
+    with pytest.raises(EffconvError, match="unknown profile"):
+        recipe_for("fast")

@@ -61,6 +61,7 @@ def stage_channels(groups: int, scale: float = 1.0) -> tuple[int, int, int]:
     there; it only moves widths such as g = 2 at 0.5x (100 -> 104) or g = 4 at 0.25x (68 -> 64).
     Ties round up; the result is at least ``4 g``.
     """
+    _check_scale(scale)
     base = _table1(groups)
     step = 4 * groups
     return tuple(max(step, step * math.floor(c * scale / step + 0.5)) for c in base)  # type: ignore[return-value]
@@ -114,7 +115,11 @@ class ShuffleUnit(nn.Module):
 
 
 class ShuffleNetV1(nn.Module):
-    """Stem, three stages of ``ShuffleUnit``s, global average pooling and a linear classifier."""
+    """Stem, three stages of ``ShuffleUnit``s, global average pooling and a linear classifier.
+
+    ``widths`` records the stem and stage 2/3/4 output channels; ``min_input`` the smallest image side
+    the form accepts (its total stride).
+    """
 
     def __init__(self, *, groups: int, channels: Sequence[int], stem: int, units: Sequence[int] = STAGE_UNITS,
                  shuffle: bool = True, cifar: bool = False, num_classes: int = 1000,

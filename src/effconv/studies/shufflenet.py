@@ -2,7 +2,8 @@
 
 - Table 1 by counting: stage widths and the complexity row, with and without the final FC layer;
 - the authors' released models (0.5x-2.0x, g = 3 and 8) and torchvision's ShuffleNet V2 against their
-  published FLOPs and parameters; the paper's Table 2 complexity headers for the scaled models;
+  published FLOPs and parameters; the paper's Table 2 complexity headers for the scaled models; the
+  theoretical speedup over AlexNet;
 - the unit-cost formulas of ResNet, ResNeXt and ShuffleNet against counted units, and the
   configurations behind "1x1 convs are 93.4% of a ResNeXt unit's mult-adds";
 - the seed code's errata (and where the authors' code differs from the paper);
@@ -166,12 +167,33 @@ def torchvision_v2_table() -> pd.DataFrame:
         count = count_flops(model, 224)
         meta_gflops = float(weights.meta["_ops"])
         rows.append({
-            "model": f"shufflenet_v2_{suffix}", "meta_params": weights.meta["num_params"], "ours_params": count.params,
+            "model": f"shufflenet_v2_{suffix}",
+            "meta_params": weights.meta["num_params"], "ours_params": count.params,
             "params_match": weights.meta["num_params"] == count.params,
             "meta_gflops": meta_gflops, "ours_gmacs": round(count.gmacs, 4),
             # torchvision rounds _ops to 3 decimals
             "gflops_match": abs(count.gmacs - meta_gflops) <= 0.0005,
         })
+    return pd.DataFrame(rows)
+
+
+def alexnet_speedup(scale: float = 0.5) -> pd.DataFrame:
+    """Theoretical speedup of ShuffleNet ``scale`` x over AlexNet: the ratio of counted multiply-adds.
+
+    AlexNet is torchvision's single-tower variant (counted at 224), close to but not the paper's
+    two-GPU original; the paper quotes 18x theoretical (13x measured on ARM) for 0.5x, the seed
+    "about 10x the speed".
+    """
+    import torchvision.models as tvm
+
+    alexnet = count_flops(_meta(tvm.alexnet, weights=None), 224).macs / 1e6
+    rows = []
+    for g in GROUPS:
+        cost = shufflenet_cost(g, scale)
+        rows.append({"g": g, "scale": SCALE_LABELS.get(scale, scale), "alexnet_mflops": round(alexnet, 1),
+                     "shufflenet_mflops": round(cost.mflops, 2), "speedup": round(alexnet / cost.mflops, 1),
+                     "paper_theoretical": _paper("alexnet_speedup_theoretical"),
+                     "paper_measured_arm": _paper("alexnet_speedup_measured")})
     return pd.DataFrame(rows)
 
 
@@ -239,7 +261,8 @@ def resnext_pointwise_search(target: float = 93.4) -> pd.DataFrame:
     for cardinality, d in RESNEXT_TEMPLATES:
         for stage in range(4):
             c, m = 256 * 2 ** stage, cardinality * d * 2 ** stage
-            rows.append(_pointwise_share_row(_meta(bottleneck_unit, c=c, m=m, groups=cardinality), (c, 7, 7), target) | {
+            unit = _meta(bottleneck_unit, c=c, m=m, groups=cardinality)
+            rows.append(_pointwise_share_row(unit, (c, 7, 7), target) | {
                 "template": f"{cardinality}x{d}d", "stage": f"conv{stage + 2}", "c": c, "m": m, "g": cardinality,
             })
     return pd.DataFrame(rows)[["template", "stage", "c", "m", "g", "pointwise_macs", "grouped_3x3_macs",
@@ -267,7 +290,8 @@ def resnext_torchvision_units(target: float = 93.4,
                 if key not in seen:
                     seen.add(key)
                     rows.append(_pointwise_share_row(block, (in_channels, size, size), target) | {
-                        "model": name, "stage": f"conv{stage_index + 2}", "unit": "first" if index == 0 else "others",
+                        "model": name, "stage": f"conv{stage_index + 2}",
+                        "unit": "first" if index == 0 else "others",
                         "c_in": in_channels, "m": block.conv2.out_channels, "g": block.conv2.groups,
                     })
                 size //= block.conv2.stride[0]
@@ -298,7 +322,8 @@ def seed_errata() -> pd.DataFrame:
     rows = [
         ("g=1 stage-4 width", "144/288/567", "144/288/576 (Table 1)",
          f"a typo; 567 is not even divisible by 4, so the bottleneck is 141 by floor division; the model "
-         f"has {typo.mflops:.2f} instead of {base.mflops:.2f} MFLOPs and {typo.params:,} instead of {base.params:,} params"),
+         f"has {typo.mflops:.2f} instead of {base.mflops:.2f} MFLOPs and {typo.params:,} instead of "
+         f"{base.params:,} params"),
         ("error message for unsupported g", "formats an undefined name (num_groups)", "-",
          "asking for e.g. g=5 raises NameError instead of the intended ValueError"),
         ("conv biases", "every 1x1 and 3x3 conv (and the stem) built with bias=True", "BN follows every conv",
@@ -398,7 +423,8 @@ def shuffle_cost(groups: Iterable[int] = (2, 3, 4, 8), *, device: str = "cpu", b
             "shuffle_alone_ms": round(alone, 4),
             "shuffle_share_%": round(100 * alone / with_shuffle, 1),
             "difference_share_%": round(100 * (with_shuffle - without) / with_shuffle, 1),
-            "unit_macs": count_flops(_meta(ShuffleUnit, in_channels=c, out_channels=c, groups=g), (c, 14, 14)).macs,
+            "unit_macs": count_flops(_meta(ShuffleUnit, in_channels=c, out_channels=c, groups=g),
+                                     (c, 14, 14)).macs,
         })
     return pd.DataFrame(rows)
 

@@ -10,7 +10,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import effconv.models  # noqa: F401  (registers the families; imported before effconv.ops on purpose)
 from effconv.analysis.flops import count_flops
 from effconv.errors import EffconvError
 from effconv.models import create_model, get_conv_factory

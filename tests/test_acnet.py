@@ -11,7 +11,6 @@ import torch
 import torchvision
 from torch import nn
 
-import effconv.models  # noqa: F401  (registers the families; imported before effconv.ops on purpose)
 from effconv.errors import EffconvError
 from effconv.models import create_model
 from effconv.ops import ACBlock, reparameterize_model

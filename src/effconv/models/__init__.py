@@ -9,4 +9,3 @@ from effconv.models.registry import create_model, get_builder, list_models, regi
 
 __all__ = ["create_model", "get_builder", "get_conv_factory", "list_convs", "list_models",
            "register_conv", "register_model"]
-from effconv.models import mobilenet_v1, xception  # noqa: E402,F401  (ImageNet MobileNet v1 and Xception, chapter 1)

@@ -5,7 +5,6 @@ import time
 import pytest
 import torch
 
-import effconv.models  # noqa: F401  (import models before ops: circular import in the skeleton)
 from effconv.errors import EffconvError
 from effconv.ops.shuffle import ChannelShuffle, channel_shuffle, channel_unshuffle, shuffle_permutation
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from effconv.models import create_model  # import models before ops (circular import in the skeleton)
+from effconv.models import create_model
 from effconv.analysis.claims import ClaimsTable
 from effconv.analysis.flops import count_flops
 from effconv.errors import EffconvError

@@ -8,7 +8,6 @@ import torch
 import torchvision
 from torch import nn
 
-import effconv.models  # noqa: F401  (import models before ops: circular import in the skeleton)
 from effconv.analysis.flops import count_flops
 from effconv.errors import EffconvError
 from effconv.models.mobilenet_v1 import MobileNetV1

@@ -8,7 +8,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import effconv.models  # noqa: F401  (import models before ops: circular import in the skeleton)
 from effconv.errors import EffconvError
 from effconv.ops.octconv import OctConv2d, octave_cost_ratio, split_channels, split_octave
 from effconv.studies import splitting as study

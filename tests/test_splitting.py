@@ -12,7 +12,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import effconv.models  # noqa: F401  (import models before ops: circular import in the skeleton)
 from effconv.analysis.claims import COLUMNS
 from effconv.analysis.flops import count_flops
 from effconv.errors import EffconvError

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from effconv.models import create_model  # import models before ops (circular import in the skeleton)
+from effconv.models import create_model
 from effconv.analysis.flops import count_flops
 from effconv.errors import EffconvError
 from effconv.ops import dac
@@ -131,7 +131,8 @@ def test_bias_moves_to_pointwise(bias):
     if bias:
         assert torch.equal(block.pointwise.bias, conv.bias)
         # a zero input sees only the bias, at any rank
-        assert torch.allclose(block(torch.zeros(1, 6, 4, 4, dtype=torch.float64)), conv.bias.view(1, -1, 1, 1).expand(1, -1, 4, 4))
+        out = block(torch.zeros(1, 6, 4, 4, dtype=torch.float64))
+        assert torch.allclose(out, conv.bias.view(1, -1, 1, 1).expand(1, -1, 4, 4))
     else:
         assert block.pointwise.bias is None
 
@@ -142,7 +143,8 @@ def test_split_changes_factors_not_function():
     balanced, pointwise = dac.decompose(conv, 3), dac.decompose(conv, 3, split="pointwise")
     assert torch.allclose(balanced(x), pointwise(x), atol=1e-12)
     filters = pointwise.depthwise.weight.reshape(6, 3, 9)
-    assert torch.allclose(filters @ filters.transpose(1, 2), torch.eye(3, dtype=torch.float64).expand(6, 3, 3), atol=1e-12)
+    eye = torch.eye(3, dtype=torch.float64).expand(6, 3, 3)
+    assert torch.allclose(filters @ filters.transpose(1, 2), eye, atol=1e-12)
     # balanced: both factors carry sqrt(s), so each channel's filter norms equal its mixing-vector norms
     dw = balanced.depthwise.weight.reshape(6, 3, 9).norm(dim=2)
     pw = balanced.pointwise.weight.reshape(16, 6, 3).norm(dim=0)
@@ -354,7 +356,8 @@ def test_vgg16_imagenet_allocations():
     base = table["baseline_macs"].iloc[0]
     assert base == 15_470_264_320  # torchvision VGG-16 at 224: 15.47 GMACs
     uniform = table.set_index("allocation")["macs_saved_pct"]
-    assert list(uniform[[f"uniform r={r}" for r in range(1, 9)]]) == sorted(uniform[[f"uniform r={r}" for r in range(1, 9)]], reverse=True)
+    uniform_savings = list(uniform[[f"uniform r={r}" for r in range(1, 9)]])
+    assert uniform_savings == sorted(uniform_savings, reverse=True)
     assert uniform["uniform r=4"] == pytest.approx(53.0, abs=0.01)
     later = table[table["rule"] == "later layers lower"].iloc[0]
     ranks = [int(r) for r in later["ranks"].split(",")]
@@ -384,6 +387,17 @@ def test_single_layer_sweep(tiny, tiny_eval):
     assert (table.loc[table["rank"] == 1, "macs_saved_pct"] > 0).all()
 
 
+def test_sweep_evaluates_in_eval_mode_and_leaves_model_alone():
+    model = Tiny().train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    modes = []
+    table = study.single_layer_sweep(model, lambda m: modes.append(m.training) or 50.0, ranks=[1],
+                                     input_size=(3, 8, 8), layers=["conv2d_4"])
+    assert modes == [False, False] and model.training  # baseline + one config, caller's mode restored
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert table["accuracy_drop"].tolist() == [0.0]
+
+
 def test_first_last_sweep(tiny, tiny_eval):
     table = study.first_last_sweep(tiny, tiny_eval, ranks=[1, 3], input_size=(3, 8, 8))
     _json_ok(table)
@@ -395,6 +409,24 @@ def test_first_last_sweep(tiny, tiny_eval):
     assert (every == 1).all()  # first 4 == last 4 == all layers
     with pytest.raises(EffconvError, match=r"1\.\.4"):
         study.first_last_sweep(tiny, tiny_eval, ks=[5], input_size=(3, 8, 8))
+
+
+def test_sweeps_follow_forward_order():
+    class Reversed(nn.Module):  # registration order differs from forward order
+        def __init__(self):
+            super().__init__()
+            self.late = nn.Conv2d(16, 16, 3, padding=1)
+            self.early = nn.Conv2d(3, 16, 3, padding=1)
+
+        def forward(self, x):
+            return self.late(self.early(x)).mean(dim=(2, 3))
+
+    model = Reversed()
+    early_decomposed = lambda m: float(isinstance(m.early, nn.Sequential))  # noqa: E731
+    table = study.first_last_sweep(model, early_decomposed, ranks=[2], ks=[1], input_size=(3, 8, 8))
+    first, last = table[table.end == "first"].iloc[0], table[table.end == "last"].iloc[0]
+    assert first.layers == "conv2d_1..conv2d_1" and first.accuracy == 1.0 and last.accuracy == 0.0
+    assert first.macs == count_flops(dac.apply(model, {"early": 2}), (3, 8, 8)).macs
 
 
 def test_equal_flops_sweep(tiny, tiny_eval):
@@ -439,7 +471,7 @@ def test_sweep_bad_input(tiny, tiny_eval):
 # ---------------------------------------------------------------------------------------------
 
 def test_latency_table_small():
-    table = study.latency_table([(8, 16, 8)], ranks=[1, 9], batch_size=2, min_run_time=0.01, device="cpu")
+    table = study.latency_table([(8, 16, 8)], ranks=[1, 9], batch_size=2, repeats=3, device="cpu")
     _json_ok(table)
     assert list(table["rank"]) == [1, 9]
     assert (table["conv_ms"] > 0).all() and (table["dac_ms"] > 0).all()

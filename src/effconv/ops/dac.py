@@ -126,7 +126,8 @@ def max_rank(conv: nn.Conv2d) -> int:
 def channel_slices(weight: torch.Tensor, groups: int = 1) -> torch.Tensor:
     """A conv kernel as one ``(N/groups) x (kh*kw)`` matrix per input channel: shape ``(C, N/groups, kh*kw)``."""
     n, c_g, kh, kw = weight.shape
-    return weight.reshape(groups, n // groups, c_g, kh * kw).permute(0, 2, 1, 3).reshape(groups * c_g, n // groups, kh * kw)
+    per_group = weight.reshape(groups, n // groups, c_g, kh * kw).permute(0, 2, 1, 3)
+    return per_group.reshape(groups * c_g, n // groups, kh * kw)
 
 
 def channel_factors(conv: nn.Conv2d) -> Factors:

@@ -23,11 +23,11 @@ from fractions import Fraction
 import pandas as pd
 import torch
 from torch import nn
-from torch.utils import benchmark
 
 from effconv.analysis.flops import count_flops
+from effconv.analysis.latency import measure_latency
 from effconv.errors import EffconvError
-from effconv.models import create_model  # before effconv.ops: importing ops first hits a circular import
+from effconv.models import create_model
 from effconv.ops import dac
 
 Evaluate = Callable[[nn.Module], float]
@@ -248,9 +248,9 @@ def vgg16_imagenet_allocations(target_saving_pct: float = 53.0, model: nn.Module
     and, in the paper's CIFAR sweep, the most fragile); and, for the paper's observation that later
     layers tolerate decomposition better, the two-level allocation (rank ``early`` for the first k convs,
     a lower rank ``late`` after them; searched over all k and ranks) whose saving is closest to
-    ``target_saving_pct``. Layers whose rank would not save
-    stay whole. Every saving is counted with ``count_flops`` on the converted model (built on the
-    ``meta`` device, so nothing is computed). Accuracy needs ImageNet and is marked "not run".
+    ``target_saving_pct``. Layers whose rank would not save stay whole. Every saving is counted with
+    ``count_flops`` on the converted model (built on the ``meta`` device, so nothing is computed).
+    Accuracy needs ImageNet and is marked "not run".
     """
     if model is None:
         import torchvision
@@ -272,13 +272,13 @@ def vgg16_imagenet_allocations(target_saving_pct: float = 53.0, model: nn.Module
                 if best is None or gap < best[0]:
                     best = (gap, k, early, late)
     _, k, early, late = best
-    candidates.append((f"r={early} for conv2d_1..{k}, r={late} after", "later layers lower",
+    candidates.append((f"r={early} for conv2d_1..conv2d_{k}, r={late} after", "later layers lower",
                        two_level_ranks(names, k, early, late)))
 
     rows = []
     for label, rule, ranks in candidates:
         plan = _saving_plan(costs, ranks)
-        counted = count_flops(dac.apply(model, plan), input_size).macs
+        counted = count_flops(dac.apply(model, {costs.layers[k]: r for k, r in plan.items()}), input_size).macs
         rows.append({
             "allocation": label, "rule": rule,
             "ranks": ",".join(str(plan.get(k, "-")) for k in names),  # "-" = layer kept whole
@@ -295,7 +295,12 @@ def vgg16_imagenet_allocations(target_saving_pct: float = 53.0, model: nn.Module
 # ---------------------------------------------------------------------------------------------
 
 def _score(evaluate: Evaluate, model: nn.Module) -> float:
-    value = evaluate(model.eval())
+    """``evaluate(model)`` in eval mode (the model's own mode is restored), checked to be a number."""
+    was_training = model.training
+    try:
+        value = evaluate(model.eval())
+    finally:
+        model.train(was_training)
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
@@ -365,7 +370,7 @@ def first_last_sweep(model: nn.Module, evaluate: Evaluate, *, ranks: Iterable[in
         for k in ks:
             chosen = names[:k] if end == "first" else names[-k:]
             for rank in ranks:
-                plan = {name: rank for name in chosen}
+                plan = {costs.layers[name]: rank for name in chosen}  # module names: unambiguous for apply
                 accuracy = _score(evaluate, dac.apply(model, plan, cache=cache))
                 rows.append({"end": end, "k": k, "rank": rank, "layers": f"{chosen[0]}..{chosen[-1]}",
                              **_row(costs, baseline, accuracy, plan, "dac")})
@@ -392,8 +397,9 @@ def equal_flops_sweep(model: nn.Module, evaluate: Evaluate, *, ranks: Iterable[i
     rows = []
     for label, layers in configs.items():
         for rank in ranks:
-            dac_plan = {layer: rank for layer in layers}
-            svd_plan = {layer: dac.matched_channel_rank(costs.modules[costs.module(layer)], rank) for layer in layers}
+            modules = [costs.module(layer) for layer in layers]
+            dac_plan = {name: rank for name in modules}
+            svd_plan = {name: dac.matched_channel_rank(costs.modules[name], rank) for name in modules}
             for method, plan in (("dac", dac_plan), ("channel_svd", svd_plan)):
                 accuracy = _score(evaluate, dac.apply(model, plan, method=method, cache=cache))
                 rows.append({"config": label, "dac_rank": rank, "method": method,
@@ -459,37 +465,29 @@ def vgg16_cifar_shapes() -> list[tuple[int, int, int]]:
     return list(dict.fromkeys(shapes))
 
 
-def _time_ms(module: nn.Module, x: torch.Tensor, min_run_time: float) -> float:
-    timer = benchmark.Timer(stmt="module(x)", globals={"module": module, "x": x},
-                            num_threads=torch.get_num_threads())  # Timer defaults to 1 thread
-    with torch.no_grad():
-        module(x)  # warm-up (cuDNN algorithm choice, allocator)
-        return timer.blocked_autorange(min_run_time=min_run_time).median * 1e3
-
-
 def latency_table(shapes: Iterable[tuple[int, int, int]] | None = None, ranks: Iterable[int] = (1, 2, 4, 8),
                   *, batch_size: int = 8, device: str | torch.device | None = None,
-                  min_run_time: float = 0.05) -> pd.DataFrame:
+                  repeats: int = 5) -> pd.DataFrame:
     """Measured time of DAC-decomposed 3x3 layers vs the original, next to their MACs ratio.
 
     ``shapes`` are (in_channels, out_channels, size) triples (default: CIFAR VGG-16's); the device is
     CUDA when available unless given. Weights are random (time does not depend on their values).
-    Uses ``torch.utils.benchmark.Timer`` (median of blocked runs, all CPU threads).
+    Timing is ``effconv.analysis.latency.measure_latency`` (median of ``repeats`` calls after warm-up).
     """
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     shapes = vgg16_cifar_shapes() if shapes is None else list(shapes)
     ranks = _check_ranks(ranks)
     rows = []
     for c, n, size in shapes:
-        conv = nn.Conv2d(c, n, 3, padding=1, bias=False).to(device).eval()
+        conv = nn.Conv2d(c, n, 3, padding=1, bias=False, device=device)
         x = torch.randn(batch_size, c, size, size, device=device)
-        base = _time_ms(conv, x, min_run_time)
+        base = measure_latency(conv, x, device=device, repeats=repeats)
         for rank in ranks:
             if rank > dac.max_rank(conv):
                 continue
-            block = dac.decompose(conv, rank).eval()
-            ms = _time_ms(block, x, min_run_time)
-            rows.append({"in_channels": c, "out_channels": n, "size": size, "rank": rank, "device": device.type,
-                         "batch_size": batch_size, "conv_ms": base, "dac_ms": ms, "time_ratio": ms / base,
+            timed = measure_latency(dac.decompose(conv, rank), x, device=device, repeats=repeats)
+            rows.append({"in_channels": c, "out_channels": n, "size": size, "rank": rank,
+                         "device": base.device_name, "batch_size": batch_size, "conv_ms": base.median_ms,
+                         "dac_ms": timed.median_ms, "time_ratio": timed.median_ms / base.median_ms,
                          "macs_ratio": dac.cost_ratio(conv, rank)})
     return pd.DataFrame(rows)

@@ -117,12 +117,7 @@ def test_model_that_rejects_the_input_size():
         count_flops(cifar_head, 224)
 
 
-# a bare float is not iterable and currently escapes as TypeError (reported to the flops.py owner)
-FLOAT_BUG = pytest.mark.xfail(raises=TypeError, strict=True, reason="count_flops(model, 2.5) raises TypeError")
-
-
-@pytest.mark.parametrize("bad", [0, -3, (3, 0, 8), (1, 3, 32, 32), "224", pytest.param(2.5, marks=FLOAT_BUG),
-                                 (3, 32.0, 32)])
+@pytest.mark.parametrize("bad", [0, -3, (3, 0, 8), (1, 3, 32, 32), "224", 2.5, True, (3, True, 32), (3, 32.0, 32)])
 def test_bad_input_size(bad):
     with pytest.raises(EffconvError, match="input_size"):
         count_flops(nn.Conv2d(3, 3, 1), bad)

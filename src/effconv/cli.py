@@ -120,9 +120,10 @@ def cmd_run(args: argparse.Namespace) -> None:
     if args.chapter not in CHAPTERS:
         raise EffconvError(f"unknown chapter {args.chapter!r}; chapters: {', '.join(CHAPTERS)}.")
     check_profile(args.profile)
-    study = importlib.import_module(f"effconv.studies.{args.chapter}")
-    if not hasattr(study, "experiments"):
-        raise EffconvError(f"chapter {args.chapter!r} trains nothing (it only counts and measures).")
+    try:
+        study = importlib.import_module(f"effconv.studies.{args.chapter}_runs")
+    except ModuleNotFoundError:
+        raise EffconvError(f"chapter {args.chapter!r} trains nothing (it only counts and measures).") from None
     specs = [s for s in study.experiments(args.profile) if not args.only or args.only in s.name]
     if args.dry_run:
         for spec, result in zip(specs, lookup(specs)):

@@ -25,7 +25,11 @@ def _fmt(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1e5 else f"{value:,.0f}"
+        if abs(value) < 1e3:
+            return f"{value:.4g}"
+        return f"{value:,.0f}" if value == round(value) else f"{value:,.1f}"  # never 1.53e+04
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}" if abs(value) >= 1e4 else str(value)
     return str(value)
 
 

@@ -101,10 +101,13 @@ def layer_kind(module: nn.Module) -> str:
 
 
 def _normalise_input_size(input_size: int | Sequence[int], batch_size: int) -> tuple[int, ...]:
-    if isinstance(input_size, int):
+    def positive_int(value) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+    if positive_int(input_size):
         input_size = (3, input_size, input_size)
-    size = tuple(input_size)
-    if not all(isinstance(s, int) and s > 0 for s in size) or len(size) not in (2, 3):
+    size = tuple(input_size) if isinstance(input_size, (tuple, list)) else ()
+    if not all(positive_int(s) for s in size) or len(size) not in (2, 3):
         raise EffconvError(
             f"input_size {input_size!r} is not understood: give an int (square RGB image), "
             "(H, W) or (C, H, W) with positive integers, for example (3, 224, 224)."

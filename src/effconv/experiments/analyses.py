@@ -49,8 +49,8 @@ def register_analysis(name: str):
 
 def get_analysis(name: str, chapter: str | None = None) -> Analysis:
     if name not in _ANALYSES and chapter:
-        try:  # a chapter's analyses register when its study module is imported
-            importlib.import_module(f"effconv.studies.{chapter}")
+        try:  # a chapter's analyses register when its experiments module is imported
+            importlib.import_module(f"effconv.studies.{chapter}_runs")
         except ModuleNotFoundError:
             pass
     if name not in _ANALYSES:

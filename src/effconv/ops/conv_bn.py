@@ -18,7 +18,7 @@ def same_padding(kernel_size: int, dilation: int = 1) -> int:
 
 def fuse_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d | None) -> tuple[torch.Tensor, torch.Tensor]:
     """Kernel and bias of the single convolution equal to ``bn(conv(x))`` in eval mode."""
-    bias = conv.bias if conv.bias is not None else torch.zeros(conv.out_channels, device=conv.weight.device)
+    bias = conv.bias if conv.bias is not None else conv.weight.new_zeros(conv.out_channels)
     if bn is None:
         return conv.weight.detach().clone(), bias.detach().clone()
     weight, bias = fuse_conv_bn_weights(

@@ -11,8 +11,12 @@ from torch import nn
 
 
 def reparameterize_model(model: nn.Module) -> nn.Module:
-    """Replace every child with a ``fuse()`` method by its fused form; returns ``model`` (in eval mode)."""
+    """Replace every block with a ``fuse()`` method by its fused form, in place, and return the model
+    (in eval mode). A model that is itself a fusable block comes back as its fused module."""
     model.eval()
+    fuse = getattr(model, "fuse", None)
+    if callable(fuse):
+        return fuse()
     _fuse_children(model)
     return model
 

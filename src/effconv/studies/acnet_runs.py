@@ -1,0 +1,159 @@
+"""What chapter 3 trains: the CIFAR-10 table, the branch ablation, and the ResNet-56 kernel-skeleton runs.
+
+Every run gets the analyses the chapter needs from its trained weights, computed right after training
+and stored in the result: the fusion check, accuracy on rotated and flipped test sets and, for ResNet-56,
+the kernel-importance matrix and the position-wise pruning curves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from effconv.data.cifar import subset
+from effconv.experiments import AnalysisContext, ExperimentSpec, register_analysis
+from effconv.ops import reparameterize_model
+from effconv.studies import acnet as study
+from effconv.train.recipes import recipe_for
+
+CHAPTER = "acnet"
+
+# Variants of the 3x3 (Cifar-quick: 5x5) convs. Branch BN gammas start at 1/(number of branches), so the
+# summed branches start at the scale of one conv (the authors' repository uses 1/3 for the full block).
+VARIANTS: dict[str, dict[str, Any]] = {
+    "base": {},
+    "acnet": {"conv": "acb", "conv_kwargs": {"gamma_init": 1 / 3}},
+    "hor": {"conv": "acb", "conv_kwargs": {"branches": ["square", "hor"], "gamma_init": 1 / 2}},
+    "ver": {"conv": "acb", "conv_kwargs": {"branches": ["square", "ver"], "gamma_init": 1 / 2}},
+    "sum-bn": {"conv": "acb", "conv_kwargs": {"norm": "sum"}},
+    "border": {"conv": "acb", "conv_kwargs": {"border": True, "gamma_init": 1 / 3}},
+}
+
+# Table 1: models, widths, schedules and seeds per profile. cpu: what 2 cores train in about an hour;
+# full: paper-sized models, shorter than the repository's 150/400 epochs so each run fits 10 GPU minutes.
+TABLE = {
+    "smoke": {"cifar_quick": dict(width=0.5, seeds=(0,), recipe={}),
+              "resnet56": dict(width=0.25, seeds=(0,), recipe={})},
+    "cpu": {"cifar_quick": dict(width=1.0, seeds=(0, 1), recipe=dict(epochs=12)),
+            "resnet56": dict(width=0.5, seeds=(0,), recipe=dict(epochs=8))},
+    "full": {"cifar_quick": dict(width=1.0, seeds=(0, 1, 2), recipe=dict(epochs=100, weight_decay=1e-4)),
+             "vgg16_cifar": dict(width=1.0, seeds=(0, 1, 2), recipe=dict(epochs=100, weight_decay=1e-4)),
+             "resnet56": dict(width=1.0, seeds=(0, 1, 2), recipe=dict(epochs=100, lr=0.2, weight_decay=1e-4)),
+             "wrn16_8": dict(width=1.0, seeds=(0, 1, 2), recipe=dict(epochs=40, weight_decay=5e-4)),
+             "densenet40": dict(width=1.0, seeds=(0, 1, 2), recipe=dict(epochs=100, weight_decay=1e-4))},
+}
+ABLATION_MODEL = "cifar_quick"             # the branch ablation and rotation robustness (Table 4 analogue)
+ABLATION_VARIANTS = ("base", "hor", "ver", "sum-bn", "acnet")
+SKELETON_MODEL = "resnet56"                # kernel importance, pruning curves, the border variant
+PRUNING_SPARSITIES = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.44)
+PRUNING_TEST_IMAGES = 2000                 # class-balanced slice of the test set for the ~150 pruned evaluations
+
+
+def spec(profile: str, model: str, variant: str, seed: int, *, width: float, recipe: dict,
+         analyses: dict[str, dict]) -> ExperimentSpec:
+    return ExperimentSpec(
+        chapter=CHAPTER, name=f"{model.replace('_', '-')}-{variant}", model=model, profile=profile, seed=seed,
+        model_kwargs={"width": width, **VARIANTS[variant]}, recipe=recipe_for(profile, **recipe),
+        analyses=analyses,
+    )
+
+
+def _analyses(model: str, variant: str) -> dict[str, dict]:
+    chosen: dict[str, dict] = {"acnet.fusion": {}, "acnet.rotation": {}}
+    if model == SKELETON_MODEL:
+        regions = ["corners", "skeleton", "global"] + (["border", "top_left"] if variant == "border" else [])
+        chosen["acnet.importance"] = {}
+        chosen["acnet.pruning"] = {"regions": regions, "sparsities": list(PRUNING_SPARSITIES), "repeats": 5}
+    return chosen
+
+
+def table_specs(profile: str) -> list[ExperimentSpec]:
+    """Base vs ACNet for every model of the profile's Table 1, every seed."""
+    return [spec(profile, model, variant, seed, width=cfg["width"], recipe=cfg["recipe"],
+                 analyses=_analyses(model, variant))
+            for model, cfg in TABLE[profile].items() for variant in ("base", "acnet") for seed in cfg["seeds"]]
+
+
+def ablation_specs(profile: str) -> list[ExperimentSpec]:
+    """Branch combinations on the ablation model, first seed (base and full ACNet are Table 1's runs)."""
+    cfg = TABLE[profile][ABLATION_MODEL]
+    return [spec(profile, ABLATION_MODEL, variant, cfg["seeds"][0], width=cfg["width"], recipe=cfg["recipe"],
+                 analyses=_analyses(ABLATION_MODEL, variant)) for variant in ABLATION_VARIANTS]
+
+
+def skeleton_specs(profile: str) -> list[ExperimentSpec]:
+    """Base, ACNet and the border variant of ResNet-56, first seed."""
+    cfg = TABLE[profile][SKELETON_MODEL]
+    return [spec(profile, SKELETON_MODEL, variant, cfg["seeds"][0], width=cfg["width"], recipe=cfg["recipe"],
+                 analyses=_analyses(SKELETON_MODEL, variant)) for variant in ("base", "acnet", "border")]
+
+
+def experiments(profile: str) -> list[ExperimentSpec]:
+    """Every run of the chapter for ``profile``, without duplicates, cheapest groups first."""
+    unique: dict[str, ExperimentSpec] = {}
+    for item in ablation_specs(profile) + table_specs(profile) + skeleton_specs(profile):
+        unique.setdefault(item.key, item)
+    return list(unique.values())
+
+
+# --------------------------------------------------------------------------- analyses on the trained model
+
+
+def _test_batch(ctx: AnalysisContext, count: int = 256) -> torch.Tensor:
+    images = torch.from_numpy(ctx.data.test_x[:count]).permute(0, 3, 1, 2).float().div(255)
+    mean = torch.tensor(ctx.data.mean).view(1, 3, 1, 1)
+    std = torch.tensor(ctx.data.std).view(1, 3, 1, 1)
+    return ((images - mean) / std).to(ctx.device)
+
+
+@register_analysis("acnet.fusion")
+def fusion_analysis(model: nn.Module, ctx: AnalysisContext) -> dict[str, Any]:
+    """Fold BN and branches of the trained model; compare outputs, parameters, MACs and test accuracy."""
+    from effconv.analysis.flops import count_flops
+    import copy
+
+    trained = copy.deepcopy(model).float().eval()
+    fused = reparameterize_model(copy.deepcopy(trained))
+    batch = _test_batch(ctx)
+    with torch.no_grad():
+        reference, folded = trained(batch), fused(batch)
+    unfused_count, fused_count = count_flops(trained, (3, 32, 32)), count_flops(fused, (3, 32, 32))
+    return {
+        "max_abs_error": float((folded - reference).abs().max()),
+        "max_rel_error": float((folded - reference).abs().max() / reference.abs().max()),
+        "params_unfused": unfused_count.params, "params_fused": fused_count.params,
+        "macs_unfused": unfused_count.macs, "macs_fused": fused_count.macs,
+        "test_acc_fused": ctx.evaluate(fused),
+    }
+
+
+@register_analysis("acnet.rotation")
+def rotation_analysis(model: nn.Module, ctx: AnalysisContext) -> dict[str, float]:
+    """Test accuracy on the original, 90-degree counter-clockwise, 180-degree and up-down flipped images."""
+    nchw = torch.from_numpy(ctx.data.test_x).permute(0, 3, 1, 2)
+
+    def evaluate_on(trained: nn.Module, transform) -> float:
+        images = np.ascontiguousarray(transform(nchw).permute(0, 2, 3, 1).numpy())
+        return ctx.evaluate(trained, images, ctx.data.test_y)
+
+    return study.rotation_robustness(model, evaluate_on)
+
+
+@register_analysis("acnet.importance")
+def importance_analysis(model: nn.Module, ctx: AnalysisContext) -> dict[str, Any]:
+    """The average relative importance of each 3x3 position of the fused model (the paper's Fig. 6)."""
+    importance = study.kernel_importance(model)
+    return {"matrix": importance.to_numpy().round(4).tolist(), **study.importance_summary(importance)}
+
+
+@register_analysis("acnet.pruning")
+def pruning_analysis(model: nn.Module, ctx: AnalysisContext, *, regions: list[str], sparsities: list[float],
+                     repeats: int) -> list[dict[str, Any]]:
+    """Accuracy of the fused model with random weights zeroed in each region (the paper's Fig. 5)."""
+    part = subset(ctx.data, None, PRUNING_TEST_IMAGES, seed=0)
+    curve = study.pruning_curve(model, lambda m: ctx.evaluate(m, part.test_x, part.test_y), sparsities,
+                                regions=regions, repeats=repeats)
+    return curve.round(5).to_dict(orient="records")

@@ -1,0 +1,56 @@
+"""What chapter 5 trains: VGG-16 on CIFAR-10 with versatile filters (v1, v2) and learnable masks (a, b).
+
+The baseline row is chapter 4's VGG-16 run (same width, schedule and seed), so it is trained once for
+both chapters. Every run stores its counted complexity; the learnable-mask runs also record mask
+statistics at each epoch end, to show how far the masks of one primary filter drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from effconv.experiments import AnalysisContext, ExperimentSpec, register_analysis
+from effconv.ops.versatile_masks import mask_statistics
+from effconv.studies import versatile as study
+from effconv.studies.dac_runs import MODEL, VGG, baseline_spec
+from effconv.train.recipes import recipe_for
+
+CHAPTER = "versatile"
+VARIANTS: dict[str, dict[str, Any]] = {
+    "v1": {"conv": "versatile_v1"},
+    "v2": {"conv": "versatile_v2"},
+    "masks-a": {"conv": "versatile_mask", "conv_kwargs": {"strategy": "a"}},
+    "masks-b": {"conv": "versatile_mask", "conv_kwargs": {"strategy": "b"}},
+}
+
+
+def variant_spec(profile: str, variant: str, seed: int) -> ExperimentSpec:
+    cfg = VGG[profile]
+    masked = variant.startswith("masks")
+    return ExperimentSpec(
+        chapter=CHAPTER, name=f"vgg16-{variant}", model=MODEL, profile=profile, seed=seed,
+        model_kwargs={"width": cfg["width"], **VARIANTS[variant]}, recipe=recipe_for(profile, **cfg["recipe"]),
+        analyses={"versatile.complexity": {}, **({"versatile.masks": {}} if masked else {})},
+        epoch_analyses=("versatile.masks",) if masked else (),
+    )
+
+
+def experiments(profile: str) -> list[ExperimentSpec]:
+    """The shared baseline, then every variant, for each seed of the profile."""
+    seeds = VGG[profile]["seeds"]
+    return [baseline_spec(profile, seed) for seed in seeds] + [
+        variant_spec(profile, variant, seed) for seed in seeds for variant in VARIANTS]
+
+
+@register_analysis("versatile.complexity")
+def trained_complexity(model: nn.Module, ctx: AnalysisContext) -> dict[str, float]:
+    """Parameters, memory and multiply-adds (paper convention and as executed) of the trained model."""
+    return study.complexity(model, (3, 32, 32))
+
+
+@register_analysis("versatile.masks")
+def masks(model: nn.Module, ctx: AnalysisContext) -> dict[str, Any]:
+    """Density and diversity of the learned masks (cheap: no forward pass)."""
+    return mask_statistics(model)

@@ -20,13 +20,13 @@ from effconv.experiments.provenance import now, provenance
 from effconv.io import atomic_write_json
 from effconv.models import create_model
 from effconv.paths import results_dir
-from effconv.train.trainer import precision_for, resolve_accelerator
+from effconv.train.trainer import precision_for, resolve_accelerator, to_channels_last
 
 
 def _time_training(model_name: str, batches, steps: int, warmup: int, device: torch.device, bf16: bool) -> float:
     """Seconds for ``steps`` training steps after ``warmup`` steps (synchronised on CUDA)."""
     torch.manual_seed(0)
-    model = create_model(model_name).to(device, memory_format=torch.channels_last)
+    model = to_channels_last(create_model(model_name).to(device))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
     started = 0.0

@@ -70,6 +70,18 @@ def quiet_lightning() -> None:
         warnings.filterwarnings("ignore", message=pattern)
 
 
+def to_channels_last(model: torch.nn.Module) -> torch.nn.Module:
+    """Store every 4-D parameter and buffer channels_last, in place.
+
+    ``model.to(memory_format=...)`` refuses models holding tensors of another rank (a learnable-mask
+    layer keeps 5-D mask proxies), so the conversion is done tensor by tensor.
+    """
+    for tensor in [*model.parameters(), *model.buffers()]:
+        if tensor.dim() == 4:
+            tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
+    return model
+
+
 class EpochHistory(Callback):
     """Records one row per epoch (losses, accuracies, lr, seconds, optional analyses); resumable."""
 
@@ -147,7 +159,7 @@ def fit(model: torch.nn.Module, recipe: Recipe, data: CifarArrays, *, seed: int,
         torch.backends.cudnn.benchmark = True
         torch.set_float32_matmul_precision("high")
     if recipe.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+        to_channels_last(model)
     device = torch.device("cuda" if accelerator == "gpu" else "cpu")
     if devices > 1 and accelerator == "gpu":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))

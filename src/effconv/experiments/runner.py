@@ -12,7 +12,7 @@ from effconv.analysis.flops import count_flops
 from effconv.data.cifar import load_cifar10, subset
 from effconv.errors import EffconvError
 from effconv.experiments.analyses import AnalysisContext, get_analysis
-from effconv.experiments.provenance import now, provenance
+from effconv.experiments.provenance import git_state, now, provenance
 from effconv.experiments.spec import ExperimentSpec
 from effconv.experiments.store import ResultStore
 from effconv.models import create_model
@@ -46,6 +46,7 @@ def _train(spec: ExperimentSpec, accelerator: str, devices: int, progress: bool 
     from effconv.train.trainer import fit, resolve_accelerator
 
     started = now()
+    code = git_state()  # the commit whose code this process runs
     clock = time.perf_counter()
     data = load_cifar10(spec.data)
     data = subset(data, spec.recipe.train_subset, spec.recipe.test_subset, seed=spec.seed)
@@ -69,7 +70,7 @@ def _train(spec: ExperimentSpec, accelerator: str, devices: int, progress: bool 
         "analyses": analyses,
         "model": {"params": counted.params, "macs": counted.macs, "input_size": [3, 32, 32]},
         "provenance": {
-            **provenance(device), "seed": spec.seed, "profile": spec.profile,
+            **provenance(device, git=code), "seed": spec.seed, "profile": spec.profile,
             "data": {"source": data.source, "mean": list(data.mean), "std": list(data.std), "subset": data.subset},
             "accelerator": outcome.accelerator, "precision": outcome.precision, "devices": outcome.devices,
             "started": started, "finished": now(), "wall_seconds": round(time.perf_counter() - clock, 2),

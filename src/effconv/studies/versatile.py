@@ -16,18 +16,20 @@ official spatial+channel setting c_hat = c - 1, g = 1 (n = 2) on every convoluti
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
+import matplotlib.pyplot as plt
 import pandas as pd
 import torch
+import torch.nn.functional as F
 import torchvision
 from torch import nn
 
 from effconv.analysis.flops import count_flops
 from effconv.errors import EffconvError
 from effconv.models import create_model
-from effconv.ops.versatile import VersatileConv2d, convert, cost_convention
-from effconv.ops.versatile_masks import LearnableMaskConv2d
+from effconv.ops.versatile import VersatileConv2d, concentric_masks, convert, cost_convention, num_secondary
+from effconv.ops.versatile_masks import LearnableMaskConv2d, orthogonal_loss
 from effconv.studies.paper import paper_value
 
 CHAPTER = "versatile"
@@ -182,3 +184,279 @@ def cifar_vgg16_complexity(width: float = 1.0, seed: int = 0) -> pd.DataFrame:
     table["memory_ratio"] = table["memory_MB"] / base["memory_MB"]
     table["FLOPs_ratio"] = table["MFLOPs"] / base["MFLOPs"]
     return table
+
+
+# ---------------------------------------------------------------------------------------------
+# Live checks shown in the chapter (phase 2): definitions against the layers, costs, the loss
+# ---------------------------------------------------------------------------------------------
+
+def mask_form(layer: VersatileConv2d, x: torch.Tensor) -> torch.Tensor:
+    """The definition, written independently of the layer's crop form.
+
+    Every secondary filter is the full ``d x d`` primary times a concentric mask, applied at the layer's
+    full padding to the ``c_hat`` input channels starting at ``j * g``; blocks are concatenated ring by
+    ring, then offset by offset (the layer's output order).
+    """
+    outs = []
+    for i, mask in enumerate(concentric_masks(layer.kernel_size, dtype=x.dtype)):
+        for j in range(layer.n):
+            inputs = x[:, j * layer.g: j * layer.g + layer.c_hat]
+            outs.append(F.conv2d(inputs, layer.weight * mask, None, layer.stride, layer.padding))
+    y = torch.cat(outs, 1)[:, :layer.out_channels]
+    return y if layer.bias is None else y + layer.bias.view(1, -1, 1, 1)
+
+
+def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).abs().max())
+
+
+# (d, stride, padding); padding below the ring index makes the crop form trim its input instead
+SPATIAL_CASES: tuple[tuple[int, int, int | None], ...] = (
+    (3, 1, None), (3, 2, None), (5, 1, None), (5, 2, None), (7, 1, None), (7, 2, None), (5, 1, 1), (7, 1, 0),
+)
+
+
+def spatial_check_table(cases: Sequence[tuple[int, int, int | None]] = SPATIAL_CASES, *, channels: int = 6,
+                        out_channels: int = 12, size: int = 13, seed: int = 0) -> pd.DataFrame:
+    """Crop form (what the layer runs) against the mask form (the definition), on random float64 inputs.
+
+    Each row: kernel, stride, padding, ``s``, the crop sizes and the paddings the crop form uses, the
+    output shape, and the largest absolute difference of the crop form from the mask form and from a
+    plain convolution with ``dense_weight()``.
+    """
+    rows = []
+    for d, stride, padding in cases:
+        torch.manual_seed(seed)
+        layer = VersatileConv2d(channels, out_channels, d, stride, padding).double()
+        with torch.no_grad():
+            layer.bias.normal_()
+        x = torch.randn(2, channels, size, size, dtype=torch.double)
+        with torch.no_grad():
+            y = layer(x)
+            defined = mask_form(layer, x)
+            dense = F.conv2d(x, layer.dense_weight(), layer.bias, layer.stride, layer.padding)
+        rows.append({
+            "kernel": f"{d}x{d}", "stride": stride, "padding": layer.padding, "s": layer.s,
+            "crops": ", ".join(f"{d - 2 * i}x{d - 2 * i}" for i in range(layer.s)),
+            "crop paddings": ", ".join(str(layer.padding - i) for i in range(layer.s)),
+            "output": "x".join(str(v) for v in y.shape[1:]),
+            "max |crop - mask form|": _max_diff(y, defined), "max |crop - dense conv|": _max_diff(y, dense),
+        })
+    return pd.DataFrame(rows)
+
+
+# (c, c_hat, g) with a 3x3 primary; (64, 63, 1) is the official setting, (64, 60, 4) our c/16 fit
+CHANNEL_CASES: tuple[tuple[int, int, int], ...] = (
+    (8, 8, 1), (8, 7, 1), (8, 6, 2), (8, 4, 2), (8, 2, 3), (64, 63, 1), (64, 60, 4),
+)
+
+
+def channel_check_table(cases: Sequence[tuple[int, int, int]] = CHANNEL_CASES, *, kernel: int = 3,
+                        out_channels: int = 48, size: int = 9, seed: int = 0) -> pd.DataFrame:
+    """Channel versatile layers against ``n = (c - c_hat)/g + 1`` and the ``1/(s n)`` parameter ratio.
+
+    ``params`` is what our layer stores (``c_hat`` channels per primary), ``params_official`` what the
+    official code stores (all ``c`` channels), ``standard`` the dense layer with the same outputs (no bias).
+    ``max |layer - definition|`` compares the layer with ``mask_form`` on random float64 inputs.
+    """
+    rows = []
+    for c, c_hat, g in cases:
+        torch.manual_seed(seed)
+        layer = VersatileConv2d(c, out_channels, kernel, c_hat=c_hat, g=g, bias=False).double()
+        x = torch.randn(1, c, size, size, dtype=torch.double)
+        with torch.no_grad():
+            y = layer(x)
+            diff = _max_diff(y, mask_form(layer, x))
+        n_formula = (c - c_hat) / g + 1
+        standard = out_channels * c * kernel ** 2
+        windows = [f"{j * g}-{j * g + c_hat - 1}" for j in range(layer.n)]
+        rows.append({
+            "c": c, "c_hat": c_hat, "g": g, "n = (c - c_hat)/g + 1": n_formula, "n (layer)": layer.n,
+            "channel windows": ", ".join(windows if len(windows) <= 3 else windows[:2] + ["...", windows[-1]]),
+            "primaries": layer.primaries, "weight": "x".join(map(str, layer.weight.shape)),
+            "output": "x".join(str(v) for v in y.shape[1:]), "params": layer.weight.numel(),
+            "params_official": layer.official_params(), "standard": standard,
+            "official / standard": layer.official_params() / standard, "1/(s n)": 1 / (layer.s * layer.n),
+            "max |layer - definition|": diff,
+        })
+    return pd.DataFrame(rows)
+
+
+def layer_cost_table(channels: int = 64, out_channels: int = 64, size: int = 32, kernel: int = 3,
+                     seed: int = 0) -> pd.DataFrame:
+    """One ``channels -> out_channels`` layer at ``size x size`` in every form of the chapter, counted.
+
+    Columns: stored parameters, the official storage, mask bits, multiply-adds in the paper convention and
+    as executed, each relative to the standard convolution; ``expected`` is the closed form of the
+    paper-convention FLOPs ratio, ``sum_i (d - 2i)^2 / (s d^2)`` times ``c_hat / c``.
+    """
+    torch.manual_seed(seed)
+    d = kernel
+    s = num_secondary(d)
+    ring_share = sum((d - 2 * i) ** 2 for i in range(s)) / (s * d ** 2)
+    fit = _one_sixteenth(channels)
+    layers: dict[str, tuple[nn.Module, float]] = {
+        "standard conv": (nn.Conv2d(channels, out_channels, d, padding=d // 2, bias=False), 1.0),
+        "versatile v1 (spatial)": (VersatileConv2d(channels, out_channels, d, bias=False), ring_share),
+        "versatile v2, c_hat = c - 1, g = 1 (official)": (
+            VersatileConv2d(channels, out_channels, d, c_hat=channels - 1, g=1, bias=False),
+            ring_share * (channels - 1) / channels),
+        f"versatile v2, c_hat = c - {fit}, g = {fit} (our c/16 fit)": (
+            VersatileConv2d(channels, out_channels, d, c_hat=channels - fit, g=fit, bias=False),
+            ring_share * (channels - fit) / channels),
+        "learned masks (a), at init": (LearnableMaskConv2d(channels, out_channels, d, strategy="a", bias=False),
+                                       ring_share),
+        "learned masks (b), at init": (LearnableMaskConv2d(channels, out_channels, d, strategy="b", bias=False),
+                                       ring_share),
+    }
+    rows = []
+    for name, (layer, expected) in layers.items():
+        counts = complexity(layer, (channels, size, size))
+        rows.append({"layer": name, "params": counts["params"], "params_official": counts["params_official"],
+                     "mask_bits": counts["mask_bits"], "macs": counts["macs"],
+                     "macs_executed": counts["macs_executed"], "expected FLOPs ratio": expected})
+    table = pd.DataFrame(rows)
+    base = table.iloc[0]
+    table["params_official ratio"] = table["params_official"] / base["params"]
+    table["FLOPs ratio"] = table["macs"] / base["macs"]
+    table["executed ratio"] = table["macs_executed"] / base["macs"]
+    return table
+
+
+def latency_table(channels: int = 64, size: int = 32, batch: int = 8, *, repeats: int = 5, warmup: int = 2,
+                  seed: int = 0) -> pd.DataFrame:
+    """Live CPU time (one thread) of one 3x3 layer as a standard conv, in crop form, in mask form, masked.
+
+    The mask form convolves with ``dense_weight()`` (built inside the timed call, as training would), the
+    learnable-mask layer runs its dense masked kernel. Small on purpose: a few ms per call.
+    """
+    from effconv.analysis.latency import measure_latency
+
+    torch.manual_seed(seed)
+    standard = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+    versatile = VersatileConv2d(channels, channels, 3, bias=False)
+    masked = LearnableMaskConv2d(channels, channels, 3, strategy="b", bias=False)
+
+    def mask_form_call(x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, versatile.dense_weight(), None, 1, 1)
+
+    flops = {"standard conv": 1.0, "versatile v1, crop form (what the layer runs)": 10 / 18,
+             "versatile v1, mask form (dense kernel)": 10 / 18, "learned masks (b), dense masked kernel": 10 / 18}
+    runners = dict(zip(flops, (standard, versatile, mask_form_call, masked)))
+    x = torch.randn(batch, channels, size, size)
+    rows = []
+    for name, fn in runners.items():
+        result = measure_latency(fn, x, device="cpu", warmup=warmup, repeats=repeats, threads=1)
+        rows.append({"layer": name, "paper FLOPs ratio": flops[name], "median_ms": result.median_ms,
+                     "iqr_ms": result.iqr_ms, "device": result.device_name})
+    table = pd.DataFrame(rows)
+    table["time ratio"] = table["median_ms"] / table["median_ms"].iloc[0]
+    return table
+
+
+def ortho_gradient_check(cases: Sequence[tuple[int, int, int]] = ((2, 3, 1), (2, 3, 16), (3, 5, 4), (4, 7, 2)),
+                         *, ortho_weight: float = 0.3, seed: int = 0) -> pd.DataFrame:
+    """The closed-form gradient of the orthogonal loss against autograd, for ``(s, d, c)`` mask sets.
+
+    ``L = 1/2 ||M^T M / m - I||_F^2`` with ``M`` the ``m x s`` matrix of vectorised masks (``m = d^2 c``) has
+    ``dL/dM = 2/m^2 M M^T M - 2/m M``. Column ``autograd`` differentiates ``orthogonal_loss`` on real-valued
+    masks; column ``layer (STE)`` runs ``LearnableMaskConv2d.auxiliary_loss()`` backward: through the
+    straight-through binarisation, the proxies get ``ortho_weight`` times the closed form at the binary masks.
+    """
+    rows = []
+    for s, d, c in cases:
+        torch.manual_seed(seed)
+        m = d * d * c
+        rows_t = torch.rand(s, m, dtype=torch.double, requires_grad=True)  # row j = vec(M_j)
+        orthogonal_loss(rows_t).backward()
+        cols = rows_t.detach().t()
+        closed = 2 / m ** 2 * cols @ cols.t() @ cols - 2 / m * cols
+        autograd_diff = _max_diff(rows_t.grad, closed.t())
+
+        layer = LearnableMaskConv2d(c, 2 * s, d, strategy="b", ortho_weight=ortho_weight).double()
+        with torch.no_grad():
+            layer.mask_proxy.uniform_(0, 1)
+        layer.auxiliary_loss().backward()
+        binary = layer.binary_masks().double().flatten(2)  # (P, s, m)
+        closed_b = 2 / m ** 2 * binary @ binary.transpose(1, 2) @ binary - 2 / m * binary
+        ste_diff = _max_diff(layer.mask_proxy.grad.flatten(2), ortho_weight * closed_b)
+        rows.append({"s": s, "d": d, "c": c, "m = d^2 c": m, "max |closed form|": float(closed.abs().max()),
+                     "max |autograd - closed form|": autograd_diff, "max |layer (STE) - closed form|": ste_diff})
+    return pd.DataFrame(rows)
+
+
+def ortho_minimum(kernel: int = 3, channels: int = 1) -> dict[str, float]:
+    """Where the orthogonal loss of two binary masks is smallest, by trying every pair of masks.
+
+    With densities ``a, b`` (shares of ones) and overlap ``o`` (share of entries in both), two masks have
+    ``L = 1/2 [(a - 1)^2 + (b - 1)^2 + 2 o^2]``, and ``o >= a + b - 1`` since both fit in ``m`` entries.
+    Relaxed to real shares the minimum is at ``a = b = 3/5, o = 1/5`` with ``L = 1/5`` (``a = b``; ``o =
+    2a - 1``; ``d/da [(a - 1)^2 + (2a - 1)^2] = 0``). Returns the brute-force minimum over all ``4^m`` pairs
+    of ``m = d^2 c`` entries (``m <= 10``), the densities and overlap of a minimiser, how many pairs attain
+    it, the relaxed optimum, and the loss of the concentric masks the layers start from.
+    """
+    m = kernel * kernel * channels
+    if m > 10:
+        raise EffconvError(f"ortho_minimum tries all 4^m mask pairs; m = d^2 c = {m} is too large (use m <= 10).")
+    codes = torch.arange(2 ** m)
+    bits = ((codes[:, None] >> torch.arange(m)) & 1).double()  # (2^m, m)
+    ones = bits.sum(1)
+    overlap = bits @ bits.t()  # (2^m, 2^m)
+    a, b = ones[:, None] / m, ones[None, :] / m
+    loss = 0.5 * ((a - 1) ** 2 + (b - 1) ** 2 + 2 * (overlap / m) ** 2)
+    best = float(loss.min())
+    where = (loss - best).abs() < 1e-12
+    i, j = where.nonzero()[0].tolist()
+    rings = concentric_masks(kernel, dtype=torch.double)[:, None].expand(-1, channels, -1, -1).flatten(1)
+    ring_density = rings.mean(1)
+    return {
+        "m": m, "pairs": 4 ** m, "min_loss": best, "minimisers": int(where.sum()),
+        "min_density_1": float(ones[i] / m), "min_density_2": float(ones[j] / m),
+        "min_overlap": float(overlap[i, j] / m), "min_hamming": float((ones[i] + ones[j] - 2 * overlap[i, j]) / m),
+        "relaxed_density": 0.6, "relaxed_overlap": 0.2, "relaxed_hamming": 0.8, "relaxed_loss": 0.2,
+        "concentric_loss": float(orthogonal_loss(rings)), "concentric_density": float(ring_density.mean()),
+        "concentric_overlap": float(ring_density.min()),
+        "concentric_hamming": float((rings[0] != rings[1]).double().mean()),
+    }
+
+
+def plot_concentric_masks(sizes: Sequence[int] = (3, 5, 7)) -> plt.Figure:
+    """The concentric masks of each kernel size: one row per ``d``, one panel per secondary filter."""
+    cols = max(num_secondary(d) for d in sizes)
+    fig, axes = plt.subplots(len(sizes), cols, figsize=(1.6 * cols + 0.6, 1.6 * len(sizes)), squeeze=False)
+    for r, d in enumerate(sizes):
+        masks = concentric_masks(d)
+        for i in range(cols):
+            ax = axes[r][i]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i >= masks.shape[0]:
+                ax.axis("off")
+                continue
+            ax.imshow(masks[i].numpy(), cmap="Greys", vmin=0, vmax=1.4)
+            ax.set_xticks([x - 0.5 for x in range(1, d)], minor=True)
+            ax.set_yticks([x - 0.5 for x in range(1, d)], minor=True)
+            ax.grid(which="minor", color="white", linewidth=0.8)
+            ax.tick_params(which="minor", length=0)
+            ax.set_title(f"d={d}, i={i + 1}: {d - 2 * i}x{d - 2 * i}", fontsize=8)
+    fig.suptitle("Concentric masks: secondary i keeps the centre (d - 2(i-1)) x (d - 2(i-1)) window", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def memory_offsets(table: pd.DataFrame) -> pd.DataFrame:
+    """For the published ImageNet rows with a memory figure: how far ours is above it, in MB and in parameters.
+
+    ``table`` is ``imagenet_complexity()``; rows of our own fit (note "our fit ...") are left out.
+
+    A gap that is the same for every row, larger than the rounding of the published figures (0.05 MB,
+    about 13 thousand 32-bit parameters), points to something counted on one side only.
+    """
+    rows = table[table["paper_memory_MB"].notna() & ~table["note"].str.startswith("our fit")]
+    out = pd.DataFrame({
+        "model": rows["model"], "ours_MB": rows["memory_MB"], "paper_MB": rows["paper_memory_MB"],
+        "delta_MB": rows["delta_memory_MB"],
+        "delta_kparams": rows["delta_memory_MB"] * MB / BYTES_PER_PARAM / 1e3,
+        "rounding_kparams": 0.05 * MB / BYTES_PER_PARAM / 1e3,
+    })
+    return out.reset_index(drop=True)

@@ -98,3 +98,13 @@ def test_recipe_validation():
         recipe_for("cpu", epoch=3)
     with pytest.raises(EffconvError, match="unknown profile"):
         recipe_for("fast")
+
+
+@pytest.mark.slow
+def test_compiled_training_checkpoints_one_copy_of_the_weights(tiny, tmp_path):
+    model = create_model("cifar_quick", width=0.25)
+    outcome = fit(model, Recipe(epochs=1, compile=True, **TINY), tiny, seed=0, workdir=tmp_path)
+    assert math.isfinite(outcome.history[0]["train_loss"])
+    state = torch.load(tmp_path / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    assert state and all(key.startswith("model.") and "_orig_mod" not in key for key in state)
+    assert set(state) == {f"model.{key}" for key in model.state_dict()}

@@ -62,7 +62,21 @@ def execute(source: Path, output: Path, parameters: dict) -> float:
     problems = output_problems(output)
     if problems:
         raise EffconvError(f"{source.name} printed error output:\n  " + "\n  ".join(problems))
+    _hide_default_parameters(output)
     return time.perf_counter() - started
+
+
+def _hide_default_parameters(path: Path) -> None:
+    """Keep only papermill's injected cell (the values actually used) on the page, not the defaults too."""
+    notebook = nbformat.read(path, as_version=4)
+    injected = any("injected-parameters" in c.metadata.get("tags", []) for c in notebook.cells)
+    if not injected:
+        return
+    for cell in notebook.cells:
+        tags = cell.metadata.get("tags", [])
+        if "parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+    nbformat.write(notebook, path)
 
 
 def build(only: list[str] | None = None, *, profile: str = "best", run_missing: bool = False,

@@ -51,8 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--accelerator", default="auto")
 
     bench = sub.add_parser("bench", help="benchmarks")
-    bench.add_argument("what", choices=["loader"])
+    bench.add_argument("what", choices=["loader", "epoch"],
+                       help="loader: device-resident vs DataLoader pipeline; epoch: seconds per epoch of "
+                            "every model a profile trains, eager and compiled")
     bench.add_argument("--model", default="resnet56")
+    bench.add_argument("--profile", default="full", help="for `epoch`: whose models to time")
+    bench.add_argument("--no-compile", action="store_true", help="for `epoch`: eager only")
     bench.add_argument("--steps", type=_positive_int, default=None, help="timed steps per pipeline")
     bench.add_argument("--batch-size", type=_positive_int, default=128)
     bench.add_argument("--accelerator", default="auto")
@@ -133,10 +137,15 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
-    from effconv.train.bench import loader_benchmark
+    from effconv.train.bench import epoch_benchmark, loader_benchmark
+    from effconv.train.recipes import check_profile
 
-    loader_benchmark(args.model, steps=args.steps, batch_size=args.batch_size, accelerator=args.accelerator,
-                     save=not args.no_save)
+    if args.what == "loader":
+        loader_benchmark(args.model, steps=args.steps, batch_size=args.batch_size, accelerator=args.accelerator,
+                         save=not args.no_save)
+    else:
+        epoch_benchmark(check_profile(args.profile), steps=args.steps, accelerator=args.accelerator,
+                        compile_modes=(False,) if args.no_compile else (False, True), save=not args.no_save)
 
 
 def cmd_flops(args: argparse.Namespace) -> None:

@@ -12,18 +12,16 @@ count, accelerator synchronisation around the clock) in a loop of ``warmup + rep
 
 from __future__ import annotations
 
-import platform
 import statistics
 import time
 from dataclasses import asdict, dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
 
 from effconv.errors import EffconvError
+from effconv.experiments.provenance import device_name
 
 
 @dataclass(frozen=True)
@@ -52,16 +50,6 @@ class LatencyResult:
                 f"{self.device_name})")
 
 
-@lru_cache(maxsize=None)
-def _cpu_model() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine() or "unknown CPU"
-
-
 def _resolve_device(device: str | torch.device) -> torch.device:
     try:
         device = torch.device(device)
@@ -76,11 +64,7 @@ def _resolve_device(device: str | torch.device) -> torch.device:
 
 def device_description(device: str | torch.device = "cpu") -> str:
     """A human name for ``device``: the CPU model (from /proc/cpuinfo) with its thread count, or the GPU's name."""
-    device = _resolve_device(device)
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    threads = torch.get_num_threads()
-    return f"{_cpu_model()} ({threads} thread{'s' if threads > 1 else ''})"
+    return device_name(_resolve_device(device))
 
 
 def _example_inputs(inputs: Any, device: torch.device) -> tuple[torch.Tensor, ...]:

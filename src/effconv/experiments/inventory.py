@@ -46,3 +46,36 @@ def bench_inventory(root: Path | None = None) -> pd.DataFrame:
                      "ratio": payload.get("ratio"), "device": payload.get("provenance", {}).get("device"),
                      "finished": payload.get("provenance", {}).get("finished")})
     return pd.DataFrame(rows)
+
+
+def epoch_times(root: Path | None = None) -> pd.DataFrame:
+    """Seconds per training epoch of every stored run, grouped by model configuration and device.
+
+    The median epoch of each run is used (the first epoch carries one-off warm-up); the table then
+    gives, per (profile, model, options, device), the median over runs and the total time spent.
+    """
+    root = root or results_dir()
+    rows = []
+    for path in sorted(root.glob("*/*.json")):
+        if path.parent.name == "bench":
+            continue
+        try:
+            result = read_result(path)
+        except EffconvError:
+            continue
+        spec, prov = result["spec"], result["provenance"]
+        seconds = sorted(r["seconds"] for r in result.get("curve", []) if "seconds" in r)
+        if not seconds:
+            continue
+        kwargs = spec.get("model_kwargs", {})
+        options = ", ".join(f"{k}={v}" for k, v in sorted(kwargs.items()) if k not in ("conv_kwargs",))
+        rows.append({"profile": spec["profile"], "model": spec["model"], "options": options,
+                     "device": prov.get("device"), "seconds_per_epoch": seconds[len(seconds) // 2],
+                     "epochs": len(seconds), "minutes": prov.get("wall_seconds", 0) / 60})
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return pd.DataFrame(columns=["profile", "model", "options", "device", "runs", "seconds_per_epoch", "minutes"])
+    return (table.groupby(["profile", "model", "options", "device"])
+            .agg(runs=("epochs", "size"), seconds_per_epoch=("seconds_per_epoch", "median"),
+                 minutes=("minutes", "sum"))
+            .reset_index().round({"seconds_per_epoch": 1, "minutes": 1}))

@@ -1,8 +1,12 @@
-"""Loader benchmark: training images/s with the device-resident loader vs the plain DataLoader pipeline.
+"""Benchmarks of the training step, written to ``results/bench/``.
 
-Same model, device, precision and training step in one process; only the input pipeline differs.
+- ``loader_benchmark``: training images/s with the device-resident loader vs the plain DataLoader
+  pipeline; same model, device, precision and step in one process, only the input pipeline differs.
+- ``epoch_benchmark``: seconds per epoch of every model configuration a profile trains, eager and
+  under ``torch.compile``, and the total training time the profile needs on this device.
+
 The step mirrors the Lightning module's (cross-entropy, SGD with momentum, bf16 autocast on GPU,
-channels_last) but runs in a bare loop so the comparison measures the loaders, not the framework.
+channels_last) but runs in a bare loop, so the numbers measure the model and the pipeline, not the framework.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ from effconv.paths import results_dir
 from effconv.train.trainer import precision_for, resolve_accelerator, to_channels_last
 
 
-def _time_training(model_name: str, batches, steps: int, warmup: int, device: torch.device, bf16: bool) -> float:
+def _time_training(model_name: str, batches, steps: int, warmup: int, device: torch.device, bf16: bool,
+                   model_kwargs: dict | None = None, compile: bool = False) -> float:
     """Seconds for ``steps`` training steps after ``warmup`` steps (synchronised on CUDA)."""
     torch.manual_seed(0)
-    model = to_channels_last(create_model(model_name).to(device))
+    model = to_channels_last(create_model(model_name, **(model_kwargs or {})).to(device))
+    forward = torch.compile(model) if compile else model
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
     started = 0.0
@@ -38,7 +44,7 @@ def _time_training(model_name: str, batches, steps: int, warmup: int, device: to
         images = images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         labels = labels.to(device, non_blocking=True)
         with autocast:
-            loss = torch.nn.functional.cross_entropy(model(images), labels)
+            loss = torch.nn.functional.cross_entropy(forward(images), labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -89,5 +95,70 @@ def loader_benchmark(model_name: str = "resnet56", *, steps: int | None = None, 
     if save:
         slug = "gpu" if device.type == "cuda" else "cpu"
         path = atomic_write_json(results_dir() / "bench" / f"loader-{model_name}-{slug}.json", result)
+        log(f"written {path}")
+    return result
+
+
+def _specs_by_config(profile: str) -> dict[tuple, list]:
+    """The profile's experiments of every chapter, grouped by (model, options) configuration."""
+    import importlib
+    import json
+
+    from effconv.studies import CHAPTERS
+
+    groups: dict[tuple, list] = {}
+    for chapter in CHAPTERS:
+        try:
+            runs = importlib.import_module(f"effconv.studies.{chapter}_runs")
+        except ModuleNotFoundError:
+            continue
+        for spec in runs.experiments(profile):
+            config = (spec.model, json.dumps(dict(spec.model_kwargs), sort_keys=True))
+            groups.setdefault(config, [])
+            if all(s.key != spec.key for s in groups[config]):
+                groups[config].append(spec)
+    return groups
+
+
+def epoch_benchmark(profile: str = "full", *, steps: int | None = None, compile_modes=(False, True),
+                    accelerator: str = "auto", save: bool = True, log=print) -> dict[str, Any]:
+    """Seconds per epoch of every model configuration the profile trains, with and without torch.compile,
+    and from them the training time the whole profile needs (epochs x seconds per epoch, summed)."""
+    import json
+
+    accelerator = resolve_accelerator(accelerator)
+    device = torch.device("cuda" if accelerator == "gpu" else "cpu")
+    bf16 = precision_for(accelerator) == "bf16-mixed"
+    steps = steps or (100 if device.type == "cuda" else 5)
+    warmup = 15 if device.type == "cuda" else 2
+    data = load_cifar10()
+    rows = []
+    for (model, options), specs in _specs_by_config(profile).items():
+        kwargs = json.loads(options)
+        batch = specs[0].recipe.batch_size
+        loader = DeviceLoader(data.train_x, data.train_y, batch_size=batch, train=True, mean=data.mean,
+                              std=data.std, device=device, seed=0)
+        for compiled in compile_modes:
+            seconds = _time_training(model, _endless(loader), steps, warmup, device, bf16, kwargs, compiled)
+            epoch = len(data.train_y) / (steps * batch / seconds)
+            planned = sum(s.recipe.epochs for s in specs)
+            rows.append({"model": model, "options": options, "compile": compiled, "runs": len(specs),
+                         "epochs_planned": planned, "seconds_per_epoch": round(epoch, 2),
+                         "training_minutes": round(planned * epoch / 60, 1)})
+            log(f"{model:>20} {options:<60} compile={compiled!s:<5} {epoch:7.2f} s/epoch; "
+                f"{len(specs)} runs, {planned} epochs -> {planned * epoch / 60:6.1f} min")
+    best = {}
+    for row in rows:
+        key = (row["model"], row["options"])
+        best[key] = min(best.get(key, float("inf")), row["training_minutes"])
+    total = round(sum(best.values()), 1)
+    log(f"the {profile} profile needs about {total} minutes of training on this device "
+        "(fastest of compiled / eager per configuration; analyses not included)")
+    result = {"benchmark": "epoch", "profile": profile, "steps": steps, "warmup": warmup,
+              "precision": "bf16-mixed" if bf16 else "32-true", "rows": rows, "total_training_minutes": total,
+              "data": data.source, "provenance": {**provenance(device), "finished": now()}}
+    if save:
+        slug = "gpu" if device.type == "cuda" else "cpu"
+        path = atomic_write_json(results_dir() / "bench" / f"epoch-{profile}-{slug}.json", result)
         log(f"written {path}")
     return result

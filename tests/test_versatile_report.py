@@ -352,4 +352,19 @@ def test_concentric_mask_figure():
 def test_latency_table_is_small_and_complete():
     table = study.latency_table(channels=8, size=8, batch=1, repeats=2, warmup=1)
     assert len(table) == 4 and table.loc[0, "time ratio"] == 1.0 and (table["median_ms"] > 0).all()
+    assert (table["calls"] == 3).all()  # at least one call per round
     assert "1 thread" in table.loc[0, "device"]
+
+
+def test_mask_drift_bound_orders_the_strategies():
+    cpu = next(s for s in runs_spec.experiments("cpu") if s.name == "vgg16-masks-b").recipe
+    smoke = next(s for s in runs_spec.experiments("smoke") if s.name == "vgg16-masks-b").recipe
+    table = study.mask_drift_bound({"width": 0.125}, cpu, batch=8).set_index("strategy")
+    assert table.loc["a", "steps"] == cpu.epochs * math.ceil(50_000 / cpu.batch_size)
+    # a shared mask collects the gradient of all primaries using it; a per-primary mask only its own
+    assert table.loc["a", "median |dL/dH|"] > table.loc["b", "median |dL/dH|"] > 0
+    assert 0 <= table.loc["b", "share that could flip"] <= table.loc["a", "share that could flip"] <= 1
+    assert 0.3 < table.loc["a", "median distance to 1/2"] < 0.5  # nudged at most 0.49 from the rings
+    short = study.mask_drift_bound({"width": 0.125}, smoke, batch=8).set_index("strategy")
+    assert short.loc["a", "steps"] == math.ceil(512 / smoke.batch_size)
+    assert short.loc["b", "share that could flip"] <= table.loc["b", "share that could flip"]

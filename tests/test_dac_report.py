@@ -395,3 +395,38 @@ def test_model_latency_and_layer_parts():
     layers = study.latency_table([(8, 16, 8)], ranks=[1, 2], batch_size=1, repeats=1, warmup=0, threads=1, parts=True)
     assert {"depthwise_ms", "pointwise_ms"} <= set(layers.columns) and (layers["depthwise_ms"] > 0).all()
     assert dac.max_rank(torch.nn.Conv2d(8, 16, 3)) == 9
+
+
+def test_spread_over_seeds_in_tables():
+    results = [make_result(acc=0.9), make_result(acc=0.8)]
+    means = report.single_layer_means(report.sweep_frame(specs((0, 1)), results, "dac.single_layer"))
+    grid = report.single_layer_pivot(means, spread=True)
+    assert grid.loc["conv2d_1", "rank 1"] == "5.00 ± 7.07"  # 90 - 80 = 10 and 80 - 80 = 0
+    assert isinstance(report.single_layer_pivot(means).loc["conv2d_1", "rank 1"], float)
+    one = report.single_layer_pivot(singles(make_result()), spread=True)
+    assert isinstance(one.loc["conv2d_1", "rank 1"], float)  # one seed: numbers, no spread
+    cells = report.seed_cells(means, report.baseline_summary("full", results)).set_index("layer")
+    assert cells.loc["conv2d_1", "ours_drop_std_pp"] == pytest.approx(0.0)
+    assert math.isnan(report.seed_cells(singles(make_result()), empty_baseline())["ours_drop_std_pp"].iloc[0])
+
+
+def test_claims_show_seed_spread(live):
+    results = [make_result(acc=0.9), make_result(acc=0.8)]
+    baseline = report.baseline_summary("full", results)
+    single = report.single_layer_means(report.sweep_frame(specs((0, 1)), results, "dac.single_layer"))
+    fl = report.first_last_means(report.sweep_frame(specs((0, 1)), results, "dac.first_last"))
+    table = report.build_claims(**live, model_latency=None, baseline=baseline, cells=report.seed_cells(single, baseline),
+                                single=single, first_last=fl).frame().set_index("claim")
+    assert table.loc["conv2d_1 alone at rank 1: accuracy drop (pp)", "ours"] == "80.00 ± 0.00 (2 seeds)"
+    assert table.loc["CIFAR-VGG baseline accuracy (%)", "ours"].startswith("85.00 ± 7.07%")
+    assert table.loc["CIFAR-VGG baseline accuracy (%)", "profile"] == "full"
+
+
+def test_end_shares_and_ranges():
+    with torch.device("meta"):
+        layers = study.layer_table(create_model("vgg16_cifar"))
+    shares = report.end_shares(layers).set_index("k")
+    assert shares.loc[13, "first_k_%"] == pytest.approx(100.0) and shares.loc[13, "last_k_%"] == pytest.approx(100.0)
+    fewer = shares.index[shares["last_k_%"] < shares["first_k_%"]]
+    assert report.ranges(fewer) == "2-11"  # conv2d_1 (3 inputs) is cheaper than conv2d_13, conv2d_2 dearer
+    assert report.ranges([1, 3, 4, 5, 9]) == "1, 3-5, 9" and report.ranges([]) == "none"

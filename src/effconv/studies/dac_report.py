@@ -148,10 +148,17 @@ def single_layer_means(frame: pd.DataFrame) -> pd.DataFrame:
     return seed_mean(frame, ["layer", "rank"])
 
 
-def single_layer_pivot(means: pd.DataFrame, value: str = "accuracy") -> pd.DataFrame:
-    """Layers (rows, conv2d_1..13) by rank (columns) of ``value``; empty if the sweep is missing."""
+def single_layer_pivot(means: pd.DataFrame, value: str = "accuracy", spread: bool = False) -> pd.DataFrame:
+    """Layers (rows, conv2d_1..13) by rank (columns) of ``value``; empty if the sweep is missing.
+
+    With ``spread`` and several seeds the cells are text, "mean ± std" over seeds.
+    """
     if means.empty:
         return pd.DataFrame()
+    std = {"accuracy": "accuracy_std", "accuracy_drop": "drop_std"}.get(value)
+    if spread and std and means["seeds"].max() > 1:
+        means = means.assign(cell=[f"{m:.2f} ± {s:.2f}" for m, s in zip(means[value], means[std])])
+        value = "cell"
     table = means.pivot(index="layer", columns="rank", values=value)
     table = table.loc[layer_order(table.index)]
     table.columns = [f"rank {r}" for r in table.columns]
@@ -160,7 +167,8 @@ def single_layer_pivot(means: pd.DataFrame, value: str = "accuracy") -> pd.DataF
 
 
 def seed_cells(means: pd.DataFrame, baseline: Baseline) -> pd.DataFrame:
-    """The seed's two published cells (conv2d_1 and conv2d_13 at rank 1) beside ours, as accuracy and drop."""
+    """The seed's two published cells (conv2d_1 and conv2d_13 at rank 1) beside ours, as accuracy and drop
+    (``ours_drop_std_pp``: the spread over seeds, NaN with one seed)."""
     rows = []
     paper_base = pv("cifar_vgg_baseline_acc").value
     for layer, key in (("conv2d_1", "conv2d_1_rank1_acc"), ("conv2d_13", "conv2d_13_rank1_acc")):
@@ -171,18 +179,20 @@ def seed_cells(means: pd.DataFrame, baseline: Baseline) -> pd.DataFrame:
         rows.append({"layer": layer, "rank": 1, "paper_acc_%": ref.value, "paper_drop_pp": round(paper_drop, 2),
                      "ours_acc_%": math.nan if ours is None else ours[0],
                      "ours_drop_pp": math.nan if ours is None else ours_drop,
+                     "ours_drop_std_pp": math.nan if ours is None else ours[2],
                      "delta_drop_pp": math.nan if ours is None else ours_drop - paper_drop,
                      "verdict": drop_verdict(paper_drop, ours_drop, baseline.tau), "profile": baseline.profile})
     return pd.DataFrame(rows)
 
 
-def _cell(means: pd.DataFrame, layer: str, rank: int) -> tuple[float, float] | None:
+def _cell(means: pd.DataFrame, layer: str, rank: int) -> tuple[float, float, float] | None:
+    """(accuracy, drop, seed std of the drop; NaN for one seed) of one cell, or None."""
     if means.empty:
         return None
     hit = means[(means["layer"] == layer) & (means["rank"] == rank)]
     if hit.empty:
         return None
-    return float(hit["accuracy"].iloc[0]), float(hit["accuracy_drop"].iloc[0])
+    return float(hit["accuracy"].iloc[0]), float(hit["accuracy_drop"].iloc[0]), float(hit["drop_std"].iloc[0])
 
 
 def drop_tolerance(paper_drop: float, tau: float) -> float:
@@ -369,6 +379,28 @@ def equal_saving(means: pd.DataFrame, tau: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def end_shares(layers: pd.DataFrame) -> pd.DataFrame:
+    """Share (%) of the kxk convs' MACs held by the first k and by the last k layers, from ``study.layer_table``."""
+    macs = layers["macs"].to_numpy(dtype=float)
+    total = macs.sum()
+    ks = range(1, len(macs) + 1)
+    return pd.DataFrame({"k": list(ks), "first_k_%": [100 * macs[:k].sum() / total for k in ks],
+                         "last_k_%": [100 * macs[-k:].sum() / total for k in ks]})
+
+
+def ranges(values: Sequence[int]) -> str:
+    """Consecutive integers as ranges: [2, 3, 4, 7] -> "2-4, 7"; empty -> "none"."""
+    values = sorted(values)
+    parts, start = [], None
+    for i, v in enumerate(values):
+        if start is None:
+            start = v
+        if i + 1 == len(values) or values[i + 1] != v + 1:
+            parts.append(str(start) if start == v else f"{start}-{v}")
+            start = None
+    return ", ".join(parts) if parts else "none"
+
+
 def plot_first_last(means: pd.DataFrame, baseline: Baseline) -> plt.Figure | None:
     """Accuracy against FLOPs saved, one panel per rank, first-k and last-k as two lines (k along each)."""
     if means.empty:
@@ -430,6 +462,8 @@ def pareto(configs: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_pareto(configs: pd.DataFrame, front: pd.DataFrame, baseline: Baseline) -> plt.Figure | None:
+    """Every configuration as a point, and the front as a staircase: at each saving, the best accuracy any
+    configuration reaches while saving at least that much."""
     if configs.empty:
         return None
     fig, ax = plt.subplots(figsize=(7.2, 4.2))
@@ -440,7 +474,7 @@ def plot_pareto(configs: pd.DataFrame, front: pd.DataFrame, baseline: Baseline) 
         if not part.empty:
             ax.scatter(part["macs_saved_pct"], part["accuracy"], marker=marker, s=16, color=colour, alpha=0.6,
                        label=sweep)
-    ax.step(front["macs_saved_pct"], front["accuracy"], where="post", color="black", lw=1.2, label="Pareto front")
+    ax.step(front["macs_saved_pct"], front["accuracy"], where="pre", color="black", lw=1.2, label="Pareto front")
     if baseline.accuracy is not None:
         ax.axhline(baseline.accuracy, color="grey", lw=0.8, ls=":")
     ax.set(xlabel="FLOPs saved (%)", ylabel="test accuracy (%)",
@@ -643,7 +677,10 @@ def build_claims(*, exactness: pd.DataFrame, eckart: pd.DataFrame, cost: pd.Data
                        profile=baseline.profile, evidence=NOT_RUN.evidence)
             continue
         tolerance = drop_tolerance(row["paper_drop_pp"], baseline.tau)
-        claims.add(claim, source=ref.cite, paper=row["paper_drop_pp"], ours=round(row["ours_drop_pp"], 2),
+        spread = row["ours_drop_std_pp"]
+        ours = (f"{row['ours_drop_pp']:.2f} ± {spread:.2f} ({baseline.seeds} seeds)" if not math.isnan(spread)
+                else round(row["ours_drop_pp"], 2))
+        claims.add(claim, source=ref.cite, paper=row["paper_drop_pp"], ours=ours,
                    delta=round(row["delta_drop_pp"], 2), verdict=row["verdict"], profile=baseline.profile,
                    evidence=f"seed: {pv('cifar_vgg_baseline_acc').value:g} -> {ref.value:g}; ours: "
                             f"{baseline.accuracy:.2f} -> {row['ours_acc_%']:.2f}; drops compared (baselines differ); "

@@ -470,3 +470,22 @@ def test_notebook_glues_every_name_it_quotes():
     assert notebook.cells[0].source.startswith("# 3. ACNet")
     assert "ClaimsTable" not in code or "claims.write()" in code
     assert "claims.write()" in code
+
+
+def test_full_profile_uses_resnet56_without_stand_ins():
+    specs = runs.table_specs("full")
+    results = [fake_result(s, 0.94 if report.variant_of(s) == "base" else 0.95) if s.model == "resnet56" else None
+               for s in specs]
+    table = report.Runs("full", specs, results)
+    cifar10 = report.cifar10_table(table)
+    assert list(cifar10["model"][:5]) == ["Cifar-quick", "VGG-16", "ResNet-56", "WRN-16-8", "DenseNet-40"]
+    row = cifar10.set_index("model").loc["ResNet-56"]
+    assert row["gain"] == pytest.approx(1.0) and row["acnet_seeds"] == 3 and row["paper_gain"] == pytest.approx(0.78)
+    skeleton_specs = runs.skeleton_specs("full")
+    skeleton = report.Runs("full", skeleton_specs, [fake_result(s, 0.945) for s in skeleton_specs])
+    ablation = report.Runs("full", runs.ablation_specs("full"), [None] * len(runs.ablation_specs("full")))
+    frame = report.build_claims(evidence_for(table, ablation, skeleton)).frame().set_index("claim")
+    resnet = frame.loc[[c for c in frame.index if "CIFAR-10 ResNet-56" in c][0]]
+    assert resnet["verdict"] == "reproduced" and "stand-in" not in resnet["evidence"]
+    absolute = frame.loc["border variant accuracy, ResNet-56 CIFAR-10 (%)"]
+    assert absolute["verdict"] == "reproduced" and absolute["profile"] == "full"  # 94.5 vs 94.67

@@ -69,7 +69,8 @@ def test_block_hooks_are_used(tiny, tmp_path):
     model = nn.Sequential(block, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
     outcome = fit(model, Recipe(epochs=1, **TINY), tiny, seed=0, workdir=tmp_path)
     assert block.steps == len(tiny.train_y) // 64
-    assert float(block.proxy.min()) == 0.0 and float(block.proxy.max()) <= 1.0  # aux loss applied, then clipped
+    proxy = block.proxy.detach()
+    assert float(proxy.min()) == 0.0 and float(proxy.max()) <= 1.0  # aux loss applied, then clipped
     assert "aux_loss" in outcome.history[0]
     module = Classifier(model, Recipe(epochs=1))
     module.trainer = type("T", (), {"estimated_stepping_batches": 10})()
@@ -108,3 +109,16 @@ def test_compiled_training_checkpoints_one_copy_of_the_weights(tiny, tmp_path):
     state = torch.load(tmp_path / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
     assert state and all(key.startswith("model.") and "_orig_mod" not in key for key in state)
     assert set(state) == {f"model.{key}" for key in model.state_dict()}
+
+
+def test_lr_scaled_parameters_get_their_own_group():
+    block = Hooked()
+    block.proxy._lr_scale = 20.0
+    model = nn.Sequential(block, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
+    module = Classifier(model, Recipe(epochs=1, lr=0.1))
+    module.trainer = type("T", (), {"estimated_stepping_batches": 10})()
+    groups = module.configure_optimizers()["optimizer"].param_groups
+    scaled = [g for g in groups if any(p is block.proxy for p in g["params"])]
+    # initial_lr: the rate before the warmup multiplier the scheduler applies from step 0
+    assert len(scaled) == 1 and scaled[0]["initial_lr"] == pytest.approx(2.0) and scaled[0]["weight_decay"] == 0.0
+    assert groups[0]["initial_lr"] == pytest.approx(0.1) and groups[0]["weight_decay"] > 0

@@ -88,12 +88,16 @@ class LearnableMaskConv2d(nn.Module):
         strategy: ``"a"`` (one mask set shared by the layer) or ``"b"`` (one mask set per primary).
         ortho_weight: lambda, the weight of the orthogonal loss in ``auxiliary_loss()``.
         init_noise: scale of the random distance-to-threshold of the initial proxies (0: exactly 0/1).
+        mask_lr_scale: learning-rate multiplier for the mask proxies (the engine puts parameters tagged
+            ``_lr_scale`` in their own optimizer group). Their straight-through gradient is the weight
+            gradient times the primary weights, roughly |w| (~0.05 for He-initialised 3x3 convs) smaller
+            than the weights' own, so at the weights' learning rate the masks barely move in a short schedule.
         bias: one bias per output channel.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int], stride: int = 1,
                  padding: int | None = None, *, strategy: str = "b", ortho_weight: float = 1e-2,
-                 init_noise: float = 0.1, bias: bool = True):
+                 init_noise: float = 0.1, mask_lr_scale: float = 1.0, bias: bool = True):
         super().__init__()
         if strategy not in STRATEGIES:
             raise EffconvError(
@@ -104,6 +108,8 @@ class LearnableMaskConv2d(nn.Module):
             raise EffconvError(f"ortho_weight (lambda) must be a number >= 0, got {ortho_weight!r}.")
         if not isinstance(init_noise, (int, float)) or isinstance(init_noise, bool) or init_noise < 0:
             raise EffconvError(f"init_noise must be a number >= 0, got {init_noise!r}.")
+        if not isinstance(mask_lr_scale, (int, float)) or isinstance(mask_lr_scale, bool) or mask_lr_scale <= 0:
+            raise EffconvError(f"mask_lr_scale must be a number > 0, got {mask_lr_scale!r}.")
         self.in_channels = _check_int("in_channels", in_channels, minimum=1)
         self.out_channels = _check_int("out_channels", out_channels, minimum=1)
         self.kernel_size = _square_kernel(kernel_size)
@@ -120,6 +126,7 @@ class LearnableMaskConv2d(nn.Module):
         sets = 1 if strategy == "a" else self.primaries
         self.mask_proxy = nn.Parameter(torch.empty(sets, self.s, in_channels, d, d))
         self.mask_proxy._no_weight_decay = True  # the training engine keeps flagged parameters out of decay
+        self.mask_proxy._lr_scale = float(mask_lr_scale)
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
         self.count_convention = "paper"
         self.reset_parameters()
@@ -209,11 +216,12 @@ class LearnableMaskConv2d(nn.Module):
 @register_conv("versatile_mask")
 def versatile_mask(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                    padding: int | None = None, groups: int = 1, bn: bool = True, strategy: str = "b",
-                   ortho_weight: float = 1e-2, init_noise: float = 0.1) -> nn.Module:
+                   ortho_weight: float = 1e-2, init_noise: float = 0.1, mask_lr_scale: float = 1.0) -> nn.Module:
     """Learnable-mask versatile convolution (+ BN); ``strategy`` ``"a"`` (shared masks) or ``"b"`` (per primary)."""
     _check_groups(groups, "versatile_mask")
     conv = LearnableMaskConv2d(in_channels, out_channels, kernel_size, stride, padding, strategy=strategy,
-                               ortho_weight=ortho_weight, init_noise=init_noise, bias=not bn)
+                               ortho_weight=ortho_weight, init_noise=init_noise, mask_lr_scale=mask_lr_scale,
+                               bias=not bn)
     return _with_bn(conv, out_channels, bn)
 
 

@@ -18,11 +18,15 @@ from effconv.studies.dac_runs import MODEL, VGG, baseline_spec
 from effconv.train.recipes import recipe_for
 
 CHAPTER = "versatile"
+# The mask proxies train at 20x the learning rate: their straight-through gradient is the weight gradient
+# times the primary weights (|w| ~ 0.05 after He init), so at the base rate a short schedule flips almost
+# no mask entry and "strategy b vs a" would compare two copies of the fixed concentric masks.
+MASK_LR_SCALE = 20.0
 VARIANTS: dict[str, dict[str, Any]] = {
     "v1": {"conv": "versatile_v1"},
     "v2": {"conv": "versatile_v2"},
-    "masks-a": {"conv": "versatile_mask", "conv_kwargs": {"strategy": "a"}},
-    "masks-b": {"conv": "versatile_mask", "conv_kwargs": {"strategy": "b"}},
+    "masks-a": {"conv": "versatile_mask", "conv_kwargs": {"strategy": "a", "mask_lr_scale": MASK_LR_SCALE}},
+    "masks-b": {"conv": "versatile_mask", "conv_kwargs": {"strategy": "b", "mask_lr_scale": MASK_LR_SCALE}},
 }
 
 

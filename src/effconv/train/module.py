@@ -4,7 +4,8 @@ Blocks can take part in training through three small hooks, found by walking the
 
 - ``auxiliary_loss() -> Tensor``: added to the task loss (versatile filters' orthogonal mask loss);
 - ``post_step()``: called after every optimizer step (clipping a mask proxy back into [0, 1]);
-- a parameter with the attribute ``_no_weight_decay = True`` is never decayed (mask proxies).
+- a parameter with the attribute ``_no_weight_decay = True`` is never decayed (mask proxies);
+- a parameter with the attribute ``_lr_scale = s`` trains at ``s`` times the learning rate (its own group).
 """
 
 from __future__ import annotations
@@ -59,14 +60,17 @@ class Classifier(pl.LightningModule):
 
     def configure_optimizers(self):
         recipe = self.recipe
-        decay, no_decay = [], []
+        groups: dict[tuple[bool, float], list] = {}
         for param in self.model.parameters():
             if not param.requires_grad:
                 continue
             exempt = getattr(param, "_no_weight_decay", False) or (param.ndim <= 1 and not recipe.decay_norm_and_bias)
-            (no_decay if exempt else decay).append(param)
+            groups.setdefault((not exempt, float(getattr(param, "_lr_scale", 1.0))), []).append(param)
+        # always the decayed and the exempt group first (tests and checkpoints rely on that order)
+        order = sorted(groups, key=lambda key: (key[1] != 1.0, not key[0], key[1]))
         optimizer = torch.optim.SGD(
-            [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            [{"params": groups[key], "weight_decay": recipe.weight_decay if key[0] else 0.0, "lr": recipe.lr * key[1]}
+             for key in order],
             lr=recipe.lr, momentum=recipe.momentum, nesterov=recipe.nesterov and recipe.momentum > 0,
         )
         total = max(1, int(self.trainer.estimated_stepping_batches))

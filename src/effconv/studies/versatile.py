@@ -482,8 +482,9 @@ def mask_drift_bound(model_kwargs: dict, recipe, *, train_size: int = 50_000, ba
     Builds the CIFAR VGG-16 of ``model_kwargs`` with each mask strategy, takes one gradient of the task loss
     plus the orthogonal loss on a batch of random inputs and labels (no data needed), and compares each
     proxy's distance to the threshold with the largest distance the schedule could move it if its gradient
-    kept this size and one sign throughout: ``|dL/dH| * lr * sum(schedule) / (1 - momentum)``. Real
-    gradients change sign and size, so the share that "could flip" is an upper bound, and a rough one.
+    kept this size and one sign throughout: ``|dL/dH| * lr * mask_lr_scale * sum(schedule) / (1 - momentum)``
+    (``mask_lr_scale`` from ``model_kwargs["conv_kwargs"]``, 1 if absent). Real gradients change sign and
+    size, so the share that "could flip" is an upper bound, and a rough one.
     """
     from effconv.train.module import lr_lambda
 
@@ -492,11 +493,12 @@ def mask_drift_bound(model_kwargs: dict, recipe, *, train_size: int = 50_000, ba
     warmup = min(total - 1, int(recipe.warmup_epochs * steps_per_epoch))
     factor = lr_lambda(recipe.schedule, total, warmup)
     lr_sum = recipe.lr * sum(factor(step) for step in range(total))
-    reach_per_grad = lr_sum / (1 - recipe.momentum)
+    conv_kwargs = dict(model_kwargs.get("conv_kwargs", {}))
+    reach_per_grad = lr_sum * conv_kwargs.get("mask_lr_scale", 1.0) / (1 - recipe.momentum)
     rows = []
     for strategy in ("a", "b"):
         torch.manual_seed(seed)
-        kwargs = {**model_kwargs, "conv": "versatile_mask", "conv_kwargs": {"strategy": strategy}}
+        kwargs = {**model_kwargs, "conv": "versatile_mask", "conv_kwargs": {**conv_kwargs, "strategy": strategy}}
         model = create_model("vgg16_cifar", **{k: v for k, v in kwargs.items() if k != "model"}).train()
         masked = [m for m in model.modules() if isinstance(m, LearnableMaskConv2d)]
         x, labels = torch.randn(batch, 3, 32, 32), torch.randint(0, 10, (batch,))

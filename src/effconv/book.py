@@ -50,13 +50,25 @@ def output_problems(path: Path) -> list[str]:
     return problems
 
 
+def _kernel_manager_class():
+    from jupyter_client.manager import AsyncKernelManager
+
+    class LocalSocketKernelManager(AsyncKernelManager):
+        """Kernels talk over local IPC sockets: no network port (and no plaintext-TCP warning)."""
+
+        transport = "ipc"
+
+    return LocalSocketKernelManager
+
+
 def execute(source: Path, output: Path, parameters: dict) -> float:
     import papermill
 
     started = time.perf_counter()
     try:
         papermill.execute_notebook(str(source), str(output), parameters=parameters, kernel_name="python3",
-                                   progress_bar=False, cwd=str(repo_root()), log_output=False)
+                                   progress_bar=False, cwd=str(repo_root()), log_output=False,
+                                   kernel_manager_class=_kernel_manager_class())
     except papermill.PapermillExecutionError as err:
         raise EffconvError(f"{source.name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}") from err
     problems = output_problems(output)

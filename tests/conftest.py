@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from effconv.data.cifar import available_sources, load_cifar10, subset
 from effconv.paths import cache_dir
@@ -32,3 +33,12 @@ def isolated(tmp_path, monkeypatch, cifar):
     for npz in real_cache.glob("cifar10-*.npz"):
         (tmp_path / "cache" / npz.name).symlink_to(npz)
     return tmp_path
+
+
+@pytest.fixture
+def single_thread():
+    """One torch thread: on 2 shared cores OpenMP's thread barriers dominate small convolutions."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -19,13 +19,7 @@ from effconv.studies.acnet import randomise_bn
 TOLERANCE = 1e-5  # max|fused - unfused| / max|unfused|, float32
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    # On 2 shared cores OpenMP's thread barriers dominate these tiny convolutions; one thread is faster.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def rel_err(out: torch.Tensor, ref: torch.Tensor) -> float:

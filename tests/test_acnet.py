@@ -21,13 +21,7 @@ from effconv.studies.paper import paper_table, paper_value
 TOLERANCE = 1e-5
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    # On 2 shared cores OpenMP's thread barriers dominate these small models; one thread is faster.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def rel_err(out: torch.Tensor, ref: torch.Tensor) -> float:

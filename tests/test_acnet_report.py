@@ -23,12 +23,7 @@ from effconv.studies import acnet_runs as runs
 NOTEBOOK = Path(__file__).resolve().parents[1] / "chapters" / "03_acnet.ipynb"
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 # --------------------------------------------------------------------------- synthetic results

@@ -12,17 +12,23 @@ from effconv.errors import EffconvError
 from effconv.paths import results_dir
 
 
-def results_inventory(root: Path | None = None) -> pd.DataFrame:
-    """One row per stored training result: what it is, how good, and where/how it was produced."""
-    root = root or results_dir()
-    rows = []
-    for path in sorted(root.glob("*/*.json")):
+def _stored(root: Path | None):
+    """(path, result or the error reading it) for every training result under ``root`` (not benchmarks)."""
+    for path in sorted((root or results_dir()).glob("*/*.json")):
         if path.parent.name == "bench":
             continue
         try:
-            result = read_result(path)
+            yield path, read_result(path)
         except EffconvError as err:
-            rows.append({"chapter": path.parent.name, "file": path.name, "problem": str(err)})
+            yield path, err
+
+
+def results_inventory(root: Path | None = None) -> pd.DataFrame:
+    """One row per stored training result: what it is, how good, and where/how it was produced."""
+    rows = []
+    for path, result in _stored(root):
+        if isinstance(result, EffconvError):
+            rows.append({"chapter": path.parent.name, "file": path.name, "problem": str(result)})
             continue
         spec, prov = result["spec"], result["provenance"]
         rows.append({
@@ -54,14 +60,9 @@ def epoch_times(root: Path | None = None) -> pd.DataFrame:
     The median epoch of each run is used (the first epoch carries one-off warm-up); the table then
     gives, per (profile, model, options, device), the median over runs and the total time spent.
     """
-    root = root or results_dir()
     rows = []
-    for path in sorted(root.glob("*/*.json")):
-        if path.parent.name == "bench":
-            continue
-        try:
-            result = read_result(path)
-        except EffconvError:
+    for _, result in _stored(root):
+        if isinstance(result, EffconvError):
             continue
         spec, prov = result["spec"], result["provenance"]
         seconds = sorted(r["seconds"] for r in result.get("curve", []) if "seconds" in r)

@@ -50,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="list the experiments and whether they are stored")
     run.add_argument("--accelerator", default="auto")
 
+    campaign = sub.add_parser("campaign", help="train a profile's missing experiments within a time budget")
+    campaign.add_argument("--profile", default="full")
+    campaign.add_argument("--minutes", type=_positive_float, required=True, help="stop starting runs after this")
+    campaign.add_argument("--chapters", nargs="+", default=None, help="default: acnet dac versatile shufflenet")
+    campaign.add_argument("--archive", default=None, help="pack the new results into this .tar.gz")
+    campaign.add_argument("--accelerator", default="auto")
+
     bench = sub.add_parser("bench", help="benchmarks")
     bench.add_argument("what", choices=["loader", "epoch"],
                        help="loader: device-resident vs DataLoader pipeline; epoch: seconds per epoch of "
@@ -136,6 +143,16 @@ def cmd_run(args: argparse.Namespace) -> None:
     run_all(specs, run_missing=True, accelerator=args.accelerator)
 
 
+def cmd_campaign(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from effconv.experiments.campaign import PRIORITY, run_campaign
+    from effconv.train.recipes import check_profile
+
+    run_campaign(check_profile(args.profile), args.minutes, chapters=args.chapters or PRIORITY,
+                 archive=Path(args.archive) if args.archive else None, accelerator=args.accelerator)
+
+
 def cmd_bench(args: argparse.Namespace) -> None:
     from effconv.train.bench import epoch_benchmark, loader_benchmark
     from effconv.train.recipes import check_profile
@@ -179,7 +196,7 @@ def cmd_data(args: argparse.Namespace) -> None:
     print(f"{arrays.describe()}; mean {arrays.mean}, std {arrays.std}")
 
 
-COMMANDS = {"train": cmd_train, "run": cmd_run, "bench": cmd_bench, "flops": cmd_flops, "show": cmd_show,
+COMMANDS = {"train": cmd_train, "run": cmd_run, "campaign": cmd_campaign, "bench": cmd_bench, "flops": cmd_flops, "show": cmd_show,
             "book": cmd_book, "data": cmd_data}
 
 

@@ -45,7 +45,7 @@ TABLE = {
              "vgg16_cifar": dict(width=1.0, seeds=(0, 1, 2), recipe=dict(epochs=100, weight_decay=1e-4)),
              "resnet56": dict(width=1.0, seeds=(0, 1, 2), recipe=dict(epochs=100, lr=0.2, weight_decay=1e-4)),
              "wrn16_8": dict(width=1.0, seeds=(0, 1, 2), recipe=dict(epochs=40, weight_decay=5e-4)),
-             "densenet40": dict(width=1.0, seeds=(0, 1, 2), recipe=dict(epochs=100, weight_decay=1e-4))},
+             "densenet40": dict(width=1.0, seeds=(0, 1, 2), recipe=dict(epochs=60, weight_decay=1e-4))},
 }
 ABLATION_MODEL = "cifar_quick"             # the branch ablation and rotation robustness (Table 4 analogue)
 ABLATION_VARIANTS = ("base", "hor", "ver", "sum-bn", "acnet")

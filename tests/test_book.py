@@ -25,3 +25,20 @@ def test_chapters_run_before_pages():
     chapters = [p for p in found if p.parent.name == "chapters"]
     assert found[:len(chapters)] == chapters
     assert [p.stem for p in found[len(chapters):]][:2] == ["overview", "provenance"]
+
+
+def test_partial_build_skips_html_until_every_page_exists(tmp_path, monkeypatch):
+    from effconv import book
+
+    root = tmp_path / "repo"
+    (root / "chapters").mkdir(parents=True)
+    (root / "book" / "pages").mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(), root / "chapters" / "01_demo.ipynb")
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nparts:\n  - chapters:\n"
+                                   "      - file: book/_generated/01_demo\n      - file: book/_generated/99_other\n")
+    monkeypatch.setattr(book, "repo_root", lambda: root)
+    monkeypatch.setattr(book, "execute", lambda source, output, parameters: output.write_text("{}") or 0.0)
+    monkeypatch.setattr(book.subprocess, "run", lambda *a, **k: (_ for _ in ()).throw(AssertionError("built HTML")))
+    messages = []
+    book.build(["demo"], log=messages.append)
+    assert any("not building the HTML" in m and "99_other" in m for m in messages)

@@ -37,6 +37,17 @@ def sources(only: list[str] | None = None) -> list[Path]:
     return found
 
 
+def toc_pages() -> list[str]:
+    """The files listed in ``_toc.yml`` (without suffix), root first."""
+    import yaml
+
+    toc = yaml.safe_load((repo_root() / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [entry["file"] for entry in part.get("chapters", [])]
+    return files
+
+
 def output_problems(path: Path) -> list[str]:
     """Error outputs and stderr streams in an executed notebook: the book must show none."""
     problems = []
@@ -103,6 +114,12 @@ def build(only: list[str] | None = None, *, profile: str = "best", run_missing: 
         parameters = {"profile": profile, "run_missing": run_missing} if source.parent.name == "chapters" else {}
         seconds = execute(source, generated / source.name, parameters)
         log(f"executed {source.relative_to(root)} in {seconds:.0f} s")
+    missing = [page for page in toc_pages() if page.startswith("book/_generated/")
+               and not (root / f"{page}.ipynb").exists()]
+    if html and missing:
+        log(f"not building the HTML: {len(missing)} pages are not executed yet ({', '.join(missing)}); "
+            "run `make book` once to execute them all.")
+        html = False
     if html:
         started = time.perf_counter()
         command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), "--builder", "html",

@@ -76,6 +76,7 @@ def make_result(seed=0, acc=0.9, test=None, single=good_single, first=None, last
     last = last or (lambda k, r: 1.0 * k / r)
     return {
         "metrics": {"final": {"test_acc": acc}, "best": {"test_acc": acc + 0.001, "epoch": 3}},
+        "spec": {"model_kwargs": {"width": 0.25}, "recipe": {"epochs": 15}},
         "curve": [{"epoch": 1, "seconds": 10.0}],
         "model": {"params": 100, "macs": 1000},
         "provenance": {"device": "cpu", "wall_seconds": 60.0, "data": {"source": "jpeg", "subset": test}},
@@ -123,6 +124,7 @@ def test_baseline_summary_and_table():
     two = report.baseline_summary("full", [make_result(acc=0.90), make_result(acc=0.92), None])
     assert two.seeds == 2 and two.accuracy == pytest.approx(91.0) and two.std == pytest.approx(math.sqrt(2))
     assert two.text().startswith("91.00 ± 1.41%") and "2 seeds" in two.text()
+    assert two.setting.startswith("VGG-16 at width 0.25, 15 epochs")
     table = report.baseline_table(specs((0, 1)), [make_result(acc=0.9), None])
     assert list(table["status"]) == ["stored", "not run"]
     assert table["test_acc_%"].iloc[0] == pytest.approx(90.0) and math.isnan(table["test_acc_%"].iloc[1])

@@ -21,8 +21,9 @@ def effconv(*args, env=None, timeout=600):
     (["flops", "vgg16_cifar", "--input-size", "3", "2", "2"], "does not accept an input of size"),
     (["flops", "resnet20", "--width", "-1"], "must be > 0"),
 ])
-def test_bad_input_is_one_line(args, message):
-    done = effconv(*args)
+def test_bad_input_is_one_line(args, message, tmp_path):
+    # no data on purpose: a bad argument must be reported before the data is looked for
+    done = effconv(*args, env={"EFFCONV_DATA": str(tmp_path / "missing.tar.gz")})
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
 

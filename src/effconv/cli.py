@@ -94,10 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_train(args: argparse.Namespace) -> None:
     from effconv.data.cifar import resolve_source
     from effconv.experiments import ExperimentSpec, run_experiment
-    from effconv.models import get_builder
+    from effconv.models import get_builder, get_conv_factory
     from effconv.train.recipes import recipe_for
 
-    get_builder(args.model)  # unknown model: fail before anything else
+    get_builder(args.model)  # unknown model or conv: fail before loading any data
+    if args.conv:
+        get_conv_factory(args.conv)
     recipe = recipe_for(args.profile, **({"epochs": args.epochs} if args.epochs else {}))
     kwargs = {}
     if args.width is not None:

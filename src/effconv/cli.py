@@ -6,7 +6,6 @@ Bad input ends with one line on stderr (``effconv: error: ...``) and exit status
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from typing import Sequence
 
@@ -127,16 +126,15 @@ def _print_result(result: dict) -> None:
 
 def cmd_run(args: argparse.Namespace) -> None:
     from effconv.experiments import lookup, run_all
-    from effconv.studies import CHAPTERS
+    from effconv.studies import CHAPTERS, runs_module
     from effconv.train.recipes import check_profile
 
     if args.chapter not in CHAPTERS:
         raise EffconvError(f"unknown chapter {args.chapter!r}; chapters: {', '.join(CHAPTERS)}.")
     check_profile(args.profile)
-    try:
-        study = importlib.import_module(f"effconv.studies.{args.chapter}_runs")
-    except ModuleNotFoundError:
-        raise EffconvError(f"chapter {args.chapter!r} trains nothing (it only counts and measures).") from None
+    study = runs_module(args.chapter)
+    if study is None:
+        raise EffconvError(f"chapter {args.chapter!r} trains nothing (it only counts and measures).")
     specs = [s for s in study.experiments(args.profile) if not args.only or args.only in s.name]
     if args.dry_run:
         for spec, result in zip(specs, lookup(specs)):

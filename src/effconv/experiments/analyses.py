@@ -8,7 +8,6 @@ sweeps, rotation robustness) is computed right after training and kept in the JS
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -49,10 +48,9 @@ def register_analysis(name: str):
 
 def get_analysis(name: str, chapter: str | None = None) -> Analysis:
     if name not in _ANALYSES and chapter:
-        try:  # a chapter's analyses register when its experiments module is imported
-            importlib.import_module(f"effconv.studies.{chapter}_runs")
-        except ModuleNotFoundError:
-            pass
+        from effconv.studies import runs_module
+
+        runs_module(chapter)  # a chapter's analyses register when its experiments module is imported
     if name not in _ANALYSES:
         raise EffconvError(f"unknown analysis {name!r}; known: {', '.join(sorted(_ANALYSES)) or 'none'}.")
     return _ANALYSES[name]

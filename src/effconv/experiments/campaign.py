@@ -7,7 +7,6 @@ and writes every new result into one ``.tar.gz`` that can be carried back and un
 
 from __future__ import annotations
 
-import importlib
 import tarfile
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ from effconv.experiments.runner import lookup, run_experiment
 from effconv.experiments.spec import ExperimentSpec
 from effconv.experiments.store import ResultStore
 from effconv.paths import results_dir
-from effconv.studies import CHAPTERS
+from effconv.studies import CHAPTERS, runs_module
 
 # The costliest and most valuable experiments first (ACNet's CIFAR-10 table, then DAC's baseline and sweeps).
 PRIORITY = ("acnet", "dac", "versatile", "shufflenet")
@@ -31,9 +30,8 @@ def campaign_specs(profile: str, chapters: Sequence[str] = PRIORITY) -> list[Exp
         raise EffconvError(f"unknown chapters {unknown}; chapters: {', '.join(CHAPTERS)}.")
     seen: dict[str, ExperimentSpec] = {}
     for chapter in chapters:
-        try:
-            runs = importlib.import_module(f"effconv.studies.{chapter}_runs")
-        except ModuleNotFoundError:
+        runs = runs_module(chapter)
+        if runs is None:
             continue
         for spec in runs.experiments(profile):
             seen.setdefault(spec.key, spec)

@@ -101,22 +101,15 @@ def loader_benchmark(model_name: str = "resnet56", *, steps: int | None = None, 
 
 def _specs_by_config(profile: str) -> dict[tuple, list]:
     """The profile's experiments of every chapter, grouped by (model, options) configuration."""
-    import importlib
     import json
 
+    from effconv.experiments.campaign import campaign_specs
     from effconv.studies import CHAPTERS
 
     groups: dict[tuple, list] = {}
-    for chapter in CHAPTERS:
-        try:
-            runs = importlib.import_module(f"effconv.studies.{chapter}_runs")
-        except ModuleNotFoundError:
-            continue
-        for spec in runs.experiments(profile):
-            config = (spec.model, json.dumps(dict(spec.model_kwargs), sort_keys=True))
-            groups.setdefault(config, [])
-            if all(s.key != spec.key for s in groups[config]):
-                groups[config].append(spec)
+    for spec in campaign_specs(profile, CHAPTERS):  # already without duplicates
+        config = (spec.model, json.dumps(dict(spec.model_kwargs), sort_keys=True))
+        groups.setdefault(config, []).append(spec)
     return groups
 
 

@@ -80,3 +80,42 @@ def epoch_times(root: Path | None = None) -> pd.DataFrame:
             .agg(runs=("epochs", "size"), seconds_per_epoch=("seconds_per_epoch", "median"),
                  minutes=("minutes", "sum"))
             .reset_index().round({"seconds_per_epoch": 1, "minutes": 1}))
+
+
+# The engine's accuracy sanity targets (issue #3): a plain model under a profile must reach this test
+# accuracy. The ResNet-56 paper baseline is 94.31% on lossless CIFAR-10; ours trains on JPEG images.
+ACCURACY_TARGETS = (
+    {"model": "resnet20", "profile": "cpu", "target": 0.88, "why": "the cpu profile trains a real model"},
+    {"model": "resnet56", "profile": "full", "target": 0.935, "why": "paper 94.31 (He et al. 2016), JPEG data"},
+)
+
+
+def accuracy_checks(root: Path | None = None) -> pd.DataFrame:
+    """Each accuracy target against the best stored plain run of that model and profile (``effconv train``).
+
+    Plain means full width and standard convs: a narrowed or block-swapped model does not count. A target
+    with no such run is 'not run'; every stored run is listed, so a longer schedule that meets the target
+    shows beside the default one that does not.
+    """
+    rows = []
+    for goal in ACCURACY_TARGETS:
+        found = False
+        for path, result in _stored(root):
+            if isinstance(result, EffconvError):
+                continue
+            spec = result["spec"]
+            plain = not spec.get("model_kwargs") or spec["model_kwargs"] in ({"width": 1.0}, {"width": 1})
+            if spec["chapter"] != "engine" or spec["model"] != goal["model"] or spec["profile"] != goal["profile"] \
+                    or not plain:
+                continue
+            found = True
+            acc = result["metrics"]["final"].get("test_acc")
+            rows.append({**goal, "epochs": spec["recipe"]["epochs"], "seed": spec["seed"], "test_acc": acc,
+                         "verdict": "met" if acc is not None and acc >= goal["target"] else "missed",
+                         "minutes": round(result["provenance"].get("wall_seconds", 0) / 60, 1),
+                         "device": result["provenance"].get("device"), "file": path.name})
+        if not found:
+            rows.append({**goal, "verdict": "not run"})
+    columns = ["model", "profile", "target", "epochs", "seed", "test_acc", "verdict", "minutes", "device", "why",
+               "file"]
+    return pd.DataFrame(rows).reindex(columns=columns).astype({"epochs": "Int64", "seed": "Int64"})

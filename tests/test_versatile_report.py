@@ -283,6 +283,18 @@ def test_claims_v2_bands_and_unmoved_masks(live_frames):
     assert copies.filter(like="distinct", axis=0)["verdict"].item() == "not reproduced"
 
 
+def test_masks_distinct_is_judged_on_the_run_that_moved_least(live_frames):
+    accs = {label: 0.9 for label in LABELS}
+    specs, results = cpu_results(accs, changed=0.1)
+    for spec, result in zip(specs, results):
+        if report.VARIANTS[spec.name] == "learned masks (b)":
+            result["analyses"]["versatile.masks"]["overall"]["changed_from_init"] = 0.0
+    claims = report.build_claims(**live_frames, profile="cpu", runs=report.run_table(specs, results),
+                                 masks=report.final_masks(specs, results))
+    row = claims.frame().set_index("claim").filter(like="distinct", axis=0).iloc[0]
+    assert row["verdict"] == "partly" and "changed from init 0 to 0.1" in row["ours"]
+
+
 def test_smoke_claims_give_no_verdict(live_frames):
     accs = {label: 0.1 for label in LABELS}
     _, table = claims_frame(live_frames, "smoke", accs, changed=0.0)

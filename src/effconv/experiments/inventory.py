@@ -91,7 +91,7 @@ ACCURACY_TARGETS = (
 
 
 def accuracy_checks(root: Path | None = None) -> pd.DataFrame:
-    """Each accuracy target against the best stored plain run of that model and profile (``effconv train``).
+    """Each accuracy target against every stored plain run of that model and profile (``effconv train``).
 
     Plain means full width and standard convs: a narrowed or block-swapped model does not count. A target
     with no such run is 'not run'; every stored run is listed, so a longer schedule that meets the target
@@ -104,7 +104,7 @@ def accuracy_checks(root: Path | None = None) -> pd.DataFrame:
             if isinstance(result, EffconvError):
                 continue
             spec = result["spec"]
-            plain = not spec.get("model_kwargs") or spec["model_kwargs"] in ({"width": 1.0}, {"width": 1})
+            plain = spec.get("model_kwargs") in (None, {}, {"width": 1.0})
             if spec["chapter"] != "engine" or spec["model"] != goal["model"] or spec["profile"] != goal["profile"] \
                     or not plain:
                 continue

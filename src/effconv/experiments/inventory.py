@@ -97,16 +97,15 @@ def accuracy_checks(root: Path | None = None) -> pd.DataFrame:
     with no such run is 'not run'; every stored run is listed, so a longer schedule that meets the target
     shows beside the default one that does not.
     """
+    engine_runs = [(path, result) for path, result in _stored(root) if not isinstance(result, EffconvError)
+                   and result["spec"]["chapter"] == "engine"
+                   and result["spec"].get("model_kwargs") in (None, {}, {"width": 1.0})]  # read once, plain only
     rows = []
     for goal in ACCURACY_TARGETS:
         found = False
-        for path, result in _stored(root):
-            if isinstance(result, EffconvError):
-                continue
+        for path, result in engine_runs:
             spec = result["spec"]
-            plain = spec.get("model_kwargs") in (None, {}, {"width": 1.0})
-            if spec["chapter"] != "engine" or spec["model"] != goal["model"] or spec["profile"] != goal["profile"] \
-                    or not plain:
+            if spec["model"] != goal["model"] or spec["profile"] != goal["profile"]:
                 continue
             found = True
             acc = result["metrics"]["final"].get("test_acc")

@@ -37,7 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--conv", default=None, help="conv factory for every kxk conv (acb, versatile_v1, ...)")
     train.add_argument("--epochs", type=_positive_int, default=None)
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--data", default="auto", help="auto | jpeg | raw")
+    train.add_argument("--data", default="auto", help="auto | jpeg | raw | jpeg-q<N> (the JPEG copy re-encoded at "
+                                                      "quality N)")
+    train.add_argument("--set", dest="overrides", nargs="+", default=[], metavar="FIELD=VALUE",
+                       help="recipe overrides, e.g. --set label_smoothing=0 batch_size=64 lr=0.05")
     train.add_argument("--accelerator", default="auto", help="auto | cpu | gpu")
     train.add_argument("--devices", type=_positive_int, default=1, help="> 1 trains with Lightning's DDP")
     train.add_argument("--retrain", action="store_true", help="train even if the store has this result")
@@ -99,17 +102,53 @@ def cmd_train(args: argparse.Namespace) -> None:
     get_builder(args.model)  # unknown model or conv: fail before loading any data
     if args.conv:
         get_conv_factory(args.conv)
-    recipe = recipe_for(args.profile, **({"epochs": args.epochs} if args.epochs else {}))
+    overrides = parse_overrides(args.overrides)
+    if args.epochs:
+        overrides["epochs"] = args.epochs
+    recipe = recipe_for(args.profile, **overrides)
     kwargs = {}
     if args.width is not None:
         kwargs["width"] = args.width
     if args.conv:
         kwargs["conv"] = args.conv
-    name = args.model + (f"-w{args.width:g}" if args.width else "") + (f"-{args.conv}" if args.conv else "")
+    data = resolve_source(args.data)
+    name = (args.model + (f"-w{args.width:g}" if args.width else "") + (f"-{args.conv}" if args.conv else "")
+            + (f"-{data}" if data not in ("jpeg", "raw") else ""))
     spec = ExperimentSpec(chapter="engine", name=name.replace("_", "-"), model=args.model, model_kwargs=kwargs,
-                          recipe=recipe, profile=args.profile, seed=args.seed, data=resolve_source(args.data))
+                          recipe=recipe, profile=args.profile, seed=args.seed, data=data)
     result = run_experiment(spec, retrain=args.retrain, accelerator=args.accelerator, devices=args.devices)
     _print_result(result)
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``["lr=0.05", "nesterov=false"]`` as recipe fields, each value parsed as the field's type."""
+    import dataclasses
+
+    from effconv.train.recipes import Recipe
+
+    types = {f.name: f.type for f in dataclasses.fields(Recipe)}
+    overrides: dict = {}
+    for item in items:
+        field_name, sep, text = item.partition("=")
+        if not sep or field_name not in types:
+            raise EffconvError(f"recipe override {item!r} is not FIELD=VALUE with a recipe field; fields: "
+                               f"{', '.join(types)}.")
+        kind = str(types[field_name])
+        try:
+            if kind.startswith("bool"):
+                if text.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError(text)
+                value = text.lower() in ("true", "1")
+            elif kind.startswith("int"):
+                value = None if text.lower() == "none" and "None" in kind else int(text)
+            elif kind.startswith("float"):
+                value = float(text)
+            else:
+                value = text
+        except ValueError:
+            raise EffconvError(f"recipe override {item!r}: {text!r} is not a valid {kind}.") from None
+        overrides[field_name] = value
+    return overrides
 
 
 def _print_result(result: dict) -> None:

@@ -7,6 +7,9 @@ Two sources, recorded in every result:
   and cached as arrays in the user cache directory.
 - ``raw``: the original lossless batches through ``torchvision.datasets.CIFAR10``; downloaded only when
   asked (``download=True`` / ``effconv data --download``), since most machines here have no internet.
+- ``jpeg-q<N>`` (N from 1 to 95): the ``jpeg`` images encoded once more at JPEG quality N with Pillow's
+  standard tables. Lower qualities degrade the images further, which measures how accuracy depends on
+  JPEG loss; without the raw batches that is the only way to estimate what the quality-75 copy costs.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +29,7 @@ from effconv.paths import cache_dir, repo_root
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 SOURCES = ("jpeg", "raw")
+REENCODED = re.compile(r"jpeg-q(\d+)")
 _EXPECTED = {"train": 50_000, "test": 10_000}
 
 
@@ -76,11 +81,30 @@ def available_sources() -> list[str]:
     return found
 
 
+def reencode_quality(source: str) -> int | None:
+    """N for a ``jpeg-q<N>`` source, None for any other name; a quality outside 1..95 is an error."""
+    match = REENCODED.fullmatch(source)
+    if match is None:
+        return None
+    quality = int(match.group(1))
+    if not 1 <= quality <= 95:
+        raise EffconvError(f"data source {source!r}: the JPEG quality must be 1 to 95 (Pillow's range), "
+                           f"got {quality}; for example jpeg-q50.")
+    return quality
+
+
+def check_source(source: str) -> str:
+    """``source`` if it names a data source (``jpeg``, ``raw`` or ``jpeg-q<N>``), else a clear error."""
+    if source in SOURCES or reencode_quality(source) is not None:
+        return source
+    raise EffconvError(f"unknown data source {source!r}; use one of {', '.join(SOURCES)} or jpeg-q<N> "
+                       "(the JPEG copy re-encoded at quality N, e.g. jpeg-q50).")
+
+
 def resolve_source(source: str = "auto") -> str:
     """``auto`` picks the offline JPEG archive if present, else cached raw batches."""
-    if source not in ("auto", *SOURCES):
-        raise EffconvError(f"unknown data source {source!r}; use one of auto, {', '.join(SOURCES)}.")
     if source != "auto":
+        check_source(source)
         return source
     found = available_sources()
     if not found:
@@ -91,8 +115,11 @@ def resolve_source(source: str = "auto") -> str:
 def load_cifar10(source: str = "auto", *, download: bool = False) -> CifarArrays:
     """Load CIFAR-10 (decoding and caching on first use) and check its counts."""
     source = resolve_source(source)
+    quality = reencode_quality(source)
     if source == "jpeg":
         arrays = _load_jpeg()
+    elif quality is not None:
+        arrays = _load_reencoded(quality)
     else:
         arrays = _load_raw(download)
     _check_counts(arrays)
@@ -195,6 +222,32 @@ def _load_jpeg() -> CifarArrays:
     mean, std = _channel_stats(train_x)
     arrays = CifarArrays(train_x, train_y, test_x, test_y, "jpeg", mean, std)
     _check_counts(arrays)
+    _save_cache(cache, arrays)
+    return arrays
+
+
+def reencode(images: np.ndarray, quality: int) -> np.ndarray:
+    """Each uint8 RGB image encoded as JPEG at ``quality`` (Pillow's defaults: 4:2:0 chroma) and decoded."""
+    from PIL import Image
+
+    out = np.empty_like(images)
+    for index, image in enumerate(images):
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
+        out[index] = np.asarray(Image.open(buffer).convert("RGB"))
+    return out
+
+
+def _load_reencoded(quality: int) -> CifarArrays:
+    source = f"jpeg-q{quality}"
+    base = _load_jpeg()
+    cache = cache_dir() / f"cifar10-jpeg-{_file_digest(jpeg_archive_path())}-q{quality}.npz"
+    cached = _load_cached(cache, source)
+    if cached is not None:
+        return cached
+    train_x, test_x = reencode(base.train_x, quality), reencode(base.test_x, quality)
+    mean, std = _channel_stats(train_x)
+    arrays = CifarArrays(train_x, base.train_y, test_x, base.test_y, source, mean, std)
     _save_cache(cache, arrays)
     return arrays
 

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from effconv.data.cifar import check_source
 from effconv.errors import EffconvError
 from effconv.train.recipes import Recipe, check_profile
 
@@ -55,8 +56,7 @@ class ExperimentSpec:
             if not _NAME.match(value):
                 raise EffconvError(f"experiment {label} {value!r} must be lower-case letters, digits and ._+=- "
                                    "(it becomes part of a file name).")
-        if self.data not in ("jpeg", "raw"):
-            raise EffconvError(f"experiment data source must be 'jpeg' or 'raw', got {self.data!r}.")
+        check_source(self.data)
 
     def to_dict(self) -> dict[str, Any]:
         return _canonical({

@@ -20,6 +20,11 @@ def effconv(*args, env=None, timeout=600):
     (["run", "nochapter"], "unknown chapter 'nochapter'"),
     (["flops", "vgg16_cifar", "--input-size", "3", "2", "2"], "does not accept an input of size"),
     (["flops", "resnet20", "--width", "-1"], "must be > 0"),
+    (["train", "--model", "resnet20", "--set", "lr"], "is not FIELD=VALUE"),
+    (["train", "--model", "resnet20", "--set", "dropout=0.1"], "is not FIELD=VALUE"),
+    (["train", "--model", "resnet20", "--set", "nesterov=maybe"], "is not a valid bool"),
+    (["train", "--model", "resnet20", "--set", "schedule=linear"], "unknown schedule 'linear'"),
+    (["train", "--model", "resnet20", "--data", "jpeg-q0"], "JPEG quality must be 1 to 95"),
 ])
 def test_bad_input_is_one_line(args, message, tmp_path):
     # no data on purpose: a bad argument must be reported before the data is looked for
@@ -61,3 +66,12 @@ def test_smoke_train_writes_provenance_then_hits(isolated):
     second = effconv("train", "--model", "resnet20", "--width", "0.25", "--profile", "smoke")
     assert second.returncode == 0 and second.stdout == first.stdout  # the stored result, not a new run
     assert json.loads(open(path).read())["provenance"]["finished"] == prov["finished"]
+
+
+def test_recipe_overrides_are_typed():
+    from effconv.cli import parse_overrides
+
+    assert parse_overrides(["lr=0.05", "batch_size=64", "nesterov=false", "schedule=onecycle",
+                            "train_subset=none"]) == {
+        "lr": 0.05, "batch_size": 64, "nesterov": False, "schedule": "onecycle", "train_subset": None}
+    assert parse_overrides([]) == {}

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from effconv.data import cifar as cifar_module
-from effconv.data.cifar import CLASSES, load_cifar10, resolve_source, subset
+from effconv.data.cifar import CLASSES, check_source, load_cifar10, reencode, resolve_source, subset
 from effconv.errors import EffconvError
 
 
@@ -57,3 +57,19 @@ def test_unreadable_archive_is_a_clear_error(tmp_path, monkeypatch):
 
 def test_class_order_is_canonical():
     assert CLASSES == tuple(sorted(CLASSES))
+
+
+def test_reencoded_sources_are_named_and_checked():
+    assert check_source("jpeg-q50") == "jpeg-q50" and resolve_source("jpeg-q5") == "jpeg-q5"
+    for bad in ("jpeg-q0", "jpeg-q96"):
+        with pytest.raises(EffconvError, match="quality must be 1 to 95"):
+            check_source(bad)
+    with pytest.raises(EffconvError, match="jpeg-q<N>"):
+        check_source("jpeg-50")
+
+
+def test_reencoding_degrades_more_at_lower_quality(cifar):
+    images = cifar.test_x[:64]
+    errors = {q: np.abs(reencode(images, q).astype(int) - images).mean() for q in (95, 50, 10)}
+    assert reencode(images, 50).dtype == np.uint8 and reencode(images, 50).shape == images.shape
+    assert 0 < errors[95] < errors[50] < errors[10]

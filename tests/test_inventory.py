@@ -1,17 +1,20 @@
-"""The results inventory tables: the accuracy sanity check of the engine's plain runs."""
+"""The results inventory tables: the accuracy sanity check of the engine's plain runs and the JPEG cost."""
 
 import json
 
-from effconv.experiments.inventory import accuracy_checks
+import pytest
+
+from effconv.experiments.inventory import accuracy_checks, jpeg_cost, jpeg_scale
+from effconv.train.recipes import recipe_for
 
 
-def write_result(root, chapter, name, model, profile, acc, epochs=20, model_kwargs=None):
-    spec = {"chapter": chapter, "name": name, "model": model, "profile": profile, "seed": 0,
-            "model_kwargs": model_kwargs or {}, "recipe": {"epochs": epochs}}
+def write_result(root, chapter, name, model, profile, acc, epochs=20, model_kwargs=None, data="jpeg", **recipe):
+    spec = {"chapter": chapter, "name": name, "model": model, "profile": profile, "seed": 0, "data": data,
+            "model_kwargs": model_kwargs or {}, "recipe": recipe_for(profile, epochs=epochs, **recipe).to_dict()}
     result = {"schema": 1, "key": "0123456789", "spec": spec,
               "metrics": {"final": {"test_acc": acc}, "best": {"test_acc": acc, "epoch": epochs}},
               "curve": [], "analyses": {}, "provenance": {"device": "test cpu", "wall_seconds": 1.0}}
-    path = root / chapter / f"{name}-{epochs}.json"
+    path = root / chapter / f"{name}-{data}-{epochs}-{len(recipe)}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result))
 
@@ -39,3 +42,32 @@ def test_a_corrupt_file_is_skipped_not_judged(tmp_path):
     (tmp_path / "engine").mkdir()
     (tmp_path / "engine" / "resnet20-bad.json").write_text("{not json")
     assert list(accuracy_checks(tmp_path)["verdict"]) == ["not run", "not run"]
+
+
+def test_degraded_data_does_not_count_and_recipe_changes_show(tmp_path):
+    write_result(tmp_path, "engine", "resnet20", "resnet20", "cpu", 0.95, data="jpeg-q50")
+    write_result(tmp_path, "engine", "resnet20", "resnet20", "cpu", 0.87, epochs=30, batch_size=64, lr=0.05)
+    table = accuracy_checks(tmp_path)
+    r20 = table[table["model"] == "resnet20"]
+    assert len(r20) == 1 and r20["data"].item() == "jpeg" and r20["verdict"].item() == "missed"
+    assert r20["recipe_changes"].item() == "batch_size=64, lr=0.05"
+
+
+def test_jpeg_cost_pairs_identical_runs_and_extrapolates(tmp_path):
+    assert (jpeg_scale(75), jpeg_scale(50), jpeg_scale(25)) == (50, 100, 200)
+    write_result(tmp_path, "engine", "resnet20", "resnet20", "cpu", 0.86)
+    write_result(tmp_path, "engine", "resnet20", "resnet20", "cpu", 0.83, data="jpeg-q50")
+    write_result(tmp_path, "engine", "resnet20", "resnet20", "cpu", 0.80, data="jpeg-q25")
+    # a different recipe on re-encoded data has no partner, so it is not paired
+    write_result(tmp_path, "engine", "resnet20", "resnet20", "cpu", 0.70, epochs=5, data="jpeg-q50")
+    table = jpeg_cost(tmp_path).set_index("data")
+    assert sorted(table.index) == ["jpeg-q25", "jpeg-q50"]
+    assert table.loc["jpeg-q50", "delta"] == pytest.approx(-0.03)
+    # linear in the quantisation scale: q50 doubles q75's scale, so lossless is as far above q75 as q50 is below
+    assert table.loc["jpeg-q50", "estimated_lossless"] == pytest.approx(0.89)
+    assert table.loc["jpeg-q25", "estimated_lossless"] == pytest.approx(0.86 + 0.06 * 50 / 150)
+
+
+def test_jpeg_cost_is_empty_without_pairs(tmp_path):
+    write_result(tmp_path, "engine", "resnet20", "resnet20", "cpu", 0.86)
+    assert jpeg_cost(tmp_path).empty

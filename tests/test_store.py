@@ -25,7 +25,7 @@ def test_key_is_stable_and_covers_every_field():
     assert spec.key == make_spec().key and len(spec.key) == 10
     assert spec.filename == f"resnet20-{spec.key}.json"
     variants = [make_spec(seed=1), make_spec(model_kwargs={"width": 0.5}), make_spec(recipe=recipe_for("smoke", lr=0.2)),
-                make_spec(profile="cpu", recipe=recipe_for("smoke")), make_spec(data="raw"),
+                make_spec(profile="cpu", recipe=recipe_for("smoke")), make_spec(data="raw"), make_spec(data="jpeg-q50"),
                 make_spec(analyses={"x": {"k": 1}}), make_spec(epoch_analyses=("y",)), make_spec(code_version=99),
                 make_spec(name="other"), make_spec(chapter="acnet"), make_spec(model="resnet32")]
     keys = {v.key for v in variants}

@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--no-html", action="store_true", help="execute notebooks only")
 
     data = sub.add_parser("data", help="prepare CIFAR-10 (decode and cache) and print what was found")
-    data.add_argument("--source", default="auto", help="auto | jpeg | raw")
+    data.add_argument("--source", default="auto", help="auto | jpeg | raw | jpeg-q<N>")
     data.add_argument("--download", action="store_true", help="download the raw batches (needs internet)")
     return parser
 

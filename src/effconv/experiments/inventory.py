@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from effconv.data.cifar import reencode_quality
 from effconv.experiments.store import read_result
 from effconv.errors import EffconvError
 from effconv.paths import results_dir
@@ -90,16 +91,32 @@ ACCURACY_TARGETS = (
 )
 
 
+def _recipe_changes(spec: dict) -> str:
+    """The recipe fields of a stored run that differ from its profile's base recipe (epochs aside)."""
+    from effconv.train.recipes import recipe_for
+
+    base = recipe_for(spec["profile"]).to_dict()
+    changed = {k: v for k, v in spec["recipe"].items() if k != "epochs" and base.get(k) != v}
+    return ", ".join(f"{k}={v}" for k, v in sorted(changed.items()))
+
+
+def _plain_engine_runs(root: Path | None) -> list[tuple[Path, dict]]:
+    """Stored ``effconv train`` runs of full-width models with standard convs, read once."""
+    return [(path, result) for path, result in _stored(root) if not isinstance(result, EffconvError)
+            and result["spec"]["chapter"] == "engine"
+            and result["spec"].get("model_kwargs") in (None, {}, {"width": 1.0})]
+
+
 def accuracy_checks(root: Path | None = None) -> pd.DataFrame:
     """Each accuracy target against every stored plain run of that model and profile (``effconv train``).
 
-    Plain means full width and standard convs: a narrowed or block-swapped model does not count. A target
-    with no such run is 'not run'; every stored run is listed, so a longer schedule that meets the target
-    shows beside the default one that does not.
+    Plain means full width, standard convs and the data as shipped (``jpeg`` or ``raw``): a narrowed,
+    block-swapped or deliberately degraded (``jpeg-q<N>``) run does not count. A target with no such run
+    is 'not run'; every stored run is listed with its schedule and recipe changes, so an attempt that
+    meets the target shows beside the default one that does not.
     """
-    engine_runs = [(path, result) for path, result in _stored(root) if not isinstance(result, EffconvError)
-                   and result["spec"]["chapter"] == "engine"
-                   and result["spec"].get("model_kwargs") in (None, {}, {"width": 1.0})]  # read once, plain only
+    engine_runs = [(path, result) for path, result in _plain_engine_runs(root)
+                   if result["spec"].get("data", "jpeg") in ("jpeg", "raw")]
     rows = []
     for goal in ACCURACY_TARGETS:
         found = False
@@ -109,12 +126,49 @@ def accuracy_checks(root: Path | None = None) -> pd.DataFrame:
                 continue
             found = True
             acc = result["metrics"]["final"].get("test_acc")
-            rows.append({**goal, "epochs": spec["recipe"]["epochs"], "seed": spec["seed"], "test_acc": acc,
+            rows.append({**goal, "epochs": spec["recipe"]["epochs"], "recipe_changes": _recipe_changes(spec),
+                         "data": spec.get("data", "jpeg"), "seed": spec["seed"], "test_acc": acc,
                          "verdict": "met" if acc is not None and acc >= goal["target"] else "missed",
                          "minutes": round(result["provenance"].get("wall_seconds", 0) / 60, 1),
                          "device": result["provenance"].get("device"), "file": path.name})
         if not found:
             rows.append({**goal, "verdict": "not run"})
-    columns = ["model", "profile", "target", "epochs", "seed", "test_acc", "verdict", "minutes", "device", "why",
-               "file"]
+    columns = ["model", "profile", "target", "epochs", "recipe_changes", "data", "seed", "test_acc", "verdict",
+               "minutes", "device", "why", "file"]
     return pd.DataFrame(rows).reindex(columns=columns).astype({"epochs": "Int64", "seed": "Int64"})
+
+
+def jpeg_scale(quality: int) -> float:
+    """The IJG (libjpeg, Pillow) quantisation-table scale, in percent of the standard tables, at ``quality``."""
+    return 5000 / quality if quality < 50 else 200 - 2 * quality
+
+
+SHIPPED_QUALITY = 75  # the offline copy's JPEG quality (../shared/data/README.md)
+
+
+def jpeg_cost(root: Path | None = None) -> pd.DataFrame:
+    """What JPEG loss costs: plain runs on the copy as shipped against identical runs on a re-encoded copy.
+
+    Runs are paired when model, profile, recipe and seed are equal and only the data differs. Each
+    pair gives the accuracy lost per step of quantisation scale; drawing that line back to scale 0
+    estimates the accuracy on lossless images. It is a rough estimate: re-encoding a JPEG stacks two
+    losses, and accuracy need not be linear in the scale.
+    """
+    runs = {}
+    for _, result in _plain_engine_runs(root):
+        spec = result["spec"]
+        key = (spec["model"], spec["profile"], json.dumps(spec["recipe"], sort_keys=True), spec["seed"])
+        runs.setdefault(key, {})[spec.get("data", "jpeg")] = result["metrics"]["final"].get("test_acc")
+    rows = []
+    for (model, profile, recipe, seed), by_data in sorted(runs.items()):
+        shipped = by_data.get("jpeg")
+        for data, acc in sorted(by_data.items()):
+            quality = reencode_quality(data)
+            if shipped is None or quality is None or acc is None:
+                continue
+            slope = (acc - shipped) / (jpeg_scale(quality) - jpeg_scale(SHIPPED_QUALITY))
+            rows.append({"model": model, "profile": profile, "epochs": json.loads(recipe)["epochs"], "seed": seed,
+                         "acc_q75": shipped, "data": data, "acc_reencoded": acc, "delta": acc - shipped,
+                         "estimated_lossless": shipped - slope * jpeg_scale(SHIPPED_QUALITY)})
+    columns = ["model", "profile", "epochs", "seed", "acc_q75", "data", "acc_reencoded", "delta", "estimated_lossless"]
+    return pd.DataFrame(rows).reindex(columns=columns)

@@ -1,6 +1,6 @@
 """CIFAR-10 as uint8 arrays, from the offline JPEG archive or torchvision's original batches.
 
-Two sources, recorded in every result:
+The sources, one of which every result records:
 
 - ``jpeg``: ``cifar10-jpeg.tar.gz`` (all 60,000 images re-encoded as JPEG quality 75, so slightly lossy),
   found at ``$EFFCONV_DATA`` or ``../shared/data/`` next to the repository. Decoded once (about 12 s)
@@ -88,8 +88,8 @@ def reencode_quality(source: str) -> int | None:
         return None
     quality = int(match.group(1))
     if not 1 <= quality <= 95:
-        raise EffconvError(f"data source {source!r}: the JPEG quality must be 1 to 95 (Pillow's range), "
-                           f"got {quality}; for example jpeg-q50.")
+        raise EffconvError(f"data source {source!r}: the JPEG quality must be 1 to 95 (Pillow advises against "
+                           f"more), got {quality}; for example jpeg-q50.")
     return quality
 
 

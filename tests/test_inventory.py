@@ -62,7 +62,7 @@ def test_jpeg_cost_pairs_identical_runs_and_extrapolates(tmp_path):
     write_result(tmp_path, "engine", "resnet20", "resnet20", "cpu", 0.70, epochs=5, data="jpeg-q50")
     table = jpeg_cost(tmp_path).set_index("data")
     assert sorted(table.index) == ["jpeg-q25", "jpeg-q50"]
-    assert table.loc["jpeg-q50", "delta"] == pytest.approx(-0.03)
+    assert table.loc["jpeg-q50", "delta"] == pytest.approx(-0.03) and table.loc["jpeg-q25", "scale_pct"] == 200
     # linear in the quantisation scale: q50 doubles q75's scale, so lossless is as far above q75 as q50 is below
     assert table.loc["jpeg-q50", "estimated_lossless"] == pytest.approx(0.89)
     assert table.loc["jpeg-q25", "estimated_lossless"] == pytest.approx(0.86 + 0.06 * 50 / 150)

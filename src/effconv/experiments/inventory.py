@@ -168,7 +168,9 @@ def jpeg_cost(root: Path | None = None) -> pd.DataFrame:
                 continue
             slope = (acc - shipped) / (jpeg_scale(quality) - jpeg_scale(SHIPPED_QUALITY))
             rows.append({"model": model, "profile": profile, "epochs": json.loads(recipe)["epochs"], "seed": seed,
-                         "acc_q75": shipped, "data": data, "acc_reencoded": acc, "delta": acc - shipped,
+                         "acc_q75": shipped, "data": data, "scale_pct": jpeg_scale(quality),
+                         "acc_reencoded": acc, "delta": acc - shipped,
                          "estimated_lossless": shipped - slope * jpeg_scale(SHIPPED_QUALITY)})
-    columns = ["model", "profile", "epochs", "seed", "acc_q75", "data", "acc_reencoded", "delta", "estimated_lossless"]
+    columns = ["model", "profile", "epochs", "seed", "acc_q75", "data", "scale_pct", "acc_reencoded", "delta",
+               "estimated_lossless"]
     return pd.DataFrame(rows).reindex(columns=columns)

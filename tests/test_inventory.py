@@ -60,6 +60,9 @@ def test_jpeg_cost_pairs_identical_runs_and_extrapolates(tmp_path):
     write_result(tmp_path, "engine", "resnet20", "resnet20", "cpu", 0.80, data="jpeg-q25")
     # a different recipe on re-encoded data has no partner, so it is not paired
     write_result(tmp_path, "engine", "resnet20", "resnet20", "cpu", 0.70, epochs=5, data="jpeg-q50")
+    # re-encoding at the shipped quality or finer is no step along the scale (and would divide by zero)
+    write_result(tmp_path, "engine", "resnet20", "resnet20", "cpu", 0.85, data="jpeg-q75")
+    write_result(tmp_path, "engine", "resnet20", "resnet20", "cpu", 0.85, data="jpeg-q90")
     table = jpeg_cost(tmp_path).set_index("data")
     assert sorted(table.index) == ["jpeg-q25", "jpeg-q50"]
     assert table.loc["jpeg-q50", "delta"] == pytest.approx(-0.03) and table.loc["jpeg-q25", "scale_pct"] == 200

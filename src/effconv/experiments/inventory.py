@@ -149,7 +149,8 @@ SHIPPED_QUALITY = 75  # the offline copy's JPEG quality (../shared/data/README.m
 def jpeg_cost(root: Path | None = None) -> pd.DataFrame:
     """What JPEG loss costs: plain runs on the copy as shipped against identical runs on a re-encoded copy.
 
-    Runs are paired when model, profile, recipe and seed are equal and only the data differs. Each
+    Runs are paired when model, profile, recipe and seed are equal and only the data differs (a
+    re-encoding at quality 75 or above is skipped: it cannot be coarser than the copy it starts from). Each
     pair gives the accuracy lost per step of quantisation scale; drawing that line back to scale 0
     estimates the accuracy on lossless images. It is a rough estimate: re-encoding a JPEG stacks two
     losses, and accuracy need not be linear in the scale.
@@ -164,7 +165,8 @@ def jpeg_cost(root: Path | None = None) -> pd.DataFrame:
         shipped = by_data.get("jpeg")
         for data, acc in sorted(by_data.items()):
             quality = reencode_quality(data)
-            if shipped is None or quality is None or acc is None:
+            # only a coarser re-encoding is a step along the scale; a finer one still carries the q75 loss
+            if shipped is None or quality is None or acc is None or quality >= SHIPPED_QUALITY:
                 continue
             slope = (acc - shipped) / (jpeg_scale(quality) - jpeg_scale(SHIPPED_QUALITY))
             rows.append({"model": model, "profile": profile, "epochs": json.loads(recipe)["epochs"], "seed": seed,

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from effconv.experiments.inventory import accuracy_checks, jpeg_cost, jpeg_scale
+from effconv.data.cifar import jpeg_scale
+from effconv.experiments.inventory import accuracy_checks, jpeg_cost
 from effconv.train.recipes import recipe_for
 
 

@@ -29,6 +29,7 @@ from effconv.paths import cache_dir, repo_root
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 SOURCES = ("jpeg", "raw")
+SHIPPED_QUALITY = 75  # the offline copy's JPEG quality (../shared/data/README.md)
 REENCODED = re.compile(r"jpeg-q(\d+)")
 _EXPECTED = {"train": 50_000, "test": 10_000}
 
@@ -226,6 +227,11 @@ def _load_jpeg() -> CifarArrays:
     return arrays
 
 
+def jpeg_scale(quality: int) -> float:
+    """The IJG (libjpeg, Pillow) quantisation-table scale, in percent of the standard tables, at ``quality``."""
+    return 5000 / quality if quality < 50 else 200 - 2 * quality
+
+
 def reencode(images: np.ndarray, quality: int) -> np.ndarray:
     """Each uint8 RGB image encoded as JPEG at ``quality`` (Pillow's defaults: 4:2:0 chroma) and decoded."""
     from PIL import Image
@@ -240,11 +246,14 @@ def reencode(images: np.ndarray, quality: int) -> np.ndarray:
 
 def _load_reencoded(quality: int) -> CifarArrays:
     source = f"jpeg-q{quality}"
-    base = _load_jpeg()
-    cache = cache_dir() / f"cifar10-jpeg-{_file_digest(jpeg_archive_path())}-q{quality}.npz"
+    archive = jpeg_archive_path()
+    if not archive.is_file():
+        raise _missing_data_error()
+    cache = cache_dir() / f"cifar10-jpeg-{_file_digest(archive)}-q{quality}.npz"
     cached = _load_cached(cache, source)
     if cached is not None:
         return cached
+    base = _load_jpeg()
     train_x, test_x = reencode(base.train_x, quality), reencode(base.test_x, quality)
     mean, std = _channel_stats(train_x)
     arrays = CifarArrays(train_x, base.train_y, test_x, base.test_y, source, mean, std)

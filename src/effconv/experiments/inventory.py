@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from effconv.data.cifar import reencode_quality
+from effconv.data.cifar import SHIPPED_QUALITY, jpeg_scale, reencode_quality
 from effconv.experiments.store import read_result
 from effconv.errors import EffconvError
 from effconv.paths import results_dir
@@ -138,14 +138,6 @@ def accuracy_checks(root: Path | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows).reindex(columns=columns).astype({"epochs": "Int64", "seed": "Int64"})
 
 
-def jpeg_scale(quality: int) -> float:
-    """The IJG (libjpeg, Pillow) quantisation-table scale, in percent of the standard tables, at ``quality``."""
-    return 5000 / quality if quality < 50 else 200 - 2 * quality
-
-
-SHIPPED_QUALITY = 75  # the offline copy's JPEG quality (../shared/data/README.md)
-
-
 def jpeg_cost(root: Path | None = None) -> pd.DataFrame:
     """What JPEG loss costs: plain runs on the copy as shipped against identical runs on a re-encoded copy.
 
@@ -161,7 +153,8 @@ def jpeg_cost(root: Path | None = None) -> pd.DataFrame:
         key = (spec["model"], spec["profile"], json.dumps(spec["recipe"], sort_keys=True), spec["seed"])
         runs.setdefault(key, {})[spec.get("data", "jpeg")] = result["metrics"]["final"].get("test_acc")
     rows = []
-    for (model, profile, recipe, seed), by_data in sorted(runs.items()):
+    for (model, profile, recipe_json, seed), by_data in sorted(runs.items()):
+        epochs = json.loads(recipe_json)["epochs"]
         shipped = by_data.get("jpeg")
         for data, acc in sorted(by_data.items()):
             quality = reencode_quality(data)
@@ -169,7 +162,7 @@ def jpeg_cost(root: Path | None = None) -> pd.DataFrame:
             if shipped is None or quality is None or acc is None or quality >= SHIPPED_QUALITY:
                 continue
             slope = (acc - shipped) / (jpeg_scale(quality) - jpeg_scale(SHIPPED_QUALITY))
-            rows.append({"model": model, "profile": profile, "epochs": json.loads(recipe)["epochs"], "seed": seed,
+            rows.append({"model": model, "profile": profile, "epochs": epochs, "seed": seed,
                          "acc_q75": shipped, "data": data, "scale_pct": jpeg_scale(quality),
                          "acc_reencoded": acc, "delta": acc - shipped,
                          "estimated_lossless": shipped - slope * jpeg_scale(SHIPPED_QUALITY)})

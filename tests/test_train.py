@@ -122,3 +122,42 @@ def test_lr_scaled_parameters_get_their_own_group():
     # initial_lr: the rate before the warmup multiplier the scheduler applies from step 0
     assert len(scaled) == 1 and scaled[0]["initial_lr"] == pytest.approx(2.0) and scaled[0]["weight_decay"] == 0.0
     assert groups[0]["initial_lr"] == pytest.approx(0.1) and groups[0]["weight_decay"] > 0
+
+
+def test_precision_is_a_recipe_field_that_keeps_old_keys():
+    import json
+
+    from effconv.experiments.spec import ExperimentSpec
+    from effconv.paths import results_dir
+
+    # A committed fp32 result (stored before the field existed) still hashes to its file name.
+    stored = next((results_dir() / "acnet").glob("cifar-quick-base-*.json"))
+    payload = json.loads(stored.read_text())
+    assert "precision" not in payload["spec"]["recipe"]
+    assert ExperimentSpec.from_dict(payload["spec"]).key == payload["key"]
+    auto = ExperimentSpec.from_dict(payload["spec"])
+    bf16 = ExperimentSpec.from_dict({**payload["spec"], "recipe": {**payload["spec"]["recipe"],
+                                                                   "precision": "bf16-mixed"}})
+    assert bf16.key != auto.key and bf16.to_dict()["recipe"]["precision"] == "bf16-mixed"
+    with pytest.raises(Exception, match="unknown precision 'fp8'"):
+        Recipe(epochs=1, precision="fp8")
+
+
+def test_bf16_training_on_cpu(tiny, tmp_path):
+    torch.manual_seed(0)
+    outcome = fit(create_model("cifar_quick", width=0.5), Recipe(epochs=1, precision="bf16-mixed", **TINY), tiny,
+                  seed=0, workdir=tmp_path)
+    assert outcome.precision == "bf16-mixed" and math.isfinite(outcome.history[0]["train_loss"])
+    assert next(outcome.model.parameters()).dtype == torch.float32  # mixed: the weights stay fp32
+
+
+def test_onednn_guard_only_for_the_crashing_conv_on_avx2(monkeypatch):
+    from effconv.train.trainer import onednn_is_safe
+
+    crashing = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Conv2d(4, 8, 1, stride=2))
+    fine = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Conv2d(8, 16, 1, stride=2), nn.Conv2d(4, 8, 1))
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    assert not onednn_is_safe(crashing, torch.device("cpu"))
+    assert onednn_is_safe(fine, torch.device("cpu"))
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    assert onednn_is_safe(crashing, torch.device("cpu"))

@@ -60,11 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     campaign.add_argument("--accelerator", default="auto")
 
     bench = sub.add_parser("bench", help="benchmarks")
-    bench.add_argument("what", choices=["loader", "epoch"],
+    bench.add_argument("what", choices=["loader", "epoch", "precision"],
                        help="loader: device-resident vs DataLoader pipeline; epoch: seconds per epoch of "
-                            "every model a profile trains, eager and compiled")
+                            "every model a profile trains, eager and compiled; precision: fp32 vs bf16 "
+                            "training speed on the CPU for every model a profile trains")
     bench.add_argument("--model", default="resnet56")
-    bench.add_argument("--profile", default="full", help="for `epoch`: whose models to time")
+    bench.add_argument("--profile", default=None, help="for `epoch` (default full) and `precision` (default cpu): "
+                                                        "whose models to time")
     bench.add_argument("--no-compile", action="store_true", help="for `epoch`: eager only")
     bench.add_argument("--steps", type=_positive_int, default=None, help="timed steps per pipeline")
     bench.add_argument("--batch-size", type=_positive_int, default=128)
@@ -193,14 +195,16 @@ def cmd_campaign(args: argparse.Namespace) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
-    from effconv.train.bench import epoch_benchmark, loader_benchmark
+    from effconv.train.bench import epoch_benchmark, loader_benchmark, precision_benchmark
     from effconv.train.recipes import check_profile
 
-    if args.what == "loader":
+    if args.what == "precision":
+        precision_benchmark(check_profile(args.profile or "cpu"), steps=args.steps or 4, save=not args.no_save)
+    elif args.what == "loader":
         loader_benchmark(args.model, steps=args.steps, batch_size=args.batch_size, accelerator=args.accelerator,
                          save=not args.no_save)
     else:
-        epoch_benchmark(check_profile(args.profile), steps=args.steps, accelerator=args.accelerator,
+        epoch_benchmark(check_profile(args.profile or "full"), steps=args.steps, accelerator=args.accelerator,
                         compile_modes=(False,) if args.no_compile else (False, True), save=not args.no_save)
 
 

@@ -67,6 +67,7 @@ def now() -> str:
 def provenance(device: str | torch.device = "cpu", git: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything about where a result was produced. Pass ``git`` as read when the run started: the code
     that ran is the code loaded then, whatever happens to the working tree during a long run."""
-    return {"device": device_name(device), "device_type": torch.device(device).type, "host": socket.gethostname(),
+    return {"device": device_name(device), "device_type": torch.device(device).type,
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "host": socket.gethostname(),
             "platform": platform.platform(), "versions": versions(), "git": git or git_state(),
             "command": " ".join(sys.argv)}

@@ -19,6 +19,7 @@ import torch
 
 from effconv.data.cifar import load_cifar10
 from effconv.data.loader import DeviceLoader
+from effconv.errors import EffconvError
 from effconv.data.torchvision_pipeline import torchvision_loader
 from effconv.experiments.provenance import now, provenance
 from effconv.io import atomic_write_json
@@ -153,5 +154,61 @@ def epoch_benchmark(profile: str = "full", *, steps: int | None = None, compile_
     if save:
         slug = "gpu" if device.type == "cuda" else "cpu"
         path = atomic_write_json(results_dir() / "bench" / f"epoch-{profile}-{slug}.json", result)
+        log(f"written {path}")
+    return result
+
+
+PRECISION_MODES = {"fp32": (False, False), "bf16": (True, False), "fp32+compile": (False, True),
+                   "bf16+compile": (True, True)}
+
+
+def precision_benchmark(profile: str = "cpu", *, steps: int = 4, rounds: int = 3, threads: int = 1,
+                        modes: tuple[str, ...] = tuple(PRECISION_MODES), save: bool = True,
+                        log=print) -> dict[str, Any]:
+    """Training images/s in fp32 and bf16 autocast, eager and compiled, for every model configuration the
+    profile trains, on the CPU with ``threads`` threads.
+
+    The modes are interleaved: each round times ``steps`` steps of every mode in turn, so a neighbour's
+    load falls on all of them alike. The median round is reported, and each mode's ratio to fp32.
+    """
+    import json
+    import statistics
+
+    unknown = set(modes) - set(PRECISION_MODES)
+    if unknown or "fp32" not in modes:
+        raise EffconvError(f"unknown precision modes {sorted(unknown)}; use fp32 and any of "
+                           f"{', '.join(PRECISION_MODES)}." if unknown else "the modes must include fp32, the reference.")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    device = torch.device("cpu")
+    data = load_cifar10()
+    rows = []
+    try:
+        for (model, options), specs in _specs_by_config(profile).items():
+            kwargs = json.loads(options)
+            batch = specs[0].recipe.batch_size
+            loader = _endless(DeviceLoader(data.train_x, data.train_y, batch_size=batch, train=True, mean=data.mean,
+                                           std=data.std, device=device, seed=0))
+            timings: dict[str, list[float]] = {mode: [] for mode in modes}
+            for round_ in range(rounds):
+                for mode in modes:
+                    bf16, compiled = PRECISION_MODES[mode]
+                    # the first round pays compilation and allocation in its warm-up steps
+                    seconds = _time_training(model, loader, steps, 2 if round_ == 0 or compiled else 1, device,
+                                             bf16, kwargs, compiled)
+                    timings[mode].append(steps * batch / seconds)
+            rates = {mode: statistics.median(values) for mode, values in timings.items()}
+            row = {"model": model, "options": options, "runs": len(specs), "batch_size": batch,
+                   "images_per_second": {m: round(v, 1) for m, v in rates.items()},
+                   "ratio_to_fp32": {m: round(v / rates["fp32"], 3) for m, v in rates.items()}}
+            rows.append(row)
+            log(f"{model:>16} {options:<58} " + "  ".join(f"{m} {row['ratio_to_fp32'][m]:.2f}x" for m in modes))
+    finally:
+        torch.set_num_threads(previous)
+    result = {"benchmark": "precision", "profile": profile, "steps": steps, "rounds": rounds, "threads": threads,
+              "modes": list(modes), "rows": rows, "data": data.source,
+              "provenance": {**provenance(device), "finished": now()}}
+    if save:
+        path = atomic_write_json(results_dir() / "bench" / f"precision-{profile}-cpu.json", result)
         log(f"written {path}")
     return result

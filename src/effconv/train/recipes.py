@@ -21,6 +21,8 @@ from effconv.errors import EffconvError
 
 PROFILES = ("smoke", "cpu", "full")
 SCHEDULES = ("cosine", "onecycle", "constant")
+# "auto": bf16 autocast on a GPU that supports it, fp32 on CPU (what every run before this field did).
+PRECISIONS = ("auto", "32-true", "bf16-mixed")
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Recipe:
     loader: str = "device"              # "device" (GPU-resident) or "torchvision" (DataLoader + PIL)
     compile: bool = False               # torch.compile the model
     channels_last: bool = True
+    precision: str = "auto"             # Lightning precision; see PRECISIONS
 
     def __post_init__(self) -> None:
         if not isinstance(self.epochs, int) or self.epochs < 1:
@@ -53,6 +56,8 @@ class Recipe:
             raise EffconvError(f"unknown schedule {self.schedule!r}; use one of {', '.join(SCHEDULES)}.")
         if self.loader not in ("device", "torchvision"):
             raise EffconvError(f"unknown loader {self.loader!r}; use 'device' or 'torchvision'.")
+        if self.precision not in PRECISIONS:
+            raise EffconvError(f"unknown precision {self.precision!r}; use one of {', '.join(PRECISIONS)}.")
         if not 0 <= self.label_smoothing < 1:
             raise EffconvError("label_smoothing must be in [0, 1).")
 
@@ -64,7 +69,12 @@ class Recipe:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The fields that define the run. ``precision`` joined later: at its default it is left out, so
+        results stored before it existed keep their keys (they all trained with the "auto" behaviour)."""
+        fields = dataclasses.asdict(self)
+        if fields["precision"] == "auto":
+            del fields["precision"]
+        return fields
 
 
 _BASE = {

@@ -42,8 +42,13 @@ def resolve_accelerator(accelerator: str = "auto") -> str:
     return "gpu" if accelerator == "cuda" else accelerator
 
 
-def precision_for(accelerator: str) -> str:
-    """bf16 autocast on GPUs that support it, full fp32 on CPU (CPU bf16 is slower here)."""
+def precision_for(accelerator: str, requested: str = "auto") -> str:
+    """The Lightning precision a run uses: the recipe's, or for "auto" bf16 autocast on GPUs that
+    support it and fp32 on CPU (the cpu profile may ask for "bf16-mixed" explicitly)."""
+    if requested != "auto":
+        if requested == "bf16-mixed" and accelerator == "gpu" and not torch.cuda.is_bf16_supported():
+            raise EffconvError("precision bf16-mixed was asked for but this GPU has no bf16; use precision=32-true.")
+        return requested
     if accelerator == "gpu" and torch.cuda.is_bf16_supported():
         return "bf16-mixed"
     return "32-true"
@@ -80,6 +85,17 @@ def to_channels_last(model: torch.nn.Module) -> torch.nn.Module:
         if tensor.dim() == 4:
             tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
     return model
+
+
+def onednn_is_safe(model: torch.nn.Module, device: torch.device) -> bool:
+    """False where oneDNN is known to crash on this model: its AVX2 kernels (CPUs without AVX-512) segfault
+    in the weight gradient of a strided 1x1 conv with fewer than 8 input channels whenever a tensor is
+    channels_last (measured with torch 2.14.1: ``Conv2d(4, 8, 1, stride=2)``). Only the tiny smoke-test
+    models have such convs; they train with PyTorch's native kernels instead."""
+    if device.type != "cpu" or torch.backends.cpu.get_cpu_capability().startswith("AVX512"):
+        return True
+    return not any(isinstance(m, torch.nn.Conv2d) and m.kernel_size == (1, 1) and max(m.stride) > 1
+                   and m.in_channels < 8 for m in model.modules())
 
 
 class EpochHistory(Callback):
@@ -153,7 +169,7 @@ def fit(model: torch.nn.Module, recipe: Recipe, data: CifarArrays, *, seed: int,
     """
     quiet_lightning()
     accelerator = resolve_accelerator(accelerator)
-    precision = precision_for(accelerator)
+    precision = precision_for(accelerator, recipe.precision)
     pl.seed_everything(seed, workers=True, verbose=False)
     if accelerator == "gpu":
         torch.backends.cudnn.benchmark = True
@@ -187,8 +203,9 @@ def fit(model: torch.nn.Module, recipe: Recipe, data: CifarArrays, *, seed: int,
             resumed_from = 0
     module = Classifier(model, recipe)
     started = time.perf_counter()
-    trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=test_loader,
-                ckpt_path=str(last) if last.exists() else None)
+    with torch.backends.mkldnn.flags(enabled=onednn_is_safe(model, device)):
+        trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=test_loader,
+                    ckpt_path=str(last) if last.exists() else None)
     wall = time.perf_counter() - started
 
     rows = history.rows

@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     campaign.add_argument("--archive", default=None, help="pack the new results into this .tar.gz")
     campaign.add_argument("--accelerator", default="auto")
 
+    claims = sub.add_parser("claims", help="write results/<chapter>/claims.csv from the stored results")
+    claims.add_argument("chapters", nargs="*", help="default: every chapter that builds its ledger in the library")
+    claims.add_argument("--profile", default="best", help="best | cpu | full | smoke (default best)")
+    claims.add_argument("--check", action="store_true", help="write nothing; exit 1 if a committed ledger differs")
+
     bench = sub.add_parser("bench", help="benchmarks")
     bench.add_argument("what", choices=["loader", "epoch", "precision"],
                        help="loader: device-resident vs DataLoader pipeline; epoch: seconds per epoch of "
@@ -194,6 +199,34 @@ def cmd_campaign(args: argparse.Namespace) -> None:
                  archive=Path(args.archive) if args.archive else None, accelerator=args.accelerator)
 
 
+def cmd_claims(args: argparse.Namespace) -> None:
+    from effconv.paths import results_dir
+    from effconv.studies import CHAPTERS, chapter_module, ledger
+    from effconv.train.recipes import check_profile
+
+    if args.profile != "best":
+        check_profile(args.profile)
+    chapters = args.chapters or [c for c in CHAPTERS if hasattr(chapter_module(c), "ledger")]
+    stale = []
+    for chapter in chapters:
+        table = ledger(chapter, args.profile)
+        path = results_dir() / chapter / "claims.csv"
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if args.check:
+            status = "up to date" if current == table.csv() else "differs"
+            stale += [chapter] if current != table.csv() else []
+        else:
+            table.write()
+            status = "unchanged" if current == table.csv() else "written"
+        counts = table.frame(live=False)["verdict"].value_counts()
+        print(f"{chapter}: {len(table.frame(live=False))} claims ({', '.join(f'{n} {v}' for v, n in counts.items())}); "
+              f"{path} {status}")
+    if stale:
+        print(f"effconv: ledgers out of date: {', '.join(stale)}; run `effconv claims {' '.join(stale)}`.",
+              file=sys.stderr)
+        sys.exit(1)
+
+
 def cmd_bench(args: argparse.Namespace) -> None:
     from effconv.train.bench import epoch_benchmark, loader_benchmark, precision_benchmark
     from effconv.train.recipes import check_profile
@@ -239,7 +272,7 @@ def cmd_data(args: argparse.Namespace) -> None:
     print(f"{arrays.describe()}; mean {arrays.mean}, std {arrays.std}")
 
 
-COMMANDS = {"train": cmd_train, "run": cmd_run, "campaign": cmd_campaign, "bench": cmd_bench, "flops": cmd_flops, "show": cmd_show,
+COMMANDS = {"claims": cmd_claims, "train": cmd_train, "run": cmd_run, "campaign": cmd_campaign, "bench": cmd_bench, "flops": cmd_flops, "show": cmd_show,
             "book": cmd_book, "data": cmd_data}
 
 

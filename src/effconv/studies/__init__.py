@@ -22,3 +22,24 @@ def runs_module(chapter: str) -> ModuleType | None:
         if error.name != name:
             raise
         return None
+
+
+def chapter_module(chapter: str) -> ModuleType:
+    """The chapter's study module (``effconv.studies.<chapter>``); an unknown name is a clear error."""
+    from effconv.errors import EffconvError
+
+    if chapter not in CHAPTERS:
+        raise EffconvError(f"unknown chapter {chapter!r}; chapters: {', '.join(CHAPTERS)}.")
+    return importlib.import_module(f"effconv.studies.{chapter}")
+
+
+def ledger(chapter: str, profile: str = "best"):
+    """The chapter's committed claims (counted and trained; live timings stay in the chapter), computed
+    from the stored results and deterministic counts without running a notebook."""
+    from effconv.errors import EffconvError
+
+    module = chapter_module(chapter)
+    if not hasattr(module, "ledger"):
+        raise EffconvError(f"chapter {chapter!r} does not build its ledger in the library yet; "
+                           "render its notebook instead.")
+    return module.ledger(profile)

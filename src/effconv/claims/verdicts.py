@@ -1,0 +1,32 @@
+"""The six verdicts, defined once. The intro page prints ``DEFINITIONS``; the rules in ``rules`` decide."""
+
+from __future__ import annotations
+
+from effconv.errors import EffconvError
+
+REPRODUCED = "reproduced"
+PARTLY = "partly"
+NOT_REPRODUCED = "not reproduced"
+INCONCLUSIVE = "inconclusive"
+NOT_COMPARABLE = "not comparable"
+NOT_RUN = "not run"
+VERDICTS = (REPRODUCED, PARTLY, NOT_REPRODUCED, INCONCLUSIVE, NOT_COMPARABLE, NOT_RUN)
+
+DEFINITIONS = {
+    REPRODUCED: "Our evidence agrees: a counted value within 0.5% of the printed one (or rounding to it), or a "
+                "trained effect whose 95% interval over at least 3 paired seeds excludes zero on the paper's side.",
+    PARTLY: "The claim holds only in part: a counted value within 5% but outside 0.5% of the printed one, or a "
+            "claim over several cases that holds in some and is contradicted in none.",
+    NOT_REPRODUCED: "Our evidence contradicts the claim: a counted value more than 5% away, or an effect whose 95% "
+                    "interval excludes zero on the other side.",
+    INCONCLUSIVE: "Our runs cannot decide: the interval contains zero, or there are fewer than 3 paired seeds.",
+    NOT_COMPARABLE: "Our number comes from a setting unlike the paper's (narrower model, shorter schedule, JPEG "
+                    "CIFAR-10 instead of ImageNet); it is shown with its setting, not graded.",
+    NOT_RUN: "The experiment behind the claim has not been run for this profile.",
+}
+
+
+def check_verdict(verdict: str) -> str:
+    if verdict not in VERDICTS:
+        raise EffconvError(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}.")
+    return verdict

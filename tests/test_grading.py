@@ -1,0 +1,117 @@
+"""The shared grading rules at their edges: every verdict in the book comes from these."""
+
+import math
+
+import pytest
+
+from effconv.claims import (DEFINITIONS, VERDICTS, ClaimsTable, combine, grade_change, grade_count, grade_effect,
+                            grade_setting, grade_timing, mean_interval)
+from effconv.claims.rules import Grade, t_quantile
+from effconv.errors import EffconvError
+
+
+def test_six_verdicts_each_defined_once():
+    assert VERDICTS == ("reproduced", "partly", "not reproduced", "inconclusive", "not comparable", "not run")
+    assert set(DEFINITIONS) == set(VERDICTS)
+    with pytest.raises(EffconvError, match="verdict must be one of"):
+        Grade("repro")
+
+
+@pytest.mark.parametrize("ours, paper, decimals, verdict", [
+    (137.46, 138, 0, "reproduced"),       # 0.39% off: within the book's 0.5% (the old rule said not reproduced)
+    (137.4, 138, None, "reproduced"),     # 0.43%
+    (137.0, 138, None, "partly"),         # 0.72%: close, not the same number
+    (524.4, 524, 0, "reproduced"),        # rounds to the printed whole number
+    (131.0, 138, None, "not reproduced"),  # 5.1%
+    (None, 138, None, "not run"),
+    (float("nan"), 138, None, "not run"),
+])
+def test_counted_values(ours, paper, decimals, verdict):
+    grade = grade_count(ours, paper, decimals=decimals)
+    assert grade.verdict == verdict
+    if ours is not None and not math.isnan(ours):
+        assert grade.delta == pytest.approx(ours - paper)
+
+
+def test_t_interval_matches_the_tables():
+    assert t_quantile(2) == pytest.approx(4.303) and t_quantile(4) == pytest.approx(2.776)
+    assert t_quantile(200) == 1.96
+    mean, low, high = mean_interval([1.0, 2.0, 3.0])
+    assert mean == 2.0 and high - mean == pytest.approx(4.303 * 1.0 / math.sqrt(3))
+    with pytest.raises(EffconvError):
+        mean_interval([1.0])
+
+
+def test_effect_inside_noise_is_inconclusive_not_a_failure():
+    # -0.3 pp mean within seed noise: the old ShuffleNet rule called any effect <= 0 "not reproduced"
+    treatment = {0: 70.1, 1: 70.9, 2: 70.2}
+    control = {0: 70.6, 1: 70.5, 2: 71.0}
+    grade = grade_effect(treatment, control)
+    assert grade.ours == pytest.approx(-0.3) and grade.n == 3
+    assert grade.low < 0 < grade.high and grade.verdict == "inconclusive"
+
+
+def test_effect_with_the_wrong_sign_is_not_reproduced():
+    # a consistent -0.5 pp (the paper claims a gain): the old ACNet rule called such rows "partly"
+    treatment = {s: 80.0 - 0.5 + 0.02 * s for s in range(4)}
+    control = {s: 80.0 for s in range(4)}
+    assert grade_effect(treatment, control).verdict == "not reproduced"
+    assert grade_effect(treatment, control, direction=-1).verdict == "reproduced"
+
+
+def test_effect_pairs_by_seed_and_needs_three_pairs():
+    treatment = {0: 71.0, 1: 72.0, 7: 90.0}      # seed 7 has no partner: left out
+    control = {0: 70.0, 1: 70.5, 2: 10.0}
+    grade = grade_effect(treatment, control, paper=2.8)
+    assert grade.n == 2 and grade.ours == pytest.approx(1.25) and grade.verdict == "inconclusive"
+    assert grade.delta == pytest.approx(1.25 - 2.8) and grade.low is None
+    assert grade_effect({}, control).verdict == "not run"
+    big = grade_effect({0: 72.0, 1: 72.1, 2: 71.9}, {0: 70.0, 1: 70.0, 2: 70.0})
+    assert big.verdict == "reproduced" and big.low > 0
+
+
+def test_change_from_initialisation_ignores_the_absolute_value():
+    # a criterion that already holds at initialisation (0.369 < 0.400) and that training did not move
+    initial = {0: 0.369, 1: 0.371, 2: 0.368}
+    trained = {0: 0.370, 1: 0.369, 2: 0.369}
+    assert grade_change(initial, trained, direction=-1).verdict == "inconclusive"
+    assert grade_change(initial, {0: 0.30, 1: 0.31, 2: 0.29}, direction=-1).verdict == "reproduced"
+
+
+def test_timing_straddling_the_threshold_is_inconclusive():
+    assert grade_timing([1.9, 2.1, 2.0, 2.05], 1.5).verdict == "reproduced"
+    assert grade_timing([1.2, 1.8, 1.4, 1.7], 1.5).verdict == "inconclusive"
+    assert grade_timing([1.1, 1.2, 1.15], 1.5).verdict == "not reproduced"
+    assert grade_timing([3.0, 2.9], 1.5).verdict == "inconclusive"
+    assert grade_timing([], 1.5).verdict == "not run"
+
+
+def test_other_setting_is_not_comparable():
+    grade = grade_setting(83.2, 93.6, "VGG-16 at 0.25 width, 15 epochs, JPEG CIFAR-10")
+    assert grade.verdict == "not comparable" and grade.delta == pytest.approx(-10.4)
+    assert grade_setting(None, 93.6, "x").verdict == "not run"
+
+
+def test_combine_is_never_reproduced_from_nothing():
+    r, n, i = Grade("reproduced"), Grade("not reproduced"), Grade("inconclusive")
+    assert combine([]) == "not run"
+    assert combine([Grade("not run"), Grade("not comparable")]) == "not run"
+    assert combine([r, r]) == "reproduced"
+    assert combine([r, i]) == "partly"
+    assert combine([r, n]) == "not reproduced"
+    assert combine([i, i]) == "inconclusive"
+
+
+def test_ledger_keeps_live_rows_out_of_the_committed_file(tmp_path):
+    table = ClaimsTable("demo")
+    table.grade("counted claim", grade_count(137.46, 138, decimals=0), kind="counted", source="paper Table 1",
+                paper=138, profile="counted", evidence="ShuffleNet 1x g=3")
+    table.add("live claim", kind="live", source="paper", paper=2.0, ours=1.7, verdict="inconclusive",
+              profile="live", evidence="this machine")
+    assert len(table.frame()) == 2
+    written = (tmp_path / "demo" / "claims.csv")
+    table.write(tmp_path)
+    text = written.read_text()
+    assert "counted claim" in text and "live claim" not in text
+    with pytest.raises(EffconvError, match="claim kind"):
+        table.add("x", kind="guess", source="", paper=1, ours=1, verdict="reproduced", profile="", evidence="")

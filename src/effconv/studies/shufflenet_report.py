@@ -11,8 +11,9 @@ The four claims (paper Sec. 4.1, checked on CIFAR-10 with our profiles' widths):
 (iii) the channel shuffle lowers the error (per width and g);
 (iv)  the shuffle's gain is larger at g = 8 than at g = 3.
 
-Each is a signed effect in percentage points of test error (positive = the paper's direction), judged
-against a noise threshold (see ``noise_threshold``) by ``directional_verdict``.
+Each is a signed effect in percentage points of test error (positive = the paper's direction), computed
+per seed from runs that share the seed and graded by the book's paired-seed rule
+(``effconv.claims.grade_effect``).
 """
 
 from __future__ import annotations
@@ -24,20 +25,13 @@ from typing import Any, Iterable, Sequence
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from effconv.analysis.claims import ClaimsTable
+from effconv.claims import ClaimsTable, Grade, grade_effect
 from effconv.errors import EffconvError
 from effconv.experiments import ExperimentSpec, resolve, results_table
 from effconv.studies import shufflenet as study
 from effconv.studies.paper import paper_value
 
 CHAPTER = study.CHAPTER
-#: Noise threshold (pp of test error) for a difference of two single-seed runs. An assumption, not a
-#: measurement: short CIFAR-10 schedules typically move by about half a point between seeds, so the
-#: difference of two runs has a spread of about 0.7 pp; 1 pp is about 1.4 of those.
-SINGLE_SEED_NOISE_PP = 1.0
-#: With several seeds per arm: this many standard errors of the difference, and never less than the floor.
-NOISE_SIGMAS = 2.0
-NOISE_FLOOR_PP = 0.2
 SHUFFLE_GROUPS = (3, 8)
 
 
@@ -106,31 +100,33 @@ def arm(table: pd.DataFrame, width: float, groups: int, shuffle: bool = True) ->
                n=n, planned=len(rows))
 
 
-def noise_threshold(*arms: Arm) -> float:
-    """Noise threshold (pp) for a signed combination of the arms' mean errors (each with weight +-1).
-
-    With at least two seeds in every arm: ``NOISE_SIGMAS`` standard errors of the combination
-    (sqrt of the sum of std^2 / n), floored at ``NOISE_FLOOR_PP``. Otherwise the single-seed assumption,
-    scaled with the number of runs involved: ``SINGLE_SEED_NOISE_PP * sqrt(len(arms) / 2)`` (1 pp for a
-    difference of two runs, 1.41 pp for a difference of two differences).
-    """
-    if arms and all(a.n >= 2 and not math.isnan(a.std) for a in arms):
-        se = math.sqrt(sum(a.std ** 2 / a.n for a in arms))
-        return max(NOISE_FLOOR_PP, NOISE_SIGMAS * se)
-    return SINGLE_SEED_NOISE_PP * math.sqrt(len(arms) / 2)
+def seed_errors(table: pd.DataFrame, width: float, groups: int, shuffle: bool = True) -> dict[int, float]:
+    """Test error (%) of one configuration per stored seed."""
+    rows = table[(table["width"] == width) & (table["groups"] == groups) & (table["shuffle"] == shuffle)
+                 & (table["status"] == "stored")]
+    return {int(seed): float(error) for seed, error in zip(rows["seed"], rows["error_%"])}
 
 
-def directional_verdict(effect: float | None, threshold: float) -> str:
-    """``effect`` is signed so that positive is the paper's direction.
+def per_seed(terms: Sequence[tuple[float, dict[int, float]]]) -> dict[int, float]:
+    """``sum(weight * arm[seed])`` for every seed stored in all the arms: a contrast of runs that share
+    their seed, so its spread over seeds is what the paired rule needs."""
+    if not terms:
+        return {}
+    seeds = set.intersection(*(set(values) for _, values in terms))
+    return {s: sum(weight * values[s] for weight, values in terms) for s in sorted(seeds)}
 
-    reproduced: effect > threshold; partly: 0 < effect <= threshold (right direction, within noise);
-    not reproduced: effect <= 0; not run: no effect (a run is missing).
-    """
-    if effect is None or math.isnan(effect):
-        return "not run"
-    if effect > threshold:
-        return "reproduced"
-    return "partly" if effect > 0 else "not reproduced"
+
+def mean_over(contrasts: Sequence[dict[int, float]]) -> dict[int, float]:
+    """The per-seed mean of several contrasts (for example the gain of each g > 1), over seeds in all."""
+    if not contrasts:
+        return {}
+    seeds = set.intersection(*(set(c) for c in contrasts))
+    return {s: sum(c[s] for c in contrasts) / len(contrasts) for s in sorted(seeds)}
+
+
+def grade_contrast(values: dict[int, float], paper: float | None) -> Grade:
+    """Grade a per-seed contrast (positive = the paper's direction) with the book's paired rule."""
+    return grade_effect(values, {s: 0.0 for s in values}, paper=None if paper is None or math.isnan(paper) else paper)
 
 
 def _paper_error(width: float, groups: int, shuffle: bool = True) -> float:
@@ -180,18 +176,20 @@ _T2_COLUMNS = ["profile", "width", "g", "status", "seeds", "error_%", "error_std
 
 
 def table3(table: pd.DataFrame, profile: str) -> pd.DataFrame:
-    """One row per planned no-shuffle run (width, g): error with and without the shuffle, the gain,
-    its noise threshold, and the paper's ImageNet numbers."""
+    """One row per planned no-shuffle run (width, g): error with and without the shuffle (means over
+    seeds), the gain, and the paper's ImageNet numbers."""
     plain = table[~table["shuffle"]]
     rows = []
     for width, g in sorted({(float(w), int(g)) for w, g in zip(plain["width"], plain["groups"])}):
         with_, without = arm(table, width, g, True), arm(table, width, g, False)
         paper_with, paper_without = _paper_error(width, g, True), _paper_error(width, g, False)
+        paired = grade_contrast(_shuffle_gain(table, width, g), None)
         rows.append({
             "profile": profile, "width": width_label(width), "g": g,
             "status": "stored" if with_.stored and without.stored else "not run",
+            "gain_low_pp": math.nan if paired.low is None else paired.low,
+            "gain_high_pp": math.nan if paired.high is None else paired.high,
             "error_with_%": with_.mean, "error_without_%": without.mean, "gain_pp": without.mean - with_.mean,
-            "threshold_pp": noise_threshold(with_, without),
             "seeds": f"{with_.n}/{with_.planned} + {without.n}/{without.planned}",
             "paper_with_%": paper_with, "paper_without_%": paper_without,
             "paper_gain_pp": round(paper_without - paper_with, 2), "scale": width,
@@ -199,174 +197,127 @@ def table3(table: pd.DataFrame, profile: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=_T3_COLUMNS)
 
 
-_T3_COLUMNS = ["profile", "width", "g", "status", "error_with_%", "error_without_%", "gain_pp", "threshold_pp", "seeds",
+_T3_COLUMNS = ["profile", "width", "g", "status", "error_with_%", "error_without_%", "gain_pp", "gain_low_pp",
+               "gain_high_pp", "seeds",
                "paper_with_%", "paper_without_%", "paper_gain_pp", "scale"]
 
 
 # --- verdicts ----------------------------------------------------------------------------------------
 
-def _fmt_pp(x: float) -> str:
-    return "n/a" if x is None or math.isnan(x) else f"{x:+.2f}"
-
-
-def _verdict_row(claim_id: str, claim: str, key: str, paper: float, ours: float | None, threshold: float,
-                 verdict: str, evidence: str, profile: str) -> dict[str, Any]:
-    ours = None if ours is None or math.isnan(ours) else round(ours, 2)
+def _verdict_row(claim_id: str, claim: str, key: str, paper: float, grade: Grade, evidence: str,
+                 profile: str) -> dict[str, Any]:
     return {"id": claim_id, "claim": claim, "source": paper_value(CHAPTER, key).cite,
             "paper_pp": round(paper, 2) if not math.isnan(paper) else math.nan,
-            "ours_pp": math.nan if ours is None else ours,
-            "delta_pp": math.nan if ours is None or math.isnan(paper) else round(ours - paper, 2),
-            "threshold_pp": round(threshold, 2), "verdict": verdict, "profile": profile, "evidence": evidence}
+            "ours_pp": math.nan if grade.ours is None else round(grade.ours, 2),
+            "interval_pp": grade.interval, "n": grade.n,
+            "delta_pp": math.nan if grade.ours is None or math.isnan(paper) else round(grade.ours - paper, 2),
+            "verdict": grade.verdict, "profile": profile, "evidence": f"{evidence} ({grade.rule})"}
+
+
+def _gain(table: pd.DataFrame, width: float, g: int) -> dict[int, float]:
+    """error(g = 1) - error(g), per seed."""
+    return per_seed([(1, seed_errors(table, width, 1)), (-1, seed_errors(table, width, g))])
+
+
+def _shuffle_gain(table: pd.DataFrame, width: float, g: int) -> dict[int, float]:
+    """error without the shuffle - error with it, per seed."""
+    return per_seed([(1, seed_errors(table, width, g, False)), (-1, seed_errors(table, width, g, True))])
 
 
 def grouping_verdicts(table: pd.DataFrame, profile: str) -> list[dict[str, Any]]:
-    """Claim (i), one row per width: mean gain of the g > 1 models over g = 1 (pp of error).
-
-    reproduced needs every planned g > 1 run stored and each one better than g = 1 by more than its
-    threshold; the mean gain <= 0 is "not reproduced"; anything in between (some within noise, or some
-    runs missing) is "partly".
-    """
+    """Claim (i), one row per width: the mean gain of the g > 1 models over g = 1 (pp of error), per seed."""
     rows = []
     shuffled = table[table["shuffle"]]
     for width in sorted(shuffled["width"].unique()):
         planned = sorted(int(g) for g in shuffled.loc[shuffled["width"] == width, "groups"].unique() if g != 1)
-        base = arm(table, width, 1)
-        claim = f"CIFAR-10 Table 2, {width_label(width)}: g > 1 has lower error than g = 1 (mean gain, pp)"
         if not planned:
             continue
-        gains, thresholds, parts = [], [], []
-        for g in planned:
-            a = arm(table, width, g)
-            paper_gain = _paper_error(width, 1) - _paper_error(width, g)
-            if base.stored and a.stored:
-                gains.append(base.mean - a.mean)
-                thresholds.append(noise_threshold(base, a))
-                parts.append(f"g={g} {_fmt_pp(gains[-1])} (paper {_fmt_pp(paper_gain)})")
-            else:
-                parts.append(f"g={g} not run (paper {_fmt_pp(paper_gain)})")
-        stored_g = [g for g in planned if base.stored and arm(table, width, g).stored]
-        paper_mean = _mean([_paper_error(width, 1) - _paper_error(width, g) for g in (stored_g or planned)])
-        threshold = max(thresholds) if thresholds else noise_threshold(base, base)
-        if not gains:
-            verdict, ours = "not run", None
-        else:
-            ours = _mean(gains)
-            if ours <= 0:
-                verdict = "not reproduced"
-            elif len(gains) == len(planned) and all(x > t for x, t in zip(gains, thresholds)):
-                verdict = "reproduced"
-            else:
-                verdict = "partly"
-        evidence = (f"gain = error(g=1) - error(g): {'; '.join(parts)}; paper and ours are means over the "
-                    f"{'stored' if gains else 'planned'} g>1; each needs > {threshold:.2f} pp; "
-                    f"{len(gains)}/{len(planned)} g>1 runs and g=1 {'stored' if base.stored else 'not run'}; "
+        gains = {g: _gain(table, width, g) for g in planned}
+        paper_mean = _mean([_paper_error(width, 1) - _paper_error(width, g) for g in planned])
+        grade = grade_contrast(mean_over(list(gains.values())), paper_mean)
+        parts = "; ".join(f"g={g} {_fmt_pp(_mean(v.values()))} over {len(v)} seed(s)" for g, v in gains.items())
+        evidence = (f"gain = error(g=1) - error(g), averaged over g = {'/'.join(map(str, planned))} per seed: {parts}; "
                     "paper = ImageNet top-1, ours = CIFAR-10 final-epoch test error")
-        rows.append(_verdict_row("i", claim, "claim_grouping_helps", paper_mean, ours, threshold, verdict, evidence,
-                                 profile))
+        rows.append(_verdict_row("i", f"CIFAR-10 Table 2, {width_label(width)}: g > 1 has lower error than g = 1 "
+                                      "(mean gain, pp)", "claim_grouping_helps", paper_mean, grade, evidence, profile))
     return rows
 
 
 def width_verdicts(table: pd.DataFrame, profile: str) -> list[dict[str, Any]]:
     """Claim (ii), one row per pair of neighbouring widths: gain from grouping at the smaller width minus
-    the gain at the larger, averaged over the g > 1 both widths plan (4 runs per g)."""
+    the gain at the larger, averaged over the g > 1 both widths plan, per seed."""
     shuffled = table[table["shuffle"]]
     widths = sorted(shuffled["width"].unique())
     if len(widths) < 2:
         return [_verdict_row("ii", "CIFAR-10 Table 2: the gain from grouping is larger at the smaller width",
-                             "claim_grouping_small_models", math.nan, None, noise_threshold(*[Arm(0, 0, 1, 1)] * 4),
-                             "not run", f"the {profile} profile trains a single width", profile)]
+                             "claim_grouping_small_models", math.nan, grade_contrast({}, None),
+                             f"the {profile} profile trains a single width", profile)]
     rows = []
     for small, large in zip(widths, widths[1:]):
         common = sorted(set(shuffled.loc[shuffled["width"] == small, "groups"])
                         & set(shuffled.loc[shuffled["width"] == large, "groups"]) - {1})
-        claim = (f"CIFAR-10 Table 2: grouping gains more at {width_label(small)} than at {width_label(large)} "
-                 f"(difference of gains, pp)")
-        effects, paper_effects, parts, thresholds = [], [], [], []
-        for g in common:
-            arms = [arm(table, small, 1), arm(table, small, int(g)), arm(table, large, 1), arm(table, large, int(g))]
-            paper_effect = ((_paper_error(small, 1) - _paper_error(small, g))
-                            - (_paper_error(large, 1) - _paper_error(large, g)))
-            paper_effects.append(paper_effect)
-            if all(a.stored for a in arms):
-                effect = (arms[0].mean - arms[1].mean) - (arms[2].mean - arms[3].mean)
-                effects.append(effect)
-                thresholds.append(noise_threshold(*arms))
-                parts.append(f"g={g} {_fmt_pp(effect)} (paper {_fmt_pp(paper_effect)})")
-            else:
-                parts.append(f"g={g} not run (paper {_fmt_pp(paper_effect)})")
-        threshold = max(thresholds) if thresholds else noise_threshold(*[Arm(0, 0, 1, 1)] * 4)
-        ours = _mean(effects) if effects else None
-        verdict = directional_verdict(ours, threshold)
-        if verdict == "reproduced" and len(effects) < len(common):
-            verdict = "partly"
+        contrasts = [per_seed([(1, _gain(table, small, g)), (-1, _gain(table, large, g))]) for g in common]
+        paper = _mean([(_paper_error(small, 1) - _paper_error(small, g)) - (_paper_error(large, 1) - _paper_error(large, g))
+                       for g in common])
         evidence = (f"(gain at {width_label(small)}) - (gain at {width_label(large)}) for g in "
-                    f"{'/'.join(map(str, common)) or 'none'}: {'; '.join(parts) or 'no common g'}; needs > "
-                    f"{threshold:.2f} pp (4 runs per g)")
-        rows.append(_verdict_row("ii", claim, "claim_grouping_small_models", _mean(paper_effects), ours, threshold,
-                                 verdict, evidence, profile))
+                    f"{'/'.join(map(str, common)) or 'none'}, per seed (4 runs per g and seed)")
+        rows.append(_verdict_row("ii", f"CIFAR-10 Table 2: grouping gains more at {width_label(small)} than at "
+                                       f"{width_label(large)} (difference of gains, pp)", "claim_grouping_small_models",
+                                 paper, grade_contrast(mean_over(contrasts), paper), evidence, profile))
     return rows
 
 
-def shuffle_verdicts(t3: pd.DataFrame, profile: str) -> list[dict[str, Any]]:
-    """Claim (iii), one row per Table 3 pair: error without minus error with the shuffle (pp)."""
+def shuffle_verdicts(table: pd.DataFrame, t3: pd.DataFrame, profile: str) -> list[dict[str, Any]]:
+    """Claim (iii), one row per Table 3 pair: error without minus error with the shuffle (pp), per seed."""
     rows = []
     for _, row in t3.iterrows():
-        gain = None if row["status"] != "stored" else float(row["gain_pp"])
-        threshold = float(row["threshold_pp"])
+        gain = _shuffle_gain(table, float(row["scale"]), int(row["g"]))
         evidence = (f"with {_num(row['error_with_%'])}%, without {_num(row['error_without_%'])}% "
                     f"(seeds {row['seeds']}); paper {row['paper_with_%']:.1f}% / {row['paper_without_%']:.1f}% "
-                    f"(ImageNet); needs > {threshold:.2f} pp")
+                    "(ImageNet)")
         rows.append(_verdict_row("iii", f"CIFAR-10 Table 3, {row['width']} g={row['g']}: the shuffle lowers the "
-                                        "error (gain, pp)", "claim_shuffle_helps", float(row["paper_gain_pp"]), gain,
-                                 threshold, directional_verdict(gain, threshold), evidence, profile))
+                                        "error (gain, pp)", "claim_shuffle_helps", float(row["paper_gain_pp"]),
+                                 grade_contrast(gain, float(row["paper_gain_pp"])), evidence, profile))
     return rows
 
 
 def shuffle_group_verdicts(table: pd.DataFrame, t3: pd.DataFrame, profile: str) -> list[dict[str, Any]]:
-    """Claim (iv), one row per width with both g = 3 and g = 8 in Table 3: gain(g=8) - gain(g=3) (pp)."""
+    """Claim (iv), one row per width with both g = 3 and g = 8 in Table 3: gain(g=8) - gain(g=3), per seed."""
     rows = []
     low, high = SHUFFLE_GROUPS
     for width in sorted(t3["scale"].unique()):
-        present = set(t3.loc[t3["scale"] == width, "g"])
-        if not {low, high} <= present:
+        if not {low, high} <= set(t3.loc[t3["scale"] == width, "g"]):
             continue
-        arms = [arm(table, width, high, False), arm(table, width, high, True),
-                arm(table, width, low, False), arm(table, width, low, True)]
         paper = ((_paper_error(width, high, False) - _paper_error(width, high))
                  - (_paper_error(width, low, False) - _paper_error(width, low)))
-        threshold = noise_threshold(*arms)
-        ours = ((arms[0].mean - arms[1].mean) - (arms[2].mean - arms[3].mean)) if all(a.stored for a in arms) else None
-        evidence = (f"shuffle gain at g={high} minus at g={low}; "
-                    + ("; ".join(f"g={g} {_fmt_pp(a.mean - b.mean)}" for g, a, b in
-                                 ((high, arms[0], arms[1]), (low, arms[2], arms[3])))
-                       if ours is not None else "a run is missing")
-                    + f"; needs > {threshold:.2f} pp (4 runs)")
+        contrast = per_seed([(1, _shuffle_gain(table, width, high)), (-1, _shuffle_gain(table, width, low))])
         rows.append(_verdict_row("iv", f"CIFAR-10 Table 3, {width_label(width)}: the shuffle helps more at g={high} "
-                                       f"than at g={low} (difference, pp)", "claim_shuffle_larger_g", paper, ours,
-                                 threshold, directional_verdict(ours, threshold), evidence, profile))
+                                       f"than at g={low} (difference, pp)", "claim_shuffle_larger_g", paper,
+                                 grade_contrast(contrast, paper), f"shuffle gain at g={high} minus at g={low}, per "
+                                                                  "seed (4 runs per seed)", profile))
     if not rows:
         rows.append(_verdict_row("iv", f"CIFAR-10 Table 3: the shuffle helps more at g={high} than at g={low}",
-                                 "claim_shuffle_larger_g", math.nan, None, noise_threshold(*[Arm(0, 0, 1, 1)] * 4),
-                                 "not run", f"the {profile} profile has no g={low} and g={high} no-shuffle pair",
-                                 profile))
+                                 "claim_shuffle_larger_g", math.nan, grade_contrast({}, None),
+                                 f"the {profile} profile has no g={low} and g={high} no-shuffle pair", profile))
     return rows
 
 
 def verdicts(table: pd.DataFrame, t3: pd.DataFrame, profile: str) -> pd.DataFrame:
     """Claims (i)-(iv) as one table (paper, ours and delta in pp of error; positive = the paper's direction)."""
-    rows = (grouping_verdicts(table, profile) + width_verdicts(table, profile) + shuffle_verdicts(t3, profile)
+    rows = (grouping_verdicts(table, profile) + width_verdicts(table, profile) + shuffle_verdicts(table, t3, profile)
             + shuffle_group_verdicts(table, t3, profile))
-    return pd.DataFrame(rows, columns=["id", "claim", "source", "paper_pp", "ours_pp", "delta_pp", "threshold_pp",
+    return pd.DataFrame(rows, columns=["id", "claim", "source", "paper_pp", "ours_pp", "interval_pp", "n", "delta_pp",
                                        "verdict", "profile", "evidence"])
 
 
 def add_training_claims(claims: ClaimsTable, verdict_table: pd.DataFrame) -> None:
     """Copy the verdict rows into the chapter's claims table."""
     for row in verdict_table.itertuples():
-        ours = None if math.isnan(row.ours_pp) else float(row.ours_pp)
-        claims.add(row.claim, source=row.source, paper=None if math.isnan(row.paper_pp) else float(row.paper_pp),
-                   ours=ours, delta=None if math.isnan(row.delta_pp) else float(row.delta_pp), verdict=row.verdict,
-                   profile=row.profile, evidence=row.evidence)
+        claims.add(row.claim, kind="trained", source=row.source,
+                   paper=None if math.isnan(row.paper_pp) else float(row.paper_pp),
+                   ours=None if math.isnan(row.ours_pp) else float(row.ours_pp),
+                   delta=None if math.isnan(row.delta_pp) else float(row.delta_pp), interval=row.interval_pp,
+                   n=int(row.n), verdict=row.verdict, profile=row.profile, evidence=row.evidence)
 
 
 # --- plots -------------------------------------------------------------------------------------------
@@ -411,22 +362,22 @@ def plot_table2(t2: pd.DataFrame, profile: str) -> plt.Figure:
 
 def plot_table3(t3: pd.DataFrame, profile: str) -> plt.Figure:
     """The shuffle's gain (error without - with, pp) per Table 3 pair: paper (ImageNet) and ours (CIFAR-10),
-    with our noise threshold as a tick above each of our bars."""
+    with the 95% interval of our paired gain where 3 or more seeds allow one."""
     fig, ax = plt.subplots(figsize=(7, 3.6))
     labels = [f"{w} g={g}" for w, g in zip(t3["width"], t3["g"])]
     x = range(len(labels))
     ax.bar([i - 0.2 for i in x], t3["paper_gain_pp"], width=0.38, label="paper (ImageNet)", color="#999999")
     ours = t3["gain_pp"].where(t3["status"] == "stored")
     ax.bar([i + 0.2 for i in x], ours.fillna(0.0), width=0.38, label=f"ours (CIFAR-10, {profile})", color="#4c72b0")
-    for i, (value, threshold) in enumerate(zip(ours, t3["threshold_pp"])):
+    for i, (value, low, high) in enumerate(zip(ours, t3["gain_low_pp"], t3["gain_high_pp"])):
         if math.isnan(value):
             ax.text(i + 0.2, 0.05, "not run", rotation=90, ha="center", va="bottom", fontsize=8, color="grey")
-        else:
-            ax.plot([i + 0.05, i + 0.35], [threshold, threshold], color="black", lw=1)
+        elif not math.isnan(low):
+            ax.plot([i + 0.2, i + 0.2], [low, high], color="black", lw=1.2)
     ax.axhline(0.0, color="grey", lw=1)
     ax.set(xticks=list(x), xticklabels=labels, xlim=(-0.7, max(len(labels), 2) - 0.3),
            ylabel="error without - with shuffle (pp)",
-           title="What the channel shuffle buys (line: our noise threshold)")
+           title="What the channel shuffle buys (line: 95% interval over paired seeds)")
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig
@@ -462,14 +413,20 @@ def plot_curves(points: pd.DataFrame, profile: str) -> plt.Figure:
 
 # --- the chapter's claims table ----------------------------------------------------------------------
 
-def build_claims(verdict_table: pd.DataFrame, *, latency: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None
-                 ) -> ClaimsTable:
-    """Counted claims (Table 1, released models, torchvision, formulas, 93.4%, speedup), the training
-    verdicts, and the live latency claims."""
+def ledger(profile: str = "best") -> ClaimsTable:
+    """The committed claims: every counted claim and the training verdicts of ``profile``'s stored runs."""
+    runs = load_runs(profile, log=lambda *_: None)
+    table = runs.table
     claims = ClaimsTable(CHAPTER)
     study.add_complexity_claims(claims)
     study.add_more_count_claims(claims)
-    add_training_claims(claims, verdict_table)
+    add_training_claims(claims, verdicts(table, table3(table, runs.profile), runs.profile))
+    return claims
+
+
+def with_live_claims(claims: ClaimsTable, latency: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None
+                     ) -> ClaimsTable:
+    """``claims`` plus the live latency claims timed on this machine (for display only)."""
     study.add_latency_claims(claims, latency)
     return claims
 
@@ -481,3 +438,7 @@ def _mean(values: Iterable[float]) -> float:
 
 def _num(x: float) -> str:
     return "n/a" if x is None or math.isnan(x) else f"{x:.2f}"
+
+
+def _fmt_pp(x: float) -> str:
+    return "n/a" if x is None or math.isnan(x) else f"{x:+.2f}"

@@ -3,13 +3,14 @@
 Cheap, no trained network needed:
     ``layer_table``, ``cost_check`` (cost ratio vs counted MACs), ``break_even_table``,
     ``reconstruction_errors`` and ``eckart_young_check`` (weight errors), ``vgg16_imagenet_allocations``
-    (which rank allocation saves ~53% of ImageNet VGG-16's FLOPs), ``latency_table``.
+    (which rank allocations save about the paper's share of ImageNet VGG-16's FLOPs).
 Sweeps over a trained model, with a caller-supplied ``evaluate(model) -> accuracy``:
     ``single_layer_sweep``, ``first_last_sweep``, ``equal_flops_sweep``, and ``pareto_front`` over any of
     their results. ``agreement`` builds a data-free stand-in evaluator (agreement with the original).
 
 Every function returns a pandas DataFrame of plain numbers and strings (no NaN), so
 ``df.to_dict("records")`` goes straight into a JSON result file. MACs are the papers' "FLOPs".
+Timing lives in ``dac_latency``; the chapter's claims (``ledger``) in ``dac_claims``.
 Sweep MACs come from the exact cost formulas applied to the original model's counted per-layer MACs;
 the tests check them against ``count_flops`` of the converted models.
 """
@@ -26,10 +27,9 @@ import torch
 from torch import nn
 
 from effconv.analysis.flops import count_flops
-from effconv.analysis.latency import measure_latency
 from effconv.errors import EffconvError
-from effconv.models import create_model
 from effconv.ops import dac
+from effconv.studies.paper import paper_value
 
 Evaluate = Callable[[nn.Module], float]
 CIFAR = (3, 32, 32)
@@ -248,7 +248,7 @@ def reconstruction_errors(model: nn.Module, ranks: Iterable[int] = range(1, 10),
 
 
 # ---------------------------------------------------------------------------------------------
-# ImageNet VGG-16: which allocation saves ~53% (complexity only)
+# ImageNet VGG-16: which allocations save the paper's share (complexity only)
 # ---------------------------------------------------------------------------------------------
 
 def two_level_ranks(layers: Sequence[str], k: int, early: int, late: int) -> dict[str, int]:
@@ -267,7 +267,7 @@ def _saving_plan(costs: _Costs, ranks: Mapping[str, int]) -> dict[str, int]:
     return plan
 
 
-def vgg16_imagenet_allocations(target_saving_pct: float = 53.0, model: nn.Module | None = None,
+def vgg16_imagenet_allocations(target_saving_pct: float | None = None, model: nn.Module | None = None,
                                input_size: Sequence[int] = (3, 224, 224)) -> pd.DataFrame:
     """Counted FLOP savings of DAC rank allocations on ImageNet VGG-16 (torchvision, 224x224).
 
@@ -277,8 +277,10 @@ def vgg16_imagenet_allocations(target_saving_pct: float = 53.0, model: nn.Module
     a lower rank ``late`` after them; searched over all k and ranks) whose saving is closest to
     ``target_saving_pct``. Layers whose rank would not save stay whole. Every saving is counted with
     ``count_flops`` on the converted model (built on the ``meta`` device, so nothing is computed).
-    Accuracy needs ImageNet and is marked "not run".
+    Accuracy needs ImageNet and is marked "not run". The target defaults to the paper's printed saving.
     """
+    if target_saving_pct is None:
+        target_saving_pct = paper_value("dac", "imagenet_vgg16_flops_saved").value
     if model is None:
         import torchvision
 
@@ -480,91 +482,6 @@ def agreement(reference: nn.Module, inputs: torch.Tensor) -> Evaluate:
 
 
 # ---------------------------------------------------------------------------------------------
-# Latency (CPU, or GPU when available)
-# ---------------------------------------------------------------------------------------------
-
-def vgg16_cifar_shapes() -> list[tuple[int, int, int]]:
-    """The distinct (in_channels, out_channels, input size) of CIFAR VGG-16's 3x3 convs, in order."""
-    with torch.device("meta"):
-        model = create_model("vgg16_cifar")
-    table = layer_table(model, CIFAR)
-    shapes = [(int(r.in_channels), int(r.out_channels), int(r.output_hw.split("x")[0])) for r in table.itertuples()]
-    return list(dict.fromkeys(shapes))
-
-
-def latency_table(shapes: Iterable[tuple[int, int, int]] | None = None, ranks: Iterable[int] = (1, 2, 4, 8),
-                  *, batch_size: int = 8, device: str | torch.device | None = None,
-                  repeats: int = 5, warmup: int = 3, threads: int | None = None,
-                  parts: bool = False) -> pd.DataFrame:
-    """Measured time of DAC-decomposed 3x3 layers vs the original, next to their MACs ratio.
-
-    ``shapes`` are (in_channels, out_channels, size) triples (default: CIFAR VGG-16's); the device is
-    CUDA when available unless given. Weights are random (time does not depend on their values).
-    Timing is ``effconv.analysis.latency.measure_latency`` (median of ``repeats`` calls after ``warmup``
-    calls, with ``threads`` CPU threads; ``None`` keeps the current setting). With ``parts`` the depthwise
-    and pointwise convs are also timed alone (``depthwise_ms``, ``pointwise_ms``).
-    """
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    shapes = vgg16_cifar_shapes() if shapes is None else list(shapes)
-    ranks = _check_ranks(ranks)
-    rows = []
-    for c, n, size in shapes:
-        conv = nn.Conv2d(c, n, 3, padding=1, bias=False, device=device)
-        x = torch.randn(batch_size, c, size, size, device=device)
-        base = measure_latency(conv, x, device=device, repeats=repeats, warmup=warmup, threads=threads)
-        for rank in ranks:
-            if rank > dac.max_rank(conv):
-                continue
-            block = dac.decompose(conv, rank)
-            timed = measure_latency(block, x, device=device, repeats=repeats, warmup=warmup, threads=threads)
-            row = {"in_channels": c, "out_channels": n, "size": size, "rank": rank,
-                   "device": base.device_name, "batch_size": batch_size, "conv_ms": base.median_ms,
-                   "dac_ms": timed.median_ms, "time_ratio": timed.median_ms / base.median_ms,
-                   "macs_ratio": dac.cost_ratio(conv, rank)}
-            if parts:
-                with torch.no_grad():
-                    middle = block.depthwise(x)
-                for part, inputs in (("depthwise", x), ("pointwise", middle)):
-                    row[f"{part}_ms"] = measure_latency(getattr(block, part), inputs, device=device, repeats=repeats,
-                                                        warmup=warmup, threads=threads).median_ms
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def model_latency_table(model: nn.Module, ranks: Iterable[int] = PAPER_RANKS, *, input_size: Sequence[int] = CIFAR,
-                        batch_size: int = 8, device: str | torch.device | None = None, repeats: int = 5,
-                        warmup: int = 2, threads: int | None = None) -> pd.DataFrame:
-    """Measured time of a whole model with every kxk conv DAC-decomposed at one rank, vs the original.
-
-    One row for the original (rank 0) and one per rank; ``macs_ratio`` is counted with ``count_flops``
-    on the converted model, ``time_ratio`` is measured (median of ``repeats`` calls). Layers where the
-    rank exceeds their limit stay whole. Weights may be random: time does not depend on their values.
-    """
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    ranks = _check_ranks(ranks)
-    layers = dac.conv_layers(model, tuple(input_size))
-    modules = dict(model.named_modules())
-    x = torch.randn(batch_size, *input_size)
-    home = next(model.parameters()).device
-    variants = [(0, model)]
-    for rank in ranks:
-        plan = {name: rank for name in layers.values() if rank <= dac.max_rank(modules[name])}
-        variants.append((rank, dac.apply(model, plan)))
-    rows = []
-    for rank, variant in variants:
-        macs = count_flops(variant, input_size).macs
-        timed = measure_latency(variant, x, device=device, repeats=repeats, warmup=warmup, threads=threads)
-        rows.append({"rank": rank, "variant": "original" if rank == 0 else f"DAC rank {rank}", "macs": macs,
-                     "ms": timed.median_ms, "q25_ms": timed.q25_ms, "q75_ms": timed.q75_ms,
-                     "device": timed.device_name, "batch_size": batch_size})
-    model.to(home)  # measure_latency moved it to the timing device
-    table = pd.DataFrame(rows)
-    table["macs_ratio"] = table["macs"] / table["macs"].iloc[0]
-    table["time_ratio"] = table["ms"] / table["ms"].iloc[0]
-    return table
-
-
-# ---------------------------------------------------------------------------------------------
 # Live checks on a whole model (random or trained weights)
 # ---------------------------------------------------------------------------------------------
 
@@ -669,3 +586,10 @@ def spectrum_errors(model: nn.Module, ranks: Iterable[int] = range(1, 10),
             if rank <= dac.max_rank(conv):
                 rows.append({"layer": keras, "rank": rank, "rel_error": math.sqrt(float(s2[:, rank:].sum()) / total)})
     return pd.DataFrame(rows)
+
+
+def ledger(profile: str = "best"):
+    """The chapter's counted and trained claims from stored results and counts (no timing, no notebook)."""
+    from effconv.studies.dac_claims import ledger as build  # dac_claims imports this module
+
+    return build(profile)

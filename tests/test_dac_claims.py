@@ -9,7 +9,7 @@ import torch
 from effconv.claims import COLUMNS, VERDICTS, ClaimsTable
 from effconv.models import create_model
 from effconv.studies import dac as study
-from effconv.studies import dac_claims, dac_latency, dac_runs
+from effconv.studies import dac_checks, dac_claims, dac_latency, dac_runs
 from effconv.studies.paper import paper_value
 from test_dac_report import good_single, make_result
 
@@ -95,7 +95,7 @@ def checks():
         model = create_model("vgg16_cifar", width=0.125)
         with torch.device("meta"):
             meta = create_model("vgg16_cifar", width=0.25)
-        return {"exactness": study.exactness_table(model), "eckart": study.eckart_young_table(model),
+        return {"exactness": dac_checks.exactness_table(model), "eckart": dac_checks.eckart_young_table(model),
                 "cost": study.cost_check(meta, ranks=[1, 5, 6, 9])}
     finally:
         torch.set_num_threads(threads)

@@ -16,7 +16,7 @@ import torch  # noqa: E402
 
 from effconv.models import create_model  # noqa: E402
 from effconv.ops import dac  # noqa: E402
-from effconv.studies import dac_latency  # noqa: E402
+from effconv.studies import dac_checks, dac_latency  # noqa: E402
 from effconv.studies import dac as study  # noqa: E402
 from effconv.studies import dac_report as report  # noqa: E402
 from effconv.studies import dac_runs  # noqa: E402
@@ -251,7 +251,7 @@ def test_depthwise_slowdown():
 def test_spectrum_errors_match_reconstruction():
     torch.manual_seed(0)
     model = create_model("vgg16_cifar", width=0.125)
-    spectrum = study.spectrum_errors(model, ranks=[1, 4, 8])
+    spectrum = dac_checks.spectrum_errors(model, ranks=[1, 4, 8])
     recon = study.reconstruction_errors(model, ranks=[1, 4, 8], with_channel_svd=False)
     merged = spectrum.merge(recon, on=["layer", "rank"], suffixes=("", "_decomposed"))
     assert len(merged) == 39 and (merged["rel_error"] - merged["rel_tail"]).abs().max() < 1e-12

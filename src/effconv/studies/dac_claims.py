@@ -21,7 +21,7 @@ from effconv.experiments import resolve
 from effconv.models import create_model
 from effconv.ops import dac
 from effconv.studies import dac as study
-from effconv.studies import dac_runs
+from effconv.studies import dac_checks, dac_runs
 from effconv.studies.dac_report import layer_order, sweep_frame
 from effconv.studies.paper import paper_value
 
@@ -51,7 +51,8 @@ def counted_checks() -> dict[str, pd.DataFrame]:
     with torch.device("meta"):  # shapes only: counting needs no arithmetic
         meta = {w: create_model("vgg16_cifar", width=w) for w in (1.0, 0.25)}
     cost = pd.concat([study.cost_check(m).assign(width=w) for w, m in meta.items()], ignore_index=True)
-    return {"exactness": study.exactness_table(model), "eckart": study.eckart_young_table(model), "cost": cost}
+    return {"exactness": dac_checks.exactness_table(model), "eckart": dac_checks.eckart_young_table(model),
+            "cost": cost}
 
 
 def _failures(passed: pd.Series) -> float | None:

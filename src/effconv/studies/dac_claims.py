@@ -207,7 +207,8 @@ def _not_run(table: ClaimsTable) -> None:
     for key, claim in OTHER_TASKS:
         ref = paper_value(CHAPTER, key)
         paper = f"<= {ref.value:g}" if "drop" in key else ref.value
-        table.grade(claim, Grade("not run", rule="not run"), kind="trained", source=ref.cite, paper=paper,
+        kind = "trained" if "drop" in key else "counted"  # a saving would be counted, a drop needs trained models
+        table.grade(claim, Grade("not run", rule="not run"), kind=kind, source=ref.cite, paper=paper,
                     profile="none", evidence="needs ImageNet / VOC / COCO models and data, not available here")
 
 

@@ -14,6 +14,7 @@ from effconv.analysis.flops import count_flops
 from effconv.errors import EffconvError
 from effconv.ops import dac
 from effconv.studies import dac as study
+from effconv.studies import dac_latency
 from effconv.studies.paper import paper_table, paper_value
 
 
@@ -471,7 +472,7 @@ def test_sweep_bad_input(tiny, tiny_eval):
 # ---------------------------------------------------------------------------------------------
 
 def test_latency_table_small():
-    table = study.latency_table([(8, 16, 8)], ranks=[1, 9], batch_size=2, repeats=3, device="cpu")
+    table = dac_latency.latency_table([(8, 16, 8)], ranks=[1, 9], batch_size=2, repeats=3, device="cpu")
     _json_ok(table)
     assert list(table["rank"]) == [1, 9]
     assert (table["conv_ms"] > 0).all() and (table["dac_ms"] > 0).all()
@@ -479,7 +480,7 @@ def test_latency_table_small():
 
 
 def test_vgg16_cifar_shapes():
-    assert study.vgg16_cifar_shapes() == [(3, 64, 32), (64, 64, 32), (64, 128, 16), (128, 128, 16),
+    assert dac_latency.vgg16_cifar_shapes() == [(3, 64, 32), (64, 64, 32), (64, 128, 16), (128, 128, 16),
                                           (128, 256, 8), (256, 256, 8), (256, 512, 4), (512, 512, 4),
                                           (512, 512, 2)]
 
@@ -495,3 +496,5 @@ def test_paper_values():
     assert {"trend_rank", "trend_layer", "trend_last_k"} <= set(table.index)
     assert set(table.loc[["trend_rank", "trend_layer", "trend_last_k"], "tag"]) == {"seed"}
     assert not math.isnan(paper_value("dac", "exact_rank").value)
+    assert paper_value("dac", "keras_cifar_vgg_acc").tag == "repo"  # a third-party README, not the DAC text
+    assert paper_value("dac", "beats_other_decompositions").tag == "paper"

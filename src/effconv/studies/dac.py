@@ -3,20 +3,21 @@
 Cheap, no trained network needed:
     ``layer_table``, ``cost_check`` (cost ratio vs counted MACs), ``break_even_table``,
     ``reconstruction_errors`` and ``eckart_young_check`` (weight errors), ``vgg16_imagenet_allocations``
-    (which rank allocation saves ~53% of ImageNet VGG-16's FLOPs), ``latency_table``.
+    (which rank allocations save about the paper's share of ImageNet VGG-16's FLOPs).
 Sweeps over a trained model, with a caller-supplied ``evaluate(model) -> accuracy``:
     ``single_layer_sweep``, ``first_last_sweep``, ``equal_flops_sweep``, and ``pareto_front`` over any of
     their results. ``agreement`` builds a data-free stand-in evaluator (agreement with the original).
 
 Every function returns a pandas DataFrame of plain numbers and strings (no NaN), so
 ``df.to_dict("records")`` goes straight into a JSON result file. MACs are the papers' "FLOPs".
+Whole-model checks of the method live in ``dac_checks``, timing in ``dac_latency``, the chapter's claims
+(``ledger``) in ``dac_claims``.
 Sweep MACs come from the exact cost formulas applied to the original model's counted per-layer MACs;
 the tests check them against ``count_flops`` of the converted models.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from fractions import Fraction
@@ -26,10 +27,9 @@ import torch
 from torch import nn
 
 from effconv.analysis.flops import count_flops
-from effconv.analysis.latency import measure_latency
 from effconv.errors import EffconvError
-from effconv.models import create_model
 from effconv.ops import dac
+from effconv.studies.paper import paper_value
 
 Evaluate = Callable[[nn.Module], float]
 CIFAR = (3, 32, 32)
@@ -248,7 +248,7 @@ def reconstruction_errors(model: nn.Module, ranks: Iterable[int] = range(1, 10),
 
 
 # ---------------------------------------------------------------------------------------------
-# ImageNet VGG-16: which allocation saves ~53% (complexity only)
+# ImageNet VGG-16: which allocations save the paper's share (complexity only)
 # ---------------------------------------------------------------------------------------------
 
 def two_level_ranks(layers: Sequence[str], k: int, early: int, late: int) -> dict[str, int]:
@@ -267,7 +267,7 @@ def _saving_plan(costs: _Costs, ranks: Mapping[str, int]) -> dict[str, int]:
     return plan
 
 
-def vgg16_imagenet_allocations(target_saving_pct: float = 53.0, model: nn.Module | None = None,
+def vgg16_imagenet_allocations(target_saving_pct: float | None = None, model: nn.Module | None = None,
                                input_size: Sequence[int] = (3, 224, 224)) -> pd.DataFrame:
     """Counted FLOP savings of DAC rank allocations on ImageNet VGG-16 (torchvision, 224x224).
 
@@ -277,8 +277,10 @@ def vgg16_imagenet_allocations(target_saving_pct: float = 53.0, model: nn.Module
     a lower rank ``late`` after them; searched over all k and ranks) whose saving is closest to
     ``target_saving_pct``. Layers whose rank would not save stay whole. Every saving is counted with
     ``count_flops`` on the converted model (built on the ``meta`` device, so nothing is computed).
-    Accuracy needs ImageNet and is marked "not run".
+    Accuracy needs ImageNet and is marked "not run". The target defaults to the paper's printed saving.
     """
+    if target_saving_pct is None:
+        target_saving_pct = paper_value("dac", "imagenet_vgg16_flops_saved").value
     if model is None:
         import torchvision
 
@@ -479,193 +481,8 @@ def agreement(reference: nn.Module, inputs: torch.Tensor) -> Evaluate:
     return evaluate
 
 
-# ---------------------------------------------------------------------------------------------
-# Latency (CPU, or GPU when available)
-# ---------------------------------------------------------------------------------------------
+def ledger(profile: str = "best"):
+    """The chapter's counted and trained claims from stored results and counts (no timing, no notebook)."""
+    from effconv.studies.dac_claims import ledger as build  # dac_claims imports this module
 
-def vgg16_cifar_shapes() -> list[tuple[int, int, int]]:
-    """The distinct (in_channels, out_channels, input size) of CIFAR VGG-16's 3x3 convs, in order."""
-    with torch.device("meta"):
-        model = create_model("vgg16_cifar")
-    table = layer_table(model, CIFAR)
-    shapes = [(int(r.in_channels), int(r.out_channels), int(r.output_hw.split("x")[0])) for r in table.itertuples()]
-    return list(dict.fromkeys(shapes))
-
-
-def latency_table(shapes: Iterable[tuple[int, int, int]] | None = None, ranks: Iterable[int] = (1, 2, 4, 8),
-                  *, batch_size: int = 8, device: str | torch.device | None = None,
-                  repeats: int = 5, warmup: int = 3, threads: int | None = None,
-                  parts: bool = False) -> pd.DataFrame:
-    """Measured time of DAC-decomposed 3x3 layers vs the original, next to their MACs ratio.
-
-    ``shapes`` are (in_channels, out_channels, size) triples (default: CIFAR VGG-16's); the device is
-    CUDA when available unless given. Weights are random (time does not depend on their values).
-    Timing is ``effconv.analysis.latency.measure_latency`` (median of ``repeats`` calls after ``warmup``
-    calls, with ``threads`` CPU threads; ``None`` keeps the current setting). With ``parts`` the depthwise
-    and pointwise convs are also timed alone (``depthwise_ms``, ``pointwise_ms``).
-    """
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    shapes = vgg16_cifar_shapes() if shapes is None else list(shapes)
-    ranks = _check_ranks(ranks)
-    rows = []
-    for c, n, size in shapes:
-        conv = nn.Conv2d(c, n, 3, padding=1, bias=False, device=device)
-        x = torch.randn(batch_size, c, size, size, device=device)
-        base = measure_latency(conv, x, device=device, repeats=repeats, warmup=warmup, threads=threads)
-        for rank in ranks:
-            if rank > dac.max_rank(conv):
-                continue
-            block = dac.decompose(conv, rank)
-            timed = measure_latency(block, x, device=device, repeats=repeats, warmup=warmup, threads=threads)
-            row = {"in_channels": c, "out_channels": n, "size": size, "rank": rank,
-                   "device": base.device_name, "batch_size": batch_size, "conv_ms": base.median_ms,
-                   "dac_ms": timed.median_ms, "time_ratio": timed.median_ms / base.median_ms,
-                   "macs_ratio": dac.cost_ratio(conv, rank)}
-            if parts:
-                with torch.no_grad():
-                    middle = block.depthwise(x)
-                for part, inputs in (("depthwise", x), ("pointwise", middle)):
-                    row[f"{part}_ms"] = measure_latency(getattr(block, part), inputs, device=device, repeats=repeats,
-                                                        warmup=warmup, threads=threads).median_ms
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def model_latency_table(model: nn.Module, ranks: Iterable[int] = PAPER_RANKS, *, input_size: Sequence[int] = CIFAR,
-                        batch_size: int = 8, device: str | torch.device | None = None, repeats: int = 5,
-                        warmup: int = 2, threads: int | None = None) -> pd.DataFrame:
-    """Measured time of a whole model with every kxk conv DAC-decomposed at one rank, vs the original.
-
-    One row for the original (rank 0) and one per rank; ``macs_ratio`` is counted with ``count_flops``
-    on the converted model, ``time_ratio`` is measured (median of ``repeats`` calls). Layers where the
-    rank exceeds their limit stay whole. Weights may be random: time does not depend on their values.
-    """
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    ranks = _check_ranks(ranks)
-    layers = dac.conv_layers(model, tuple(input_size))
-    modules = dict(model.named_modules())
-    x = torch.randn(batch_size, *input_size)
-    home = next(model.parameters()).device
-    variants = [(0, model)]
-    for rank in ranks:
-        plan = {name: rank for name in layers.values() if rank <= dac.max_rank(modules[name])}
-        variants.append((rank, dac.apply(model, plan)))
-    rows = []
-    for rank, variant in variants:
-        macs = count_flops(variant, input_size).macs
-        timed = measure_latency(variant, x, device=device, repeats=repeats, warmup=warmup, threads=threads)
-        rows.append({"rank": rank, "variant": "original" if rank == 0 else f"DAC rank {rank}", "macs": macs,
-                     "ms": timed.median_ms, "q25_ms": timed.q25_ms, "q75_ms": timed.q75_ms,
-                     "device": timed.device_name, "batch_size": batch_size})
-    model.to(home)  # measure_latency moved it to the timing device
-    table = pd.DataFrame(rows)
-    table["macs_ratio"] = table["macs"] / table["macs"].iloc[0]
-    table["time_ratio"] = table["ms"] / table["ms"].iloc[0]
-    return table
-
-
-# ---------------------------------------------------------------------------------------------
-# Live checks on a whole model (random or trained weights)
-# ---------------------------------------------------------------------------------------------
-
-def _layer_inputs(model: nn.Module, input_size: Sequence[int]) -> dict[str, tuple[int, ...]]:
-    """Input shape (without batch) of every kxk conv, from one forward pass on zeros."""
-    layers = dac.conv_layers(model, tuple(input_size))
-    modules = dict(model.named_modules())
-    shapes: dict[str, tuple[int, ...]] = {}
-
-    def record(name: str):
-        def hook(module, args, output) -> None:  # returns None: a forward hook's return value replaces the output
-            shapes.setdefault(name, tuple(args[0].shape[1:]))
-        return hook
-
-    hooks = [modules[name].register_forward_hook(record(name)) for name in layers.values()]
-    was_training = model.training
-    try:
-        with torch.no_grad():
-            model.eval()(torch.zeros(1, *input_size))
-    finally:
-        for hook in hooks:
-            hook.remove()
-        model.train(was_training)
-    return {keras: shapes[name] for keras, name in layers.items()}
-
-
-def exactness_table(model: nn.Module, input_size: Sequence[int] = CIFAR, *, batch_size: int = 1,
-                    max_hw: int | None = 4, seed: int = 0) -> pd.DataFrame:
-    """Every kxk conv against its DAC decomposition at the layer's largest rank, on random inputs.
-
-    The decomposition is exact there, so the relative output error ``||y_dac - y|| / ||y||`` is round-off:
-    measured once in float32 and once in float64 (conv and decomposition both cast). Inputs larger than
-    ``max_hw`` per side are cropped to it (exactness does not depend on the map size; float64 convs are
-    slow on CPU). Columns: layer, in_channels, out_channels, input_hw, rank, rel_error_float32,
-    rel_error_float64.
-    """
-    layers = dac.conv_layers(model, tuple(input_size))
-    inputs = _layer_inputs(model, input_size)
-    modules = dict(model.named_modules())
-    generator = torch.Generator().manual_seed(seed)
-    rows = []
-    for keras, name in layers.items():
-        conv = modules[name]
-        shape = inputs[keras]
-        if max_hw is not None:
-            shape = (shape[0], *(min(side, max_hw) for side in shape[1:]))
-        x = torch.randn(batch_size, *shape, generator=generator, dtype=torch.float64)
-        row = {"layer": keras, "in_channels": conv.in_channels, "out_channels": conv.out_channels,
-               "input_hw": "x".join(str(side) for side in shape[1:]), "rank": dac.max_rank(conv)}
-        factors = dac.channel_factors(conv)  # float64 whatever the conv's dtype: one SVD serves both
-        for dtype, label in ((torch.float32, "float32"), (torch.float64, "float64")):
-            layer = copy.deepcopy(conv).to(dtype)
-            with torch.no_grad():
-                reference = layer(x.to(dtype))
-                decomposed = dac.decompose(layer, row["rank"], factors=factors)(x.to(dtype))
-            row[f"rel_error_{label}"] = float(torch.linalg.vector_norm(decomposed.double() - reference.double())
-                                              / torch.linalg.vector_norm(reference.double()))
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def eckart_young_table(model: nn.Module, input_size: Sequence[int] = CIFAR) -> pd.DataFrame:
-    """Per kxk conv: does DAC's weight error follow Eckart-Young, and does it never grow with rank?
-
-    For every rank of the layer (float64), the measured squared error per input channel is compared with
-    the tail of that channel's squared singular values. Columns: layer, ranks, max_rel_gap (largest gap
-    over ranks and channels, relative to ``||W||^2``), monotone (error non-increasing in rank, up to
-    1e-12 of ``||W||^2``), rel_error_rank1, rel_error_full (relative Frobenius errors).
-    """
-    layers = dac.conv_layers(model, tuple(input_size))
-    modules = dict(model.named_modules())
-    rows = []
-    for keras, name in layers.items():
-        conv = copy.deepcopy(modules[name]).double()
-        check = eckart_young_check(conv)
-        errors = check["error_sq"].to_numpy()
-        scale = float(check["scale"].iloc[0])
-        rows.append({"layer": keras, "ranks": f"1..{int(check['rank'].max())}",
-                     "max_rel_gap": float(check["max_abs_gap"].max()) / scale,
-                     "monotone": bool((errors[1:] <= errors[:-1] + 1e-12 * scale).all()),
-                     "rel_error_rank1": math.sqrt(errors[0] / scale),
-                     "rel_error_full": math.sqrt(max(errors[-1], 0.0) / scale)})
-    return pd.DataFrame(rows)
-
-
-def spectrum_errors(model: nn.Module, ranks: Iterable[int] = range(1, 10),
-                    input_size: Sequence[int] = CIFAR) -> pd.DataFrame:
-    """Relative weight error of DAC at each rank, from the singular values alone (cheap; Eckart-Young).
-
-    The same quantity as ``reconstruction_errors``' ``rel_tail``, without building any decomposition.
-    Columns: layer, rank, rel_error.
-    """
-    layers = dac.conv_layers(model, tuple(input_size))
-    modules = dict(model.named_modules())
-    ranks = _check_ranks(list(ranks))
-    rows = []
-    for keras, name in layers.items():
-        conv = modules[name]
-        s2 = _channel_singular_values(conv).pow(2)
-        total = float(s2.sum())
-        for rank in ranks:
-            if rank <= dac.max_rank(conv):
-                rows.append({"layer": keras, "rank": rank, "rel_error": math.sqrt(float(s2[:, rank:].sum()) / total)})
-    return pd.DataFrame(rows)
+    return build(profile)

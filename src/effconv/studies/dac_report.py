@@ -1,9 +1,9 @@
-"""Chapter 4 (DAC): from stored results and live checks to the tables, figures and claims the chapter shows.
+"""Chapter 4 (DAC): from stored results and live checks to the tables and figures the chapter shows.
 
-``effconv.studies.dac`` computes (decompositions, costs, sweeps, latency); this module only reads: the
-trained baselines and the sweeps stored with them (``dac_runs``), turned into seed-averaged tables,
-figures, trend verdicts and the claims table. Every function copes with missing results: a run that is
-not stored gives empty tables, ``None`` figures and "not run" verdicts.
+``effconv.studies.dac`` computes (decompositions, costs, sweeps), ``dac_latency`` times; this module only
+reads: the trained baselines and the sweeps stored with them (``dac_runs``), turned into seed-averaged
+tables and figures. It decides no verdict: ``dac_claims`` grades every claim with ``effconv.claims``.
+Every function copes with missing results: a run that is not stored gives empty tables and ``None`` figures.
 
 Accuracies are stored as fractions; everything here is in percent (pp for differences).
 """
@@ -21,24 +21,13 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown
 
-from effconv.analysis.claims import ClaimsTable, numeric_verdict
 from effconv.experiments import analysis, results_table
-from effconv.ops import dac
 from effconv.studies import dac as study
-from effconv.studies.paper import PaperValue, paper_value
+from effconv.studies.paper import paper_value
 
 CHAPTER = "dac"
 ACCURACY_COLUMNS = ("accuracy", "baseline_accuracy", "accuracy_drop")
 FULL_TEST_SET = 10_000
-NOISE_FLOOR_PP = 0.5  # never call a difference smaller than this a trend, whatever the test-set size
-BASELINE_TOLERANCE_PP = 1.0  # baseline accuracy: "reproduced" within 1 pp of the seed, "partly" within 3 pp
-BASELINE_PARTLY_PP = 3.0
-EXACT_FLOAT32 = 1e-5  # relative output error at the exact rank that still counts as exact in float32
-EXACT_FLOAT64 = 1e-12
-
-
-def pv(key: str) -> PaperValue:
-    return paper_value(CHAPTER, key)
 
 
 def layer_order(names: Sequence[str]) -> list[str]:
@@ -47,7 +36,7 @@ def layer_order(names: Sequence[str]) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Stored results: baseline, sweeps, noise
+# Stored results: baseline, sweeps
 # ---------------------------------------------------------------------------------------------
 
 def n_test_images(result: dict[str, Any] | None) -> int:
@@ -56,15 +45,6 @@ def n_test_images(result: dict[str, Any] | None) -> int:
         return FULL_TEST_SET
     subset = result.get("provenance", {}).get("data", {}).get("subset") or {}
     return int(subset.get("test") or FULL_TEST_SET)
-
-
-def noise_threshold(baseline_pct: float | None, n_test: int, floor: float = NOISE_FLOOR_PP) -> float:
-    """Smallest accuracy difference (pp) we read as real: two binomial standard errors of one test
-    accuracy at the baseline's level on ``n_test`` images, and at least ``floor``."""
-    if baseline_pct is None or math.isnan(baseline_pct):
-        return floor
-    p = min(max(baseline_pct / 100.0, 0.0), 1.0)
-    return max(floor, 2 * 100 * math.sqrt(p * (1 - p) / n_test))
 
 
 def baseline_table(specs: Sequence, results: Sequence[dict | None]) -> pd.DataFrame:
@@ -83,14 +63,13 @@ def baseline_table(specs: Sequence, results: Sequence[dict | None]) -> pd.DataFr
 
 @dataclass(frozen=True)
 class Baseline:
-    """The baseline accuracy the sweeps start from (mean over stored seeds) and the noise threshold."""
+    """The baseline accuracy the sweeps start from (mean over stored seeds)."""
 
     profile: str
     seeds: int
     accuracy: float | None  # %
     std: float | None  # % over seeds (None for one seed)
     n_test: int
-    tau: float  # pp
     setting: str = ""  # how the stored baseline differs from the paper's (width, epochs)
 
     @property
@@ -107,7 +86,7 @@ class Baseline:
 def baseline_summary(profile: str, results: Sequence[dict | None]) -> Baseline:
     stored = [r for r in results if r is not None]
     if not stored:
-        return Baseline(profile, 0, None, None, FULL_TEST_SET, NOISE_FLOOR_PP)
+        return Baseline(profile, 0, None, None, FULL_TEST_SET)
     accs = [100 * r["metrics"]["final"]["test_acc"] for r in stored]
     mean = float(np.mean(accs))
     std = float(np.std(accs, ddof=1)) if len(accs) > 1 else None
@@ -115,7 +94,7 @@ def baseline_summary(profile: str, results: Sequence[dict | None]) -> Baseline:
     spec = stored[0].get("spec", {})
     setting = (f"VGG-16 at width {spec.get('model_kwargs', {}).get('width', 1.0):g}, "
                f"{spec.get('recipe', {}).get('epochs', '?')} epochs (paper: full width, full schedule)")
-    return Baseline(profile, len(stored), mean, std, n_test, noise_threshold(mean, n_test), setting)
+    return Baseline(profile, len(stored), mean, std, n_test, setting)
 
 
 def sweep_frame(specs: Sequence, results: Sequence[dict | None], name: str) -> pd.DataFrame:
@@ -172,11 +151,11 @@ def single_layer_pivot(means: pd.DataFrame, value: str = "accuracy", spread: boo
 
 def seed_cells(means: pd.DataFrame, baseline: Baseline) -> pd.DataFrame:
     """The seed's two published cells (conv2d_1 and conv2d_13 at rank 1) beside ours, as accuracy and drop
-    (``ours_drop_std_pp``: the spread over seeds, NaN with one seed)."""
+    (``ours_drop_std_pp``: the spread over seeds, NaN with one seed). The ledger grades them (``dac_claims``)."""
     rows = []
-    paper_base = pv("cifar_vgg_baseline_acc").value
+    paper_base = paper_value(CHAPTER, "cifar_vgg_baseline_acc").value
     for layer, key in (("conv2d_1", "conv2d_1_rank1_acc"), ("conv2d_13", "conv2d_13_rank1_acc")):
-        ref = pv(key)
+        ref = paper_value(CHAPTER, key)
         ours = _cell(means, layer, 1)
         paper_drop = paper_base - ref.value
         ours_drop = None if ours is None else ours[1]
@@ -185,7 +164,7 @@ def seed_cells(means: pd.DataFrame, baseline: Baseline) -> pd.DataFrame:
                      "ours_drop_pp": math.nan if ours is None else ours_drop,
                      "ours_drop_std_pp": math.nan if ours is None else ours[2],
                      "delta_drop_pp": math.nan if ours is None else ours_drop - paper_drop,
-                     "verdict": drop_verdict(paper_drop, ours_drop, baseline.tau), "profile": baseline.profile})
+                     "profile": baseline.profile})
     return pd.DataFrame(rows)
 
 
@@ -199,27 +178,16 @@ def _cell(means: pd.DataFrame, layer: str, rank: int) -> tuple[float, float, flo
     return float(hit["accuracy"].iloc[0]), float(hit["accuracy_drop"].iloc[0]), float(hit["drop_std"].iloc[0])
 
 
-def drop_tolerance(paper_drop: float, tau: float) -> float:
-    """How far our accuracy drop may sit from the seed's and still count as reproduced."""
-    return max(2 * tau, 0.2 * abs(paper_drop))
-
-
-def drop_verdict(paper_drop: float, ours_drop: float | None, tau: float) -> str:
-    """``reproduced`` when |ours - paper| <= max(2 tau, 20% of the paper's drop), ``partly`` within twice that."""
-    tolerance = drop_tolerance(paper_drop, tau)
-    return numeric_verdict(paper_drop, ours_drop, tolerance=tolerance, partly=2 * tolerance)
-
-
 def plot_single_layer(means: pd.DataFrame, baseline: Baseline) -> plt.Figure | None:
     """Heat map of our accuracy drop per layer and rank, beside the seed's two published cells."""
     drops = single_layer_pivot(means, "accuracy_drop")
     if drops.empty:
         return None
-    paper_base = pv("cifar_vgg_baseline_acc").value
+    paper_base = paper_value(CHAPTER, "cifar_vgg_baseline_acc").value
     seed = pd.DataFrame(np.nan, index=drops.index, columns=drops.columns)
     for layer, key in (("conv2d_1", "conv2d_1_rank1_acc"), ("conv2d_13", "conv2d_13_rank1_acc")):
         if layer in seed.index:
-            seed.loc[layer, "rank 1"] = paper_base - pv(key).value
+            seed.loc[layer, "rank 1"] = paper_base - paper_value(CHAPTER, key).value
     top = max(float(np.nanmax(drops.to_numpy())), float(np.nanmax(seed.to_numpy())), 1.0)
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 4.6), gridspec_kw={"width_ratios": [1, 1]})
     style = dict(vmin=0, vmax=top, cmap="rocket_r", annot=True, fmt=".1f", annot_kws={"size": 7},
@@ -238,75 +206,6 @@ def plot_single_layer(means: pd.DataFrame, baseline: Baseline) -> plt.Figure | N
     return fig
 
 
-def _spearman(x: Sequence[float], y: Sequence[float]) -> float:
-    """Spearman's rank correlation (NaN when either side is constant)."""
-    a, b = pd.Series(list(x)).rank(), pd.Series(list(y)).rank()
-    if a.nunique() < 2 or b.nunique() < 2:
-        return math.nan
-    return float(np.corrcoef(a, b)[0, 1])
-
-
-@dataclass(frozen=True)
-class Verdict:
-    verdict: str
-    ours: str
-    evidence: str
-
-
-NOT_RUN = Verdict("not run", "", "the trained baseline (and its stored sweeps) is not available yet")
-
-
-def rank_trend(means: pd.DataFrame, tau: float) -> Verdict:
-    """"Higher rank loses less": per layer, a step from rank r to r+1 that loses more than ``tau`` extra
-    accuracy is a violation; at conv2d_1, rank 5 should beat rank 1 by more than ``tau``.
-
-    reproduced: no violation and the conv2d_1 gain exceeds tau; partly: at most 10% of the steps violate
-    (with the gain above tau), or no step violates but the gain is within tau (trend not visible above
-    noise); not reproduced otherwise.
-    """
-    if means.empty:
-        return NOT_RUN
-    steps = violations = 0
-    for _, layer in means.groupby("layer"):
-        drop = layer.sort_values("rank")["accuracy_drop"].to_numpy()
-        steps += len(drop) - 1
-        violations += int((np.diff(drop) > tau).sum())
-    first = means[means["layer"] == "conv2d_1"].sort_values("rank")
-    gain = float(first["accuracy"].iloc[-1] - first["accuracy"].iloc[0])
-    low, high = int(first["rank"].iloc[0]), int(first["rank"].iloc[-1])
-    if violations == 0 and gain > tau:
-        verdict = "reproduced"
-    elif (violations <= 0.1 * steps and gain > tau) or (violations == 0 and gain <= tau):
-        verdict = "partly"
-    else:
-        verdict = "not reproduced"
-    return Verdict(verdict, f"conv2d_1 rank {high} vs {low}: {gain:+.1f} pp; {violations}/{steps} steps worse",
-                   f"single-layer sweep; a step r->r+1 counts as worse when it loses > {tau:.2f} pp more")
-
-
-def layer_trend(means: pd.DataFrame, tau: float, rank: int = 1) -> Verdict:
-    """"Later layers lose less", read at ``rank`` (the seed's example): conv2d_13's drop should be below
-    conv2d_1's by more than ``tau``, and the drop should fall with depth (Spearman rho <= -0.5 between
-    layer index and drop). reproduced: both; partly: one; not reproduced: neither."""
-    if means.empty:
-        return NOT_RUN
-    at = means[means["rank"] == rank].set_index("layer")
-    names = layer_order(at.index)
-    first, last = names[0], names[-1]
-    d_first, d_last = float(at.loc[first, "accuracy_drop"]), float(at.loc[last, "accuracy_drop"])
-    rho = _spearman([int(n.rsplit("_", 1)[1]) for n in names], at.loc[names, "accuracy_drop"])
-    rhos = []
-    for r, group in means.groupby("rank"):
-        group = group.set_index("layer")
-        order = layer_order(group.index)
-        rhos.append(f"r{r}: {_spearman([int(n.rsplit('_', 1)[1]) for n in order], group.loc[order, 'accuracy_drop']):.2f}")
-    ends = d_last < d_first - tau
-    falls = not math.isnan(rho) and rho <= -0.5
-    verdict = "reproduced" if ends and falls else "partly" if ends or falls else "not reproduced"
-    return Verdict(verdict, f"rank {rank}: drop {first} {d_first:.1f} pp, {last} {d_last:.1f} pp; rho {rho:.2f}",
-                   f"Spearman rho(layer index, drop) per rank: {', '.join(rhos)}; noise threshold {tau:.2f} pp")
-
-
 # ---------------------------------------------------------------------------------------------
 # First k vs last k
 # ---------------------------------------------------------------------------------------------
@@ -323,30 +222,6 @@ def first_last_pivot(means: pd.DataFrame) -> pd.DataFrame:
     return table.sort_index(axis=1, level=[0, 1])
 
 
-def last_k_trend(means: pd.DataFrame, tau: float) -> Verdict:
-    """"At equal rank, the last k layers lose less than the first k": for every rank and k < n (k = n is
-    the same network both ways), last-k wins when its drop is smaller by more than ``tau``, first-k wins
-    when the reverse holds, else a tie.
-
-    reproduced: first-k never wins and last-k wins at least half of the pairs; partly: last-k wins more
-    often than first-k, or no pair differs beyond noise; not reproduced: first-k wins at least as often.
-    """
-    if means.empty:
-        return NOT_RUN
-    pairs = compare_ends(means)
-    n_pairs = len(pairs)
-    last = int((pairs["first_minus_last_pp"] > tau).sum())
-    first = int((pairs["first_minus_last_pp"] < -tau).sum())
-    if first == 0 and last >= n_pairs / 2:
-        verdict = "reproduced"
-    elif last > first or (last == first == 0):
-        verdict = "partly"
-    else:
-        verdict = "not reproduced"
-    return Verdict(verdict, f"last-k loses less in {last}/{n_pairs} (k, rank) pairs, first-k in {first}",
-                   f"first/last-k sweep, k < {int(means['k'].max())}; noise threshold {tau:.2f} pp")
-
-
 def compare_ends(means: pd.DataFrame) -> pd.DataFrame:
     """One row per (k, rank) with k below the layer count: drops of first-k and last-k and their difference."""
     if means.empty:
@@ -361,10 +236,11 @@ def compare_ends(means: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def equal_saving(means: pd.DataFrame, tau: float) -> pd.DataFrame:
+def equal_saving(means: pd.DataFrame) -> pd.DataFrame:
     """Last-k against first-k at the *same FLOPs saved* rather than the same k: for each rank and last-k
     point, first-k's accuracy is interpolated (linearly in FLOPs saved) at that saving. Points outside
-    first-k's range are skipped. ``winner`` uses the noise threshold ``tau``."""
+    first-k's range are skipped. ``winner`` is the sign of the difference: within one trained model it is fixed,
+    and whether it holds across training seeds is the ledger's question."""
     if means.empty:
         return pd.DataFrame()
     rows = []
@@ -379,7 +255,7 @@ def equal_saving(means: pd.DataFrame, tau: float) -> pd.DataFrame:
             diff = row.accuracy - ref
             rows.append({"rank": rank, "k_last": row.k, "macs_saved_%": row.macs_saved_pct, "last_acc_%": row.accuracy,
                          "first_acc_at_same_saving_%": ref, "last_minus_first_pp": diff,
-                         "winner": "last" if diff > tau else "first" if diff < -tau else "tie"})
+                         "winner": "last" if diff > 0 else "first" if diff < 0 else "tie"})
     return pd.DataFrame(rows)
 
 
@@ -488,7 +364,7 @@ def plot_pareto(configs: pd.DataFrame, front: pd.DataFrame, baseline: Baseline) 
     return fig
 
 
-def equal_flops_table(frame: pd.DataFrame, tau: float) -> pd.DataFrame:
+def equal_flops_table(frame: pd.DataFrame) -> pd.DataFrame:
     """DAC against channel SVD at equal (not larger) FLOPs: one row per (config, DAC rank), seed means."""
     means = seed_mean(frame, ["config", "dac_rank", "method"])
     if means.empty:
@@ -500,8 +376,8 @@ def equal_flops_table(frame: pd.DataFrame, tau: float) -> pd.DataFrame:
         "dac_saved_%": wide[("macs_saved_pct", "dac")], "svd_saved_%": wide[("macs_saved_pct", "channel_svd")],
     }).reset_index()
     out["dac_minus_svd_pp"] = out["dac_acc_%"] - out["svd_acc_%"]
-    out["better"] = np.where(out["dac_minus_svd_pp"] > tau, "DAC",
-                             np.where(out["dac_minus_svd_pp"] < -tau, "channel SVD", "tie"))
+    out["better"] = np.where(out["dac_minus_svd_pp"] > 0, "DAC",  # the sign: fixed given the trained model
+                             np.where(out["dac_minus_svd_pp"] < 0, "channel SVD", "tie"))
     return out
 
 
@@ -607,130 +483,13 @@ def plot_latency(layers: pd.DataFrame, model: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def latency_verdict(macs_ratio: float, time_ratio: float) -> str:
-    """``reproduced`` when at least 80% of the FLOP speed-up shows up as time (in log terms), ``partly``
-    when the decomposed version is faster at all, ``not reproduced`` when it is not faster."""
-    if time_ratio >= 1.0:
-        return "not reproduced"
-    achieved = math.log(time_ratio) / math.log(macs_ratio)
-    return "reproduced" if achieved >= 0.8 else "partly"
-
-
-# ---------------------------------------------------------------------------------------------
-# Claims
-# ---------------------------------------------------------------------------------------------
-
-def _pct(x: float | None, digits: int = 2) -> str:
-    return "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
-
-
-def build_claims(*, exactness: pd.DataFrame, eckart: pd.DataFrame, cost: pd.DataFrame, allocations: pd.DataFrame,
-                 model_latency: pd.DataFrame | None, baseline: Baseline, cells: pd.DataFrame,
-                 single: pd.DataFrame, first_last: pd.DataFrame) -> ClaimsTable:
-    """Every claim of the chapter: paper (or seed) value, ours, delta, verdict, profile, evidence."""
-    claims = ClaimsTable(CHAPTER)
-
-    # -- the method, checked live and by counting
-    ref = pv("exact_rank")
-    worst32, worst64 = float(exactness["rel_error_float32"].max()), float(exactness["rel_error_float64"].max())
-    exact = worst32 < EXACT_FLOAT32 and worst64 < EXACT_FLOAT64
-    claims.add("DAC is exact at rank k^2 (3x3: rank 9)", source=ref.cite, paper="exact",
-               ours=f"max rel. error {worst32:.1e} (float32), {worst64:.1e} (float64)",
-               verdict="reproduced" if exact else "not reproduced", profile="live",
-               evidence=f"all {len(exactness)} convs of CIFAR VGG-16 (random weights, random inputs); "
-                        f"exact means < {EXACT_FLOAT32:g} in float32 and < {EXACT_FLOAT64:g} in float64")
-    ref = pv("eckart_young")
-    gap, monotone = float(eckart["max_rel_gap"].max()), bool(eckart["monotone"].all())
-    claims.add("truncation error = singular-value tail, never growing with rank", source=ref.cite,
-               paper="tail; non-increasing", ours=f"max gap {gap:.1e} of ||W||^2; monotone in {int(eckart['monotone'].sum())}"
-               f"/{len(eckart)} layers", verdict="reproduced" if monotone and gap < 1e-12 else "not reproduced",
-               profile="live", evidence="float64, every rank 1..9 of every CIFAR VGG-16 conv (random weights)")
-    ref = pv("cost_ratio")
-    agree = int(cost["agrees"].sum())
-    claims.add("cost of a decomposed layer = r/N + r/k^2 of the original", source=ref.cite, paper="r/N + r/k^2",
-               ours=f"counted = formula in {agree}/{len(cost)} (layer, rank) cases",
-               verdict="reproduced" if agree == len(cost) else "not reproduced", profile="count",
-               evidence="count_flops of converted CIFAR VGG-16 models, ranks 1..9, exact integer comparison")
-    ref = pv("break_even_rank")
-    saves = cost["counted_ratio"] < 1
-    predicted = cost["rank"] < [dac.break_even_rank(n) for n in cost["out_channels"]]
-    consistent = int((saves == predicted).sum())
-    claims.add("saves only below r = k^2 N / (N + k^2)", source=ref.cite, paper="k^2 N / (N + k^2)",
-               ours=f"counted saving matches the rule in {consistent}/{len(cost)} cases",
-               verdict="reproduced" if consistent == len(cost) else "not reproduced", profile="count",
-               evidence="break-even 5.76 at N=16, 7.89 at N=64, 8.84 at N=512 (3x3)")
-
-    # -- the CIFAR-VGG experiments (stored runs)
-    ref = pv("cifar_vgg_baseline_acc")
-    tau_text = f"noise threshold {baseline.tau:.2f} pp"
-    if baseline.accuracy is None:
-        claims.add("CIFAR-VGG baseline accuracy (%)", source=ref.cite, paper=ref.value, ours="", verdict="not run",
-                   profile=baseline.profile, evidence=NOT_RUN.evidence)
-    else:
-        verdict = numeric_verdict(ref.value, baseline.accuracy, tolerance=max(BASELINE_TOLERANCE_PP, baseline.tau),
-                                  partly=BASELINE_PARTLY_PP)
-        claims.add("CIFAR-VGG baseline accuracy (%)", source=ref.cite, paper=ref.value, ours=baseline.text(),
-                   delta=round(baseline.accuracy - ref.value, 2), verdict=verdict, profile=baseline.profile,
-                   evidence=f"{baseline.setting}; final-epoch test accuracy on {baseline.n_test:,} JPEG "
-                            f"CIFAR-10 images; reproduced within {BASELINE_TOLERANCE_PP:g} pp, partly within {BASELINE_PARTLY_PP:g} pp")
-    for _, row in cells.iterrows():
-        ref = pv(f"{row['layer']}_rank1_acc")
-        claim = f"{row['layer']} alone at rank 1: accuracy drop (pp)"
-        if row["verdict"] == "not run":
-            claims.add(claim, source=ref.cite, paper=row["paper_drop_pp"], ours="", verdict="not run",
-                       profile=baseline.profile, evidence=NOT_RUN.evidence)
-            continue
-        tolerance = drop_tolerance(row["paper_drop_pp"], baseline.tau)
-        spread = row["ours_drop_std_pp"]
-        ours = (f"{row['ours_drop_pp']:.2f} ± {spread:.2f} ({baseline.seeds} seeds)" if not math.isnan(spread)
-                else round(row["ours_drop_pp"], 2))
-        claims.add(claim, source=ref.cite, paper=row["paper_drop_pp"], ours=ours,
-                   delta=round(row["delta_drop_pp"], 2), verdict=row["verdict"], profile=baseline.profile,
-                   evidence=f"seed: {pv('cifar_vgg_baseline_acc').value:g} -> {ref.value:g}; ours: "
-                            f"{baseline.accuracy:.2f} -> {row['ours_acc_%']:.2f}; drops compared (baselines differ); "
-                            f"reproduced within {tolerance:.2f} pp, partly within {2 * tolerance:.2f} pp")
-    for key, claim, verdict in (("trend_rank", "higher rank loses less accuracy", rank_trend(single, baseline.tau)),
-                                ("trend_layer", "a later layer loses less than an early one",
-                                 layer_trend(single, baseline.tau)),
-                                ("trend_last_k", "last k layers lose less than first k at equal rank",
-                                 last_k_trend(first_last, baseline.tau))):
-        ref = pv(key)
-        claims.add(claim, source=ref.cite, paper=ref.value, ours=verdict.ours, verdict=verdict.verdict,
-                   profile=baseline.profile, evidence=verdict.evidence if verdict.verdict == "not run"
-                   else f"{verdict.evidence}; {baseline.seeds} seed(s)")
-
-    # -- ImageNet and the other tasks: complexity counted, accuracy not run
-    ref = pv("imagenet_vgg16_flops_saved")
-    best = allocations.sort_values("gap_to_target_pct").iloc[0]
-    verdict = numeric_verdict(ref.value, float(best["macs_saved_pct"]), tolerance=0.5)
-    claims.add("ImageNet VGG-16: FLOPs saved (%)", source=ref.cite, paper=ref.value,
-               ours=f"{float(best['macs_saved_pct']):.2f}", delta=round(float(best["macs_saved_pct"]) - ref.value, 3),
-               verdict=verdict, profile="count",
-               evidence=f"an allocation with this saving exists: {best['allocation']} (counted on torchvision vgg16 "
-                        "at 224x224); the paper's own allocation is not given in the seed")
-    for key, claim in (("imagenet_vgg16_max_acc_drop", "ImageNet VGG-16: accuracy drop at 53% FLOPs saved (pp)"),
-                       ("ssd300_voc07_flops_saved", "SSD300 on VOC07: FLOPs saved (%)"),
-                       ("ssd300_voc07_max_acc_drop", "SSD300 on VOC07: mAP drop (pp)"),
-                       ("pose_coco_flops_saved", "pose estimation on COCO: FLOPs saved (%)"),
-                       ("pose_coco_max_acc_drop", "pose estimation on COCO: accuracy drop (pp)")):
-        ref = pv(key)
-        paper = f"<= {ref.value:g}" if "drop" in key else ref.value
-        claims.add(claim, source=ref.cite, paper=paper, ours="", verdict="not run", profile="count",
-                   evidence="needs ImageNet / VOC / COCO models and data, not available here")
-
-    # -- latency (live)
-    ref = pv("acceleration")
-    if model_latency is None or model_latency.empty:
-        claims.add("a decomposed VGG-16 runs faster (whole model)", source=ref.cite, paper="faster", ours="",
-                   verdict="not run", profile="live", evidence="latency not measured in this run")
-    else:
-        for row in model_latency[model_latency["rank"] > 0].itertuples():
-            claims.add(f"VGG-16 with every conv at rank {row.rank} runs faster (time / original)", source=ref.cite,
-                       paper=round(float(row.macs_ratio), 3), ours=round(float(row.time_ratio), 3),
-                       verdict=latency_verdict(row.macs_ratio, row.time_ratio), profile="live",
-                       evidence=f"'paper' column: the MACs ratio; median of timed calls, batch {row.batch_size}, "
-                                f"{row.device}; reproduced when >= 80% of the FLOP speed-up (log scale) shows up")
-    return claims
+def rounds_summary(rounds: pd.DataFrame) -> pd.DataFrame:
+    """Per rank, the median over rounds of ``dac_latency.model_latency_rounds`` (what ``plot_latency`` draws)."""
+    if rounds.empty:
+        return pd.DataFrame()
+    return (rounds.groupby("rank").agg(macs_ratio=("macs_ratio", "first"), time_ratio=("time_ratio", "median"),
+                                       ms=("ms", "median"), rounds=("round", "nunique"), device=("device", "first"))
+            .reset_index())
 
 
 def not_run_note(what: str, profile: str) -> Markdown:

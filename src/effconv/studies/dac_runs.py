@@ -22,7 +22,7 @@ MODEL = "vgg16_cifar"
 # width, seeds and schedule of the VGG-16 baseline per profile (full: the paper's size, seed 93.6%)
 VGG = {
     "smoke": dict(width=0.25, seeds=(0,), recipe={}),
-    "cpu": dict(width=0.25, seeds=(0,), recipe=dict(epochs=15)),
+    "cpu": dict(width=0.25, seeds=(0, 1, 2), recipe=dict(epochs=15)),  # 3 seeds: paired effects need 3
     "full": dict(width=1.0, seeds=(0, 1, 2), recipe=dict(epochs=100)),
 }
 SWEEPS = {"dac.single_layer": {}, "dac.first_last": {}, "dac.equal_flops": {}, "dac.reconstruction": {}}

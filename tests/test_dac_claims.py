@@ -1,0 +1,184 @@
+"""Chapter 4 claims: every verdict from the shared rules, on synthetic stored results (no training, no data)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+
+from effconv.claims import COLUMNS, VERDICTS, ClaimsTable
+from effconv.models import create_model
+from effconv.studies import dac as study
+from effconv.studies import dac_checks, dac_claims, dac_latency, dac_runs
+from effconv.studies.paper import paper_value
+from test_dac_report import good_single, make_result
+
+
+def specs(seeds):
+    return [dac_runs.baseline_spec("cpu", s) for s in seeds]
+
+
+def trained(results, seeds=None):
+    seeds = range(len(results)) if seeds is None else seeds
+    table = ClaimsTable("dac")
+    dac_claims._trained(table, "cpu", specs(seeds), results)
+    return table.frame().set_index("claim")
+
+
+RANK = "higher rank loses less accuracy (one layer at a time)"
+LAYER = "a later layer loses less than an early one"
+LAST = "last k layers lose less than first k at equal rank"
+VERSUS = "DAC beats another decomposition at equal FLOPs (channel SVD)"
+
+
+# ---------------------------------------------------------------------------------------------
+# trained claims
+# ---------------------------------------------------------------------------------------------
+
+def test_nothing_stored_is_not_run_never_reproduced():
+    table = trained([None, None, None])
+    assert set(table["verdict"]) == {"not run"}
+    assert (table["ours"] == "").all() and (table["kind"] == "trained").all()
+
+
+def test_one_seed_is_inconclusive_and_the_absolute_numbers_not_comparable():
+    table = trained([make_result()])
+    for claim in (RANK, LAYER, LAST, VERSUS):
+        assert table.loc[claim, "verdict"] == "inconclusive" and table.loc[claim, "n"] == "1", claim
+    baseline = table.loc["CIFAR-VGG baseline accuracy (%)"]
+    assert baseline["verdict"] == "not comparable" and baseline["ours"] == "90" and baseline["delta"] == "-3.6"
+    assert "width 0.25, 15 epochs" in baseline["evidence"] and "full width" in baseline["evidence"]
+    drop = table.loc["conv2d_1 alone at rank 1: accuracy drop (pp)"]
+    assert drop["verdict"] == "not comparable" and drop["ours"] == "80" and drop["paper"] == "75"
+
+
+def three_seeds(**kwargs):
+    return [make_result(seed=s, acc=0.90 + 0.01 * s, **kwargs) for s in range(3)]
+
+
+def test_three_seeds_with_the_paper_sign_are_reproduced():
+    table = trained(three_seeds())
+    for claim in (RANK, LAYER, LAST, VERSUS):
+        assert table.loc[claim, "verdict"] == "reproduced", claim
+        assert table.loc[claim, "n"] == "3" and table.loc[claim, "interval"].startswith("[")
+
+
+def test_the_wrong_sign_is_not_reproduced():
+    # drops grow with rank and with depth, first-k loses less than last-k: every trend reversed
+    results = [make_result(acc=0.9, single=lambda i, r: 2.0 * i + r + s, first=lambda k, r: 1.0 * k / r,
+                           last=lambda k, r: 3.0 * k / r) for s in range(3)]
+    table = trained(results)
+    for claim in (RANK, LAYER, LAST):
+        assert table.loc[claim, "verdict"] == "not reproduced", claim
+
+
+def test_seeds_pair_only_where_both_arms_exist():
+    table = trained([make_result(), None, make_result(single=lambda i, r: good_single(i, r) / 2)])
+    assert table.loc[RANK, "n"] == "2" and table.loc[RANK, "verdict"] == "inconclusive"
+
+
+def test_trend_arms_are_empty_without_sweeps():
+    empty = pd.DataFrame()
+    assert all(arms == ({}, {}) for arms in dac_claims.trend_arms(empty, empty, empty).values())
+
+
+# ---------------------------------------------------------------------------------------------
+# counted claims
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def checks():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: more threads only contend with each other
+    try:
+        torch.manual_seed(0)
+        model = create_model("vgg16_cifar", width=0.125)
+        with torch.device("meta"):
+            meta = create_model("vgg16_cifar", width=0.25)
+        return {"exactness": dac_checks.exactness_table(model), "eckart": dac_checks.eckart_young_table(model),
+                "cost": study.cost_check(meta, ranks=[1, 5, 6, 9])}
+    finally:
+        torch.set_num_threads(threads)
+
+
+def counted(checks):
+    table = ClaimsTable("dac")
+    dac_claims._counted(table, checks)
+    return table.frame()
+
+
+def test_counted_checks_pass_on_a_real_model(checks):
+    assert len(checks["exactness"]) == 13 and (checks["exactness"]["rank"] == 8).sum() == 2  # 8 outputs at 1/8
+    table = counted(checks)
+    assert len(table) == 4 and set(table["verdict"]) == {"reproduced"} and set(table["ours"]) == {"0"}
+
+
+def test_one_failing_case_is_not_reproduced(checks):
+    broken = dict(checks, cost=checks["cost"].assign(agrees=[False] + [True] * (len(checks["cost"]) - 1)))
+    table = counted(broken).set_index("claim")
+    row = table.loc["cost of a decomposed layer = r/N + r/k^2: (layer, rank) cases counted otherwise"]
+    assert row["verdict"] == "not reproduced" and row["ours"] == "1"
+
+
+def test_empty_checks_are_not_run(checks):
+    empty = {name: frame.iloc[0:0] for name, frame in checks.items()}
+    assert set(counted(empty)["verdict"]) == {"not run"}
+
+
+# ---------------------------------------------------------------------------------------------
+# the ledger, live rows, paper figures
+# ---------------------------------------------------------------------------------------------
+
+def test_ledger_reads_stored_results_and_has_no_live_rows():
+    frame = study.ledger("cpu").frame()
+    assert list(frame.columns) == COLUMNS and set(frame["verdict"]) <= set(VERDICTS)
+    assert set(frame["kind"]) == {"counted", "trained"}
+    rows = frame.set_index("claim")
+    assert rows.loc["ImageNet VGG-16: FLOPs saved (%)", "verdict"] == "not run"  # the allocation is unknown
+    assert VERSUS in rows.index
+
+
+def rounds(ratios):
+    return pd.DataFrame([{"round": i, "rank": 1, "macs_ratio": 0.2, "conv_ms": 1.0, "ms": r, "time_ratio": r,
+                          "device": "cpu", "batch_size": 8, "repeats": 3} for i, r in enumerate(ratios)])
+
+
+def test_live_timing_rows_are_graded_over_rounds_and_never_written(tmp_path):
+    table = ClaimsTable("dac")
+    dac_claims.add_live(table, rounds([1.6, 1.7, 1.65, 1.7]))
+    row = table.frame().iloc[0]
+    assert row["kind"] == "live" and row["verdict"] == "not reproduced" and row["n"] == "4"
+    assert "not a figure of the paper" in row["evidence"] and row["paper"] == "faster (< 1)"
+    dac_claims.add_live(table, rounds([0.5, 0.55, 0.52]))
+    assert table.frame()["verdict"].iloc[1] == "reproduced"
+    dac_claims.add_live(table, rounds([0.5, 1.5, 0.9]))
+    assert table.frame()["verdict"].iloc[2] == "inconclusive"
+    dac_claims.add_live(table, pd.DataFrame())
+    assert table.frame()["verdict"].iloc[3] == "not run"
+    table.write(tmp_path)
+    assert (tmp_path / "dac" / "claims.csv").read_text().count("\n") == 1  # the header only
+
+
+def test_model_latency_rounds():
+    torch.manual_seed(0)
+    model = create_model("vgg16_cifar", width=0.125)
+    table = dac_latency.model_latency_rounds(model, ranks=[1, 2], rounds=2, batch_size=1, repeats=1, warmup=0,
+                                             threads=1)
+    assert list(table["round"]) == [0, 0, 1, 1] and list(table["rank"]) == [1, 2, 1, 2]
+    assert (table["time_ratio"] > 0).all() and 0 < table["macs_ratio"].iloc[0] < 0.5
+    with pytest.raises(Exception, match="rounds must be"):
+        dac_latency.model_latency_rounds(model, rounds=0)
+
+
+def test_allocations_target_the_printed_saving():
+    table = study.vgg16_imagenet_allocations()
+    later = table[table["rule"] == "later layers lower"].iloc[0]
+    target = paper_value("dac", "imagenet_vgg16_flops_saved").value
+    assert abs(later["macs_saved_pct"] - target) == pytest.approx(later["gap_to_target_pct"])
+
+
+def test_cpu_plan_has_three_seeds_and_unchanged_specs():
+    plan = dac_runs.experiments("cpu")
+    assert [s.seed for s in plan] == [0, 1, 2]
+    assert {s.model_kwargs["width"] for s in plan} == {0.25} and {s.recipe.epochs for s in plan} == {15}
+    assert plan[0].key == "04de584c56"  # the stored cpu baseline keeps its key: more seeds, same spec

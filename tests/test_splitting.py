@@ -12,13 +12,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from effconv.analysis.claims import COLUMNS
+from effconv.claims import COLUMNS
 from effconv.analysis.flops import count_flops
 from effconv.errors import EffconvError
 from effconv.models import create_model, get_conv_factory
 from effconv.ops.separable import (AsymmetricPair, DepthwiseSeparableConv, FlattenedConv, check_groups,
                                    grouped_conv)
 from effconv.studies import splitting as study
+from effconv.studies import splitting_claims
 from effconv.studies.paper import paper_table
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "chapters" / "01_splitting.ipynb"
@@ -163,43 +164,85 @@ def test_paper_values_file_is_complete_and_tagged():
 
 
 def _small_latency():
-    return study.latency_table(channels=16, sizes=(8,), batches=(1,), groups=(2,), warmup=0, repeats=2, rounds=1)
+    return study.latency_table(channels=16, sizes=(8,), batches=(1,), groups=(2,), warmup=0, repeats=2, rounds=3)
 
 
 def test_latency_table_ratios():
     table = _small_latency()
     assert list(table["layer"]) == ["dense", "grouped g=2", "depthwise separable"]
     assert table.set_index("layer").loc["grouped g=2", "flop_ratio"] == 0.5
-    assert table.set_index("layer").loc["dense", "time_ratio"] == 1.0
-    assert (table["median_ms"] > 0).all() and (table["calls"] == 2).all()
+    assert (table["median_ms"] > 0).all() and (table["calls"] == 6).all()
+    assert all(len(r) == 3 and min(r) > 0 for r in table["round_ratios"])
 
 
-@pytest.mark.parametrize("flop, time_ratio, verdict", [(0.125, 0.15, "reproduced"), (0.125, 0.5, "partly"),
-                                                      (0.125, 1.2, "not reproduced")])
-def test_latency_verdict(flop, time_ratio, verdict):
-    assert study.latency_verdict(flop, time_ratio) == verdict
+def _fake_latency(ratios: dict[str, list[float]]) -> pd.DataFrame:
+    """A latency table with chosen per-round time ratios (two settings), for grading without timing."""
+    rows = [{"layer": "dense", "setting": s, "flop_ratio": 1.0, "round_ratios": (1.0,) * 3, "device": "test"}
+            for s in ("a", "b")]
+    rows += [{"layer": layer, "setting": s, "flop_ratio": 0.25, "round_ratios": tuple(r), "device": "test"}
+             for layer, r in ratios.items() for s in ("a", "b")]
+    return pd.DataFrame(rows)
 
 
-@pytest.mark.parametrize("paper, ours, half, verdict", [(569, 568.74, 0.5, "reproduced"), (4866, 4867.3, 0.5, "reproduced"),
-                                                        (15300, 15470, 0.5, "partly"), (1.19, 1.906, 0.005, "not reproduced")])
-def test_count_verdict(paper, ours, half, verdict):
-    assert study.count_verdict(paper, ours, half) == verdict
+def test_live_claims_grade_rounds_and_stay_out_of_the_ledger():
+    from effconv.claims import ClaimsTable
+
+    table = study.add_live(ClaimsTable("splitting"), _fake_latency({"fast": [0.30, 0.32, 0.31],
+                                                                     "slow": [1.30, 1.35, 1.32],
+                                                                     "noisy": [0.5, 1.6, 0.9]}))
+    verdicts = table.frame().set_index("claim")["verdict"]
+    assert verdicts["fast runs faster than the dense conv (time ratio < 1)"] == "reproduced"
+    assert verdicts["slow runs faster than the dense conv (time ratio < 1)"] == "not reproduced"
+    assert verdicts["noisy runs faster than the dense conv (time ratio < 1)"] == "inconclusive"
+    assert set(table.frame()["kind"]) == {"live"} and table.csv().count("\n") == 1  # header only
+    empty = study.add_live(ClaimsTable("splitting"), None).frame()
+    assert list(empty["verdict"]) == ["not run"]
 
 
-def test_claims_are_complete_and_written(tmp_path):
-    counts = study.reference_counts()
-    claims = study.build_claims(study.formula_table(), study.octave_table(), study.mobilenet_table(),
-                                study.mobilenet_shares(), counts, study.inception_v3_variants(), _small_latency())
-    path = claims.write(tmp_path)
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+def test_printed_decimals_follow_the_printed_figure():
+    assert splitting_claims.printed_decimals("mobilenet_params") == 1
+    assert splitting_claims.printed_decimals("mobilenet_macs") == 0
+    assert splitting_claims.printed_decimals("mobilenet_share_conv1x1_macs") == 2
+    assert splitting_claims.printed_decimals("alexnet_params") == -1  # "60 million": a round figure
+
+
+@pytest.fixture(scope="module")
+def ledger_frame():
+    return study.ledger("best").frame()
+
+
+def test_ledger_is_complete_and_counted(ledger_frame):
+    table = ledger_frame
     assert list(table.columns) == COLUMNS
-    assert set(table["profile"]) == {"count", "live"}
+    assert set(table["kind"]) == {"counted", "trained"}
     verdicts = table.set_index("claim")["verdict"]
     assert verdicts["Xception params"] == "reproduced"
-    assert verdicts["MobileNet Table 2: conv 3x3 share of mult-adds (%)"] == "not reproduced"
+    assert verdicts["VGG-16 mult-adds (M)"] == "partly"  # 15,470 M counted against a printed 15,300 M
     assert verdicts["DSConv speed-up (x)"] == "not run"
     assert (table.loc[table["verdict"] != "not run", "ours"] != "").all()
-    assert table.loc[table["profile"] == "live", "evidence"].str.contains("on ").all()
+    assert table["evidence"].str.contains(r"\(counted:|\(not run\)|combine").all()
+
+
+def test_probable_erratum_is_graded_against_the_corrected_figure(ledger_frame):
+    rows = ledger_frame[ledger_frame["claim"].str.startswith("MobileNet Table 2: conv 3x3 share of mult-adds")]
+    assert len(rows) == 1
+    row = rows.iloc[0]
+    assert row["paper"] == "1.91" and "printed 1.19" in row["claim"] and row["verdict"] == "reproduced"
+
+
+def test_a_wrong_printed_figure_is_not_reproduced(monkeypatch):
+    from effconv.claims import ClaimsTable
+    from effconv.studies.paper import PaperValue
+
+    real = splitting_claims.paper_value
+
+    def shifted(chapter, key):
+        ref = real(chapter, key)
+        return PaperValue(key, ref.value * 1.2, ref.unit, ref.tag, ref.source, ref.note) if key == "vgg16_params" else ref
+
+    monkeypatch.setattr(splitting_claims, "paper_value", shifted)
+    claims = ClaimsTable("splitting")
+    assert splitting_claims._count(claims, "VGG-16 params (M)", "vgg16_params", 138.36, "test") == "not reproduced"
 
 
 # ---------------------------------------------------------------- notebook conventions
@@ -219,5 +262,6 @@ def test_notebook_is_stored_without_outputs_and_follows_the_conventions():
     source = "".join(params["source"])
     assert 'profile = "best"' in source and "run_missing = False" in source
     text = "\n".join("".join(c["source"]) for c in nb["cells"])
-    assert "ClaimsTable" in text or "build_claims" in text
+    assert "study.ledger(profile)" in text and "study.add_live(" in text
+    assert ".write(" not in text and "build_claims" not in text  # rendering never writes the ledger
     assert "{glue:text}" in text and "{cite}" in text

@@ -1,4 +1,4 @@
-"""Chapter 5 report: CIFAR table, accuracy verdicts, mask curves and claims from synthetic results (no training);
+"""Chapter 5 report: CIFAR table, paired comparisons, mask curves and claims from synthetic results (no training);
 the chapter's live checks in studies.versatile (crop form, channel windows, costs, orthogonal loss)."""
 
 import math
@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 
 from effconv.models import create_model  # first: importing effconv.ops before effconv.models is circular
-from effconv.analysis.claims import COLUMNS, VERDICTS
+from effconv.claims import COLUMNS, VERDICTS, ClaimsTable
 from effconv.errors import EffconvError
 from effconv.studies import versatile as study
+from effconv.studies import versatile_claims
 from effconv.studies import versatile_report as report
 from effconv.studies import versatile_runs as runs_spec
 
@@ -26,30 +27,30 @@ def counted_frame() -> pd.DataFrame:
     """A stand-in for cifar_vgg16_complexity(): baseline 1.0M params, v1 half, v2 a quarter."""
     rows = [("baseline", 1.0, 0.0, 4.0, 20.0, 20.0), ("versatile v1", 0.5, 0.0, 2.0, 11.0, 11.0),
             ("versatile v2", 0.25, 0.0, 1.0, 10.0, 10.0), ("learned masks (a)", 0.5, 0.01, 2.0, 11.0, 20.0),
-            ("learned masks (b)", 0.5, 0.5, 2.1, 11.0, 20.0)]
+            ("learned masks (b)", 0.5, 0.5, 2.1, 11.0, 20.0), ("learned masks (b), lambda = 0", 0.5, 0.5, 2.1, 11.0, 20.0)]
     return pd.DataFrame(rows, columns=["model", "params_M", "mask_Mbit", "memory_MB", "MFLOPs", "MFLOPs_executed"])
 
 
-def mask_overall(changed: float, equal: float = 0.0) -> dict:
-    return {"density": 5 / 9, "changed_from_init": changed, "pairwise_hamming": 8 / 9, "all_equal_fraction": equal,
+def mask_overall(changed: float, equal: float = 0.0, hamming: float = 8 / 9) -> dict:
+    return {"density": 5 / 9, "changed_from_init": changed, "pairwise_hamming": hamming, "all_equal_fraction": equal,
             "ortho_loss": 33 / 81, "layers": 13, "primaries": 100}
 
 
 def fake_result(acc: float, *, epochs: int = 3, masked: bool = False, changed: float = 0.0, equal: float = 0.0,
-                complexity: dict | None = None) -> dict:
+                hamming: float = 8 / 9, complexity: dict | None = None) -> dict:
     curve = []
     for epoch in range(1, epochs + 1):
         row = {"epoch": epoch, "test_acc": acc - 0.01 * (epochs - epoch), "seconds": 10.0 + epoch, "lr": 0.1,
                "train_loss": 1.0, "train_acc": 0.5, "test_loss": 1.0}
         if masked:
-            row["versatile.masks"] = {"overall": mask_overall(changed * epoch / epochs, equal), "layers": {}}
+            row["versatile.masks"] = {"overall": mask_overall(changed * epoch / epochs, equal, hamming), "layers": {}}
         curve.append(row)
     analyses = {}
     if complexity is not None:
         analyses["versatile.complexity"] = complexity
     if masked:
-        analyses["versatile.masks"] = {"overall": mask_overall(changed, equal), "layers": {
-            "features.0.conv": {**mask_overall(changed, equal), "mask_sets": 8, "mask_entries": 27, "s": 2,
+        analyses["versatile.masks"] = {"overall": mask_overall(changed, equal, hamming), "layers": {
+            "features.0.conv": {**mask_overall(changed, equal, hamming), "mask_sets": 8, "mask_entries": 27, "s": 2,
                                 "strategy": "b"}}}
     return {
         "key": "k", "spec": {},
@@ -63,17 +64,28 @@ COMPLEXITY = {"params": 480_000, "params_official": 480_000, "mask_bits": 0, "me
               "memory_mb_official": 1.83, "macs": 11_000_000, "macs_executed": 11_000_000}
 
 
-def cpu_results(accs: dict[str, float | None], **mask_kwargs) -> tuple[list, list]:
-    specs = runs_spec.experiments("cpu")
+def cpu_results(accs: dict, profile: str = "cpu", **mask_kwargs) -> tuple[list, list]:
+    """Synthetic results: ``accs[label]`` is one accuracy for every seed of the arm, or {seed: accuracy}
+    (seeds left out are not run); ``mask_kwargs[label]`` may override the mask statistics of one arm."""
+    specs = runs_spec.experiments(profile)
     results = []
     for spec in specs:
         label = report.VARIANTS[spec.name]
         acc = accs.get(label)
+        acc = acc.get(spec.seed) if isinstance(acc, dict) else acc
         masked = label in report.MASKED
+        per_arm = any(key in report.MASKED for key in mask_kwargs)
+        kwargs = (mask_kwargs.get(label, {}) if per_arm else mask_kwargs) if masked else {}
+        kwargs = {k: v[spec.seed] if isinstance(v, dict) else v for k, v in kwargs.items()
+                  if not isinstance(v, dict) or spec.seed in v}
         results.append(None if acc is None else fake_result(
-            acc, masked=masked, complexity=None if label == "baseline" else COMPLEXITY,
-            **(mask_kwargs if masked else {})))
+            acc, masked=masked, complexity=None if label == "baseline" else COMPLEXITY, **kwargs))
     return specs, results
+
+
+def first_seed(specs, results):
+    """Only seed 0 of each arm stored (the state of the committed cpu results)."""
+    return [r if s.seed == 0 else None for s, r in zip(specs, results)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -85,7 +97,9 @@ def test_cifar_table_with_nothing_stored():
     table = report.cifar_table("cpu", specs, results, counted_frame())
     assert list(table["variant"]) == LABELS
     assert (table["status"] == "not run").all() and table["test_acc_%"].isna().all()
-    assert (table["seeds"] == "0/1").all() and (table["profile"] == "cpu").all()
+    seeds = table.set_index("variant")["seeds"]
+    assert seeds["baseline"] == seeds["versatile v1"] == "0/5" and seeds["versatile v2"] == "0/3"
+    assert (table["profile"] == "cpu").all()
     assert (table["complexity from"] == "counted (fresh model)").all()
     by = table.set_index("variant")
     assert by.loc["versatile v1", "params_ratio"] == pytest.approx(0.5)
@@ -95,8 +109,9 @@ def test_cifar_table_with_nothing_stored():
 
 def test_cifar_table_partial_uses_stored_complexity_and_accuracy():
     specs, results = cpu_results({"baseline": 0.90, "versatile v1": 0.895})
+    results = first_seed(specs, results)
     table = report.cifar_table("cpu", specs, results, counted_frame()).set_index("variant")
-    assert table.loc["baseline", "status"] == "stored" and table.loc["versatile v2", "status"] == "not run"
+    assert table.loc["baseline", "status"] == "partial" and table.loc["versatile v2", "status"] == "not run"
     assert table.loc["versatile v1", "test_acc_%"] == pytest.approx(89.5)
     assert table.loc["versatile v1", "delta_vs_baseline"] == pytest.approx(-0.5)
     assert math.isnan(table.loc["versatile v1", "std_%"])  # one seed: no spread
@@ -118,19 +133,20 @@ def test_cifar_table_over_seeds():
     assert table.loc["baseline", "test_acc_%"] == pytest.approx(93.5)
     assert table.loc["baseline", "std_%"] == pytest.approx(0.5)
     runs = report.run_table(specs, results)
-    comp = report.compare_accuracy(runs, "versatile v1", "baseline")
-    expected_tau = 2 * math.sqrt(0.5 / 2 + 0.25 / 3)  # variances: v1 (93, 92) 0.5, baseline (93, 94, 93.5) 0.25
-    assert comp.delta == pytest.approx(92.5 - 93.5) and comp.tau == pytest.approx(expected_tau)
-    assert (comp.seeds_a, comp.seeds_b) == (2, 3)
+    assert report.arm_values(runs, "versatile v1") == pytest.approx({0: 93.0, 1: 92.0})
+    # paired on seeds 0 and 1 only: differences 0 and -2
+    assert "-1.00 points, mean over 2 paired seed(s)" in report.comparison_sentence(runs, "versatile v1", "baseline",
+                                                                                  "full")
 
 
 def test_run_table_and_sentences():
     specs, results = cpu_results({"baseline": 0.90, "versatile v1": 0.91})
+    results = first_seed(specs, results)
     runs = report.run_table(specs, results)
-    assert list(runs["status"]) == ["stored", "stored", "not run", "not run", "not run"]
+    assert (runs["status"] == "stored").sum() == 2 and len(runs) == len(specs)
     assert runs.loc[0, "seconds_per_epoch"] == pytest.approx(12.0) and runs.loc[0, "data"] == "jpeg"
     text = report.comparison_sentence(runs, "versatile v1", "baseline", "cpu")
-    assert "91.00%" in text and "+1.00 points" in text and "noise threshold 0.50" in text
+    assert "+1.00 points, mean over 1 paired seed(s)" in text and "interval" not in text
     missing = report.comparison_sentence(runs, "versatile v2", "baseline", "cpu")
     assert missing == "not run yet (versatile v2: no stored cpu run)"
     assert "baseline 12 s" in report.epoch_time_sentence(runs, "cpu")
@@ -138,35 +154,19 @@ def test_run_table_and_sentences():
     assert report.epoch_time_sentence(empty, "cpu").startswith("not run yet")
 
 
-# ---------------------------------------------------------------------------------------------
-# Verdict rules
-# ---------------------------------------------------------------------------------------------
-
-def test_compare_accuracy_single_seed_and_missing():
-    specs, results = cpu_results({"baseline": 0.90, "versatile v1": 0.893})
-    runs = report.run_table(specs, results)
-    comp = report.compare_accuracy(runs, "versatile v1", "baseline")
-    assert comp.delta == pytest.approx(-0.7) and comp.tau == report.SINGLE_SEED_NOISE
-    assert report.compare_accuracy(runs, "versatile v2", "baseline") is None
-    assert "-0.70 points" in comp.describe()
-
-
-@pytest.mark.parametrize("delta,expected", [(0.8, "reproduced"), (0.5, "partly"), (0.0, "partly"), (-0.5, "partly"),
-                                            (-0.6, "not reproduced"), (None, "not run"), (math.nan, "not run")])
-def test_verdict_beats(delta, expected):
-    assert report.verdict_beats(delta, 0.5) == expected
-
-
-@pytest.mark.parametrize("delta,margin,expected", [
-    (0.3, 0.0, "reproduced"), (-0.5, 0.0, "reproduced"), (-0.6, 0.0, "partly"), (-1.5, 0.0, "partly"),
-    (-1.6, 0.0, "not reproduced"),
-    # a published loss of 1.1 points: losing 1.5 is within noise of it, 2.5 within one more point, 3 not
-    (-1.5, -1.1, "reproduced"), (-2.5, -1.1, "partly"), (-3.0, -1.1, "not reproduced"),
-    # a published gain is no licence to lose: the margin is capped at 0
-    (-0.6, 0.7, "partly"), (None, 0.0, "not run"),
-])
-def test_verdict_no_worse(delta, margin, expected):
-    assert report.verdict_no_worse(delta, margin, 0.5) == expected
+def test_cpu_plan_seeds_per_arm_keep_the_stored_specs():
+    specs = runs_spec.experiments("cpu")
+    count = pd.Series([report.VARIANTS[s.name] for s in specs]).value_counts()
+    assert count["baseline"] == count["versatile v1"] == 5
+    assert all(count[label] == 3 for label in LABELS[2:])
+    control = next(s for s in specs if s.name == "vgg16-masks-b-lambda0")
+    assert control.model_kwargs["conv_kwargs"]["ortho_weight"] == 0.0
+    # adding seeds and the control must not move the specs of the runs already stored
+    stored = {s.filename for s in specs if s.seed == 0}
+    assert {"vgg16-v1-b95b22d4fa.json", "vgg16-v2-3b84ef0c3b.json", "vgg16-masks-a-9b95549570.json",
+            "vgg16-masks-b-5a3532ad9b.json", "vgg16-baseline-04de584c56.json"} <= stored
+    with pytest.raises(EffconvError, match="not defined for chapter 5"):
+        runs_spec.experiments("huge")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,14 +177,16 @@ def test_mask_curves_and_final_masks():
     specs, results = cpu_results({"learned masks (a)": 0.85, "learned masks (b)": 0.86}, changed=0.03)
     initial = {"learned masks (a)": mask_overall(0.0), "learned masks (b)": mask_overall(0.0)}
     curves = report.mask_curves(specs, results, initial)
-    assert set(curves["variant"]) == set(report.MASKED)
-    changed = curves[(curves["statistic"] == "changed_from_init") & (curves["variant"] == "learned masks (b)")]
+    assert set(curves["variant"]) == {"learned masks (a)", "learned masks (b)"}  # the control was not run
+    changed = curves[(curves["statistic"] == "changed_from_init") & (curves["variant"] == "learned masks (b)")
+                     & (curves["seed"] == 0)]
     assert list(changed["epoch"]) == [0, 1, 2, 3]
     assert changed["value"].iloc[0] == 0.0 and changed["value"].iloc[-1] == pytest.approx(0.03)
     assert report.mask_curves(specs, results).query("epoch == 0").empty  # no initial stats given
     final = report.final_masks(specs, results)
-    assert list(final["status"]) == ["stored", "stored"] and final["changed_from_init"].tolist() == [0.03, 0.03]
-    layers = report.mask_layers(results[-1])
+    assert set(final["status"]) == {"stored", "not run"} and (final["status"] == "stored").sum() == 6
+    assert final.loc[final["status"] == "stored", "changed_from_init"].tolist() == [0.03] * 6
+    layers = report.mask_layers(next(r for s, r in zip(specs, results) if s.name == "vgg16-masks-b" and r))
     assert list(layers["layer"]) == ["features.0.conv"] and layers.loc[0, "mask_entries"] == 27
 
 
@@ -192,7 +194,7 @@ def test_mask_tables_when_not_run():
     specs, results = cpu_results({})
     assert report.mask_curves(specs, results, {"learned masks (a)": mask_overall(0.0)}).empty
     final = report.final_masks(specs, results)
-    assert list(final["status"]) == ["not run", "not run"] and final["density"].isna().all()
+    assert (final["status"] == "not run").all() and len(final) == 9 and final["density"].isna().all()
     assert report.mask_layers(None).empty
 
 
@@ -233,75 +235,83 @@ def live_frames():
                 ortho=study.ortho_gradient_check(((2, 3, 2),)), imagenet=imagenet)
 
 
-def claims_frame(frames, profile, accs, **mask_kwargs):
-    specs, results = cpu_results(accs, **mask_kwargs)
-    runs = report.run_table(specs, results)
-    claims = report.build_claims(**frames, profile=profile, runs=runs, masks=report.final_masks(specs, results))
-    return claims, claims.frame().set_index("claim")
+def trained_frame(accs, profile="cpu", **mask_kwargs):
+    specs, results = cpu_results(accs, profile, **mask_kwargs)
+    claims = versatile_claims.add_trained(ClaimsTable("versatile"), profile, specs, results)
+    return claims.frame().set_index("claim")
 
 
-def test_claims_with_nothing_trained(live_frames, tmp_path):
-    claims, table = claims_frame(live_frames, "cpu", {})
-    assert set(table["verdict"]) <= set(VERDICTS)
-    assert table.filter(like="10/18", axis=0)["verdict"].item() == "reproduced"
-    assert table.filter(like="centre crop", axis=0)["verdict"].item() == "reproduced"
-    assert table.filter(like="gradient of the orthogonal", axis=0)["verdict"].item() == "reproduced"
+def row(table, text):
+    rows = table.filter(like=text, axis=0)
+    assert len(rows) == 1, text
+    return rows.iloc[0]
+
+
+@pytest.fixture(scope="module")
+def counted_ledger():
+    return versatile_claims.add_counted(ClaimsTable("versatile")).frame().set_index("claim")
+
+
+def test_counted_claims(counted_ledger):
+    table = counted_ledger
+    assert set(table["kind"]) == {"counted"} and set(table["verdict"]) <= set(VERDICTS)
+    assert row(table, "10/18")["verdict"] == "reproduced"
+    assert row(table, "centre crop")["verdict"] == "reproduced" and row(table, "centre crop")["ours"] == "0"
+    assert row(table, "gradient of the orthogonal")["verdict"] == "reproduced"
     assert table.loc["Versatile-v2 ResNet-50 GFLOPs", "verdict"] == "not reproduced"  # 3.167 vs 3.0
     assert table.loc["Versatile-v2 ResNet-50 memory (MB)", "verdict"] == "partly"  # 0.6% above 41.7
     assert table.loc["Versatile-v1 ResNet-50 memory / ResNet-50 memory", "verdict"] == "reproduced"
+    assert "torchvision" in table.loc["ResNet-50 GFLOPs", "source"]  # 4.1 G is torchvision's v1.5, not He et al.
+
+
+def test_trained_claims_with_nothing_stored():
+    table = trained_frame({})
     trained = table[table["profile"] == "cpu"]
-    assert len(trained) == 5 and (trained["verdict"] == "not run").all() and (trained["ours"] == "").all()
-    imagenet = table.filter(like="ImageNet VGG-16", axis=0)
-    assert (imagenet["verdict"] == "not run").all() and len(imagenet) == 3
-    path = claims.write(tmp_path)
-    written = pd.read_csv(path)
-    assert list(written.columns) == COLUMNS and len(written) == len(table)
+    assert len(trained) == 8 and (trained["verdict"] == "not run").all() and (trained["ours"] == "").all()
+    assert ["claim", *table.columns] == COLUMNS
 
 
-def test_claims_with_cpu_results(live_frames):
-    accs = {"baseline": 0.900, "versatile v1": 0.897, "versatile v2": 0.880, "learned masks (a)": 0.890,
-            "learned masks (b)": 0.8925}
-    _, table = claims_frame(live_frames, "cpu", accs, changed=0.02)
-    keep = table.filter(like="(v1) keep", axis=0).iloc[0]
-    assert keep["verdict"] == "reproduced" and keep["ours"] == "-0.30" and keep["paper"] == "+0.7"
-    v2 = table.filter(like="(v2) lose", axis=0).iloc[0]
-    assert v2["verdict"] == "partly" and v2["ours"] == "-2.00"  # below -1.1 - 0.5, within one more point
-    assert table.filter(like="v1 beats v2", axis=0)["verdict"].item() == "reproduced"  # +1.7 > 0.5
-    assert table.filter(like="(b) beats", axis=0)["verdict"].item() == "partly"  # +0.25, within noise
-    assert table.filter(like="distinct", axis=0)["verdict"].item() == "reproduced"
+def test_one_seed_per_arm_is_inconclusive():
+    specs, results = cpu_results({label: 0.9 for label in LABELS}, changed=0.02)
+    claims = versatile_claims.add_trained(ClaimsTable("versatile"), "cpu", specs, first_seed(specs, results))
+    table = claims.frame().set_index("claim")
+    effects = table[table["evidence"].str.contains("paired by seed")]
+    assert len(effects) == 5 and (effects["verdict"] == "inconclusive").all() and (effects["n"] == "1").all()
 
 
-def test_claims_v2_bands_and_unmoved_masks(live_frames):
-    accs = {"baseline": 0.900, "versatile v1": 0.880, "versatile v2": 0.860, "learned masks (a)": 0.89,
-            "learned masks (b)": 0.87}
-    _, table = claims_frame(live_frames, "cpu", accs, changed=0.0)
-    assert table.filter(like="(v1) keep", axis=0)["verdict"].item() == "not reproduced"  # -2.0 < -1.5
-    assert table.filter(like="(v2) lose", axis=0)["verdict"].item() == "not reproduced"  # -4.0 < -2.6
-    assert table.filter(like="(b) beats", axis=0)["verdict"].item() == "not reproduced"  # b loses by 2
-    assert table.filter(like="distinct", axis=0)["verdict"].item() == "partly"  # never moved
-    _, copies = claims_frame(live_frames, "cpu", accs, changed=0.1, equal=0.2)
-    assert copies.filter(like="distinct", axis=0)["verdict"].item() == "not reproduced"
+def test_effects_over_seeds_in_both_directions():
+    noise = {0: 0.0, 1: 0.002, 2: -0.001, 3: 0.001, 4: -0.002}
+    accs = {"baseline": {s: 0.90 + e for s, e in noise.items()},
+            "versatile v1": {s: 0.88 + 1.5 * e for s, e in noise.items()},  # 2 points below the baseline
+            "versatile v2": {s: 0.86 + e for s, e in noise.items()},
+            "learned masks (a)": {s: 0.89 for s in range(3)}, "learned masks (b)": {0: 0.891, 1: 0.889, 2: 0.890}}
+    table = trained_frame(accs)
+    v1 = row(table, "(v1) are at least as accurate")
+    assert v1["verdict"] == "not reproduced" and v1["n"] == "5" and v1["paper"] == "0.7"  # the wrong sign
+    assert row(table, "(v2) lose accuracy")["verdict"] == "reproduced"
+    assert row(table, "v1 beats v2")["verdict"] == "reproduced"
+    assert row(table, "(b) beats")["verdict"] == "inconclusive"  # +0.1, -0.1, 0: the interval holds 0
+    cifar = row(table, "VGG-16 top-1 (%): ImageNet")
+    assert cifar["verdict"] == "not comparable" and "width 0.25" in cifar["evidence"]
 
 
-def test_masks_distinct_is_judged_on_the_run_that_moved_least(live_frames):
+def test_orthogonal_loss_is_graded_against_its_lambda0_control():
     accs = {label: 0.9 for label in LABELS}
-    specs, results = cpu_results(accs, changed=0.1)
-    for spec, result in zip(specs, results):
-        if report.VARIANTS[spec.name] == "learned masks (b)":
-            result["analyses"]["versatile.masks"]["overall"]["changed_from_init"] = 0.0
-    claims = report.build_claims(**live_frames, profile="cpu", runs=report.run_table(specs, results),
-                                 masks=report.final_masks(specs, results))
-    row = claims.frame().set_index("claim").filter(like="distinct", axis=0).iloc[0]
-    assert row["verdict"] == "partly" and "changed from init 0 to 0.1" in row["ours"]
+    apart = trained_frame(accs, **{"learned masks (b)": {"hamming": {0: 0.7, 1: 0.72, 2: 0.71}},
+                                   "learned masks (b), lambda = 0": {"hamming": {0: 0.5, 1: 0.49, 2: 0.52}}})
+    assert row(apart, "orthogonal loss")["verdict"] == "reproduced"
+    closer = trained_frame(accs, **{"learned masks (b)": {"hamming": {0: 0.4, 1: 0.41, 2: 0.42}},
+                                    "learned masks (b), lambda = 0": {"hamming": {0: 0.5, 1: 0.49, 2: 0.52}}})
+    assert row(closer, "orthogonal loss")["verdict"] == "not reproduced"
+    no_control = {label: acc for label, acc in accs.items() if label != "learned masks (b), lambda = 0"}
+    assert row(trained_frame(no_control), "orthogonal loss")["verdict"] == "not run"
 
 
-def test_smoke_claims_give_no_verdict(live_frames):
-    accs = {label: 0.1 for label in LABELS}
-    _, table = claims_frame(live_frames, "smoke", accs, changed=0.0)
+def test_smoke_claims_give_no_verdict():
+    table = trained_frame({label: 0.1 for label in LABELS}, "smoke", changed=0.0)
     smoke = table[table["profile"] == "smoke"]
-    assert len(smoke) == 5 and (smoke["verdict"] == "not run").all()
-    assert smoke["evidence"].str.contains("smoke profile").all()
-    assert smoke.filter(like="(v1) keep", axis=0)["ours"].item() == "+0.00"
+    assert len(smoke) == 8 and (smoke["verdict"] == "not run").all()
+    assert smoke[smoke["evidence"].str.contains("paired by seed")]["evidence"].str.contains("smoke profile").sum() == 4
 
 
 # ---------------------------------------------------------------------------------------------

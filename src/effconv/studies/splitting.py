@@ -19,7 +19,6 @@ import torch
 import torchvision
 from torch import nn
 
-from effconv.analysis.claims import ClaimsTable, numeric_verdict
 from effconv.analysis.flops import FlopCount, count_flops
 from effconv.analysis.latency import measure_latency
 from effconv.errors import EffconvError
@@ -27,14 +26,10 @@ from effconv.models.mobilenet_v1 import MobileNetV1
 from effconv.models.xception import Xception
 from effconv.ops.octconv import OctConv2d, octave_cost_ratio, split_octave
 from effconv.ops.separable import AsymmetricPair, DepthwiseSeparableConv, FlattenedConv, grouped_conv
-from effconv.studies.paper import PaperValue, paper_table, paper_value
+from effconv.studies.paper import PaperValue, paper_value
 
 CHAPTER = "splitting"
 OCTAVE_ALPHAS = (0.0, 0.125, 0.25, 0.5, 0.75, 0.875, 1.0)
-
-
-def pv(key: str) -> PaperValue:
-    return paper_value(CHAPTER, key)
 
 
 def on_meta(build: Callable[[], nn.Module]) -> nn.Module:
@@ -149,7 +144,7 @@ def octave_table(channels: int = 256, size: int = 56, kernel: int = 3) -> pd.Dat
         rows.append({
             "alpha": alpha, "low_channels": int(alpha * channels), "macs": got.macs, "params": got.params,
             "counted_%": 100 * got.macs / plain.macs, "closed_form_%": 100 * octave_cost_ratio(alpha),
-            "paper_%": pv(key).value, "key": key,
+            "paper_%": paper_value(CHAPTER, key).value, "key": key,
         })
     return pd.DataFrame(rows)
 
@@ -184,7 +179,7 @@ MOBILENET_VARIANTS = (
 
 def _maybe(key: str) -> PaperValue | None:
     try:
-        return pv(key)
+        return paper_value(CHAPTER, key)
     except EffconvError:  # this variant has no published value of that kind
         return None
 
@@ -236,7 +231,8 @@ def mobilenet_shares() -> pd.DataFrame:
     shares = weight_shares(model, count_flops(model, 224))
     rows = []
     for kind, short in TABLE2_ROWS.items():
-        macs, params = pv(f"mobilenet_share_{short}_macs"), pv(f"mobilenet_share_{short}_params")
+        macs = paper_value(CHAPTER, f"mobilenet_share_{short}_macs")
+        params = paper_value(CHAPTER, f"mobilenet_share_{short}_params")
         rows.append({
             "layer type": kind, "ours_macs_%": shares.loc[kind, "macs_%"], "paper_macs_%": macs.value,
             "ours_params_%": shares.loc[kind, "weights_%"], "paper_params_%": params.value,
@@ -324,7 +320,7 @@ def inception_v3_variants() -> pd.DataFrame:
                    if isinstance(m, nn.BatchNorm2d) and not n.startswith("AuxLogits"))
     with_aux = sum(p.numel() for p in model.parameters())
     main = with_aux - aux
-    paper = int(pv("inception_v3_params").value)
+    paper = int(paper_value(CHAPTER, "inception_v3_params").value)
     rows = [
         ("with aux head, BN scale + shift (torchvision aux_logits=True)", with_aux),
         ("no aux head, BN scale + shift (torchvision aux_logits=False)", main),
@@ -371,7 +367,8 @@ def latency_table(channels: int = 128, sizes: Sequence[int] = (28, 56), batches:
 
     Each layer is timed ``rounds`` times ``repeats`` calls, the rounds interleaved across layers so
     that a burst of load on a shared machine hits every layer rather than one; the median and
-    quartiles are taken over all its calls. ``device`` defaults to CUDA when available, else CPU.
+    quartiles are taken over all its calls, and ``round_ratios`` keeps each round's median relative
+    to the dense conv's in that round (the repeated measurement the live claims are graded on). ``device`` defaults to CUDA when available, else CPU.
     On a CPU one thread is the default: a multi-threaded conv waits for its slowest thread, which
     makes timings on a busy machine erratic.
     """
@@ -379,21 +376,25 @@ def latency_table(channels: int = 128, sizes: Sequence[int] = (28, 56), batches:
     torch.manual_seed(0)
     layers = latency_layers(channels, groups)
     cases = [(size, batch, name) for size in sizes for batch in batches for name in layers]
-    times: dict[tuple, list[float]] = {case: [] for case in cases}
+    times: dict[tuple, list[list[float]]] = {case: [] for case in cases}  # one list of calls per round
     device_name, used_threads = "", 0
     for _ in range(rounds):
         for size, batch, name in cases:
             timing = measure_latency(layers[name], (batch, channels, size, size), device=device,
                                      warmup=warmup, repeats=repeats, threads=threads)
-            times[(size, batch, name)].extend(timing.times_ms)
+            times[(size, batch, name)].append(list(timing.times_ms))
             device_name, used_threads = timing.device_name, timing.threads
     rows = []
     for size, batch, name in cases:
-        q25, median, q75 = statistics.quantiles(times[(size, batch, name)], n=4, method="inclusive")
+        calls = [t for round_times in times[(size, batch, name)] for t in round_times]
+        q25, median, q75 = statistics.quantiles(calls, n=4, method="inclusive") if len(calls) > 1 else [calls[0]] * 3
+        # each round's median against the dense conv's in the same round: the unit grade_timing repeats over
+        ratios = tuple(statistics.median(mine) / statistics.median(dense) for mine, dense in
+                       zip(times[(size, batch, name)], times[(size, batch, "dense")]))
         rows.append({"layer": name, "size": size, "batch": batch,
                      "macs_per_image": count_flops(layers[name], (channels, size, size)).macs,
-                     "median_ms": median, "q25_ms": q25, "q75_ms": q75, "calls": len(times[(size, batch, name)]),
-                     "device": device_name, "threads": used_threads})
+                     "median_ms": median, "q25_ms": q25, "q75_ms": q75, "calls": len(calls),
+                     "round_ratios": ratios, "device": device_name, "threads": used_threads})
     table = pd.DataFrame(rows)
     base = table[table["layer"] == "dense"].set_index(["size", "batch"])
     key = pd.MultiIndex.from_frame(table[["size", "batch"]])
@@ -419,177 +420,18 @@ def plot_latency(table: pd.DataFrame) -> plt.Figure:
 
 
 # ---------------------------------------------------------------------------------------------
-# 6. Claims
+# 6. Claims (graded in ``splitting_claims``; exposed here as the chapter's interface)
 # ---------------------------------------------------------------------------------------------
 
-def count_verdict(paper: float, ours: float, printed_half_unit: float) -> str:
-    """Verdict for a counted number: ``reproduced`` when ours rounds to the printed figure or is
-    within 0.5% (a paper rounding 290.7 down to 290), ``partly`` within 5%."""
-    tolerance = max(printed_half_unit, 5e-3 * abs(paper))
-    return numeric_verdict(paper, ours, tolerance=tolerance, partly=0.05 * abs(paper))
+def ledger(profile: str = "best"):
+    """The chapter's committed claims: every counted claim, graded by ``effconv.claims.rules``."""
+    from effconv.studies.splitting_claims import ledger as build
+
+    return build(profile)
 
 
-def printed_half_unit(key: str) -> float:
-    """Half a unit in the last digit of the published figure as printed ("4.2" -> 0.05, "569" -> 0.5)."""
-    text = paper_table(CHAPTER).loc[key, "value"]
-    decimals = len(text.split(".", 1)[1]) if "." in text else 0
-    return 0.5 * 10.0 ** -decimals
+def add_live(claims, latency: pd.DataFrame | None):
+    """Append the live latency claims measured on this machine (never written to the ledger)."""
+    from effconv.studies.splitting_claims import add_live as build
 
-
-def _add_count(claims: ClaimsTable, claim: str, key: str, ours: float, *, evidence: str,
-               half_unit: float | None = None) -> str:
-    """A counted number against a published one; ``half_unit`` overrides the printed precision for
-    figures the paper rounded to fewer significant digits than it prints (e.g. "15300" for 15.3G)."""
-    ref = pv(key)
-    verdict = count_verdict(ref.value, ours, printed_half_unit(key) if half_unit is None else half_unit)
-    claims.add(claim, source=ref.cite, paper=_num(ref.value), ours=_num(ours), delta=_num(ours - ref.value),
-               verdict=verdict, profile="count", evidence=evidence)
-    return verdict
-
-
-def _num(x: float) -> str:
-    """Four significant digits, thousands separators, never scientific notation."""
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
-    return f"{x:.4g}" if abs(x) >= 1e-3 or x == 0 else f"{x:.2e}"
-
-
-def _not_run(claims: ClaimsTable, claim: str, key: str, why: str) -> None:
-    ref = pv(key)
-    claims.add(claim, source=ref.cite, paper=ref.value, ours="", verdict="not run", profile="count",
-               evidence=why)
-
-
-def build_claims(formulas: pd.DataFrame, octave: pd.DataFrame, mobilenet: pd.DataFrame, shares: pd.DataFrame,
-                 counts: dict[str, FlopCount], inception: pd.DataFrame,
-                 latency: pd.DataFrame | None) -> ClaimsTable:
-    """Every claim of the chapter, paper vs ours, with a verdict."""
-    claims = ClaimsTable(CHAPTER)
-    by_design = formulas.set_index("design")
-
-    # -- cost formulas on real layers
-    for design, key, text in [
-        ("flattened (lateral 1x1, kx1, 1xk)", "flattened_params_per_output", "flattened conv weights X+Y+C vs XYC"),
-        ("depthwise separable", "separable_cost_ratio", "depthwise separable cost 1/N + 1/Dk^2"),
-    ]:
-        row, ref = by_design.loc[design], pv(key)
-        claims.add(f"{text} ({row['formula'].split(', ', 1)[1]})", source=ref.cite, paper=row["formula_value"],
-                   ours=row["macs_ratio"], verdict="reproduced" if row["exact"] else "not reproduced",
-                   profile="count", evidence="count_flops on the real layers (mult-adds and params ratios)")
-    for design in [d for d in formulas["design"] if d.startswith("grouped") or "pair" in d]:
-        row = by_design.loc[design]
-        ref = pv("grouped_cost_ratio" if design.startswith("grouped") else "asymmetric_cost_ratio")
-        symbol, size = row["formula"].split(", ")
-        dense = f"a dense {size[2:]}x{size[2:]} conv" if "pair" in design else "a dense conv"
-        claims.add(f"{design} costs {symbol} of {dense}", source=ref.cite, paper=row["formula_value"],
-                   ours=row["macs_ratio"], verdict="reproduced" if row["exact"] else "not reproduced",
-                   profile="count", evidence="count_flops on the real layers (mult-adds and params ratios)")
-    large_n = separable_ratio_points(ns=(1024,), kernels=(3,)).iloc[0]
-    ref = pv("separable_cost_3x3_large_n")
-    claims.compare("depthwise separable 3x3 costs about 1/9 for large N (N=1024)", source=ref.cite,
-                   paper=ref.value, ours=large_n["counted"], profile="count", tolerance=0.005,
-                   evidence="count_flops, 64->1024 channels at 14x14")
-
-    # -- octave convolution
-    for _, row in octave.iterrows():
-        _add_count(claims, f"OctConv FLOPs at alpha={row['alpha']:g} (% of plain)", row["key"], row["counted_%"],
-                   evidence=f"count_flops on a 256->256 3x3 OctConv2d at 56x56; closed form {row['closed_form_%']:.2f}%")
-
-    # -- MobileNet v1
-    for _, row in mobilenet.iterrows():
-        if not pd.isna(row["paper_Mmacs"]):
-            _add_count(claims, f"{row['model']} mult-adds (M)", f"{row['key']}_macs", row["ours_Mmacs"],
-                       evidence="count_flops on our MobileNetV1 (meta device)")
-        if not pd.isna(row["paper_Mparams"]):
-            _add_count(claims, f"{row['model']} params (M)", f"{row['key']}_params", row["ours_Mweights"],
-                       evidence=f"conv and FC weights, as the paper's Table 2 counts; with BN and bias "
-                                f"{row['ours_Mparams']:.3f}M")
-    for _, row in shares[shares["key"] != "total"].iterrows():
-        for what, col in (("mult-adds", "macs"), ("params", "params")):
-            evidence = ("share of conv/FC weights (biases and BN excluded, as in the paper)" if col == "params"
-                        else "count_flops mult-adds by layer kind")
-            if row["key"] == "conv3x3" and col == "macs":
-                evidence += "; the paper's column sums to 99.29%, ours to 100%: 1.19 looks like 1.91 with digits swapped"
-            _add_count(claims, f"MobileNet Table 2: {row['layer type']} share of {what} (%)",
-                       f"mobilenet_share_{row['key']}_{col}", row[f"ours_{col}_%"], evidence=evidence)
-
-    # -- reference networks
-    mb, vgg, squeeze = counts["mobilenet_v1"], counts["vgg16"], counts["squeezenet1_0_227"]
-    conv_only = counts["vgg16_features"].macs
-    _add_count(claims, "VGG-16 mult-adds (M)", "vgg16_macs", vgg.macs / 1e6,
-               evidence=f"torchvision vgg16 at 224; the 13 convs alone give {conv_only / 1e6:,.0f}M, "
-                        f"the 3 FC layers add {(vgg.macs - conv_only) / 1e6:,.0f}M")
-    _add_count(claims, "VGG-16 params (M)", "vgg16_params", vgg.params / 1e6, evidence="torchvision vgg16")
-    ref = pv("mobilenet_vs_vgg16_params")
-    ratio = vgg.params / mb.params
-    claims.add("MobileNet has < 1/32 of VGG-16's params", source=ref.cite, paper="> 32x", ours=f"{ratio:.1f}x",
-               verdict="reproduced" if ratio > ref.value else "not reproduced", profile="count",
-               evidence="params ratio of the two counted models")
-    _add_count(claims, "MobileNet has about 1/27 of VGG-16's mult-adds (x fewer)", "mobilenet_vs_vgg16_macs",
-               vgg.macs / mb.macs, evidence="mult-adds ratio of the two counted models")
-    _add_count(claims, "SqueezeNet 1.0 params", "squeezenet_params", squeeze.params, evidence="torchvision squeezenet1_0")
-    _add_count(claims, "SqueezeNet 1.0 mult-adds (M)", "squeezenet_macs", squeeze.macs / 1e6,
-               evidence=f"at the Caffe input 227x227; at 224x224: {counts['squeezenet1_0_224'].macs / 1e6:.1f}M")
-    two_tower, one_gpu = counts["alexnet_two_tower"], counts["alexnet_torchvision"]
-    # "60" and "50x" are round figures ("about"), so they are read to one significant digit
-    _add_count(claims, "AlexNet params (M)", "alexnet_params", two_tower.params / 1e6, half_unit=5,
-               evidence=f"two-tower grouped AlexNet ({two_tower.params:,}); torchvision's one-GPU variant "
-                        f"has {one_gpu.params:,}")
-    _add_count(claims, "AlexNet mult-adds (M)", "alexnet_macs", two_tower.macs / 1e6,
-               evidence=f"two-tower grouped AlexNet at 227; torchvision's one-GPU variant at 224: "
-                        f"{one_gpu.macs / 1e6:.1f}M")
-    _add_count(claims, "SqueezeNet has about 1/50 of AlexNet's params (x fewer)", "squeezenet_vs_alexnet_params",
-               two_tower.params / squeeze.params, half_unit=5,
-               evidence=f"two-tower AlexNet / SqueezeNet 1.0; with torchvision's AlexNet "
-                        f"{one_gpu.params / squeeze.params:.1f}x")
-    _add_count(claims, "Xception params", "xception_params", counts["xception"].params,
-               evidence="our Xception, FC included, BN scale+shift included (Keras' trainable count)")
-    best = inception.loc[inception["minus_paper"].abs().idxmin()]
-    _add_count(claims, "Inception V3 params", "inception_v3_params", best["params"],
-               evidence=f"closest convention: {best['convention']}; no convention gives the exact figure")
-    ref = pv("xception_params")
-    fewer = counts["xception"].params < inception["params"].min()
-    claims.add("Xception has fewer params than Inception V3", source=ref.cite, paper="fewer",
-               ours="fewer" if fewer else "not fewer", verdict="reproduced" if fewer else "not reproduced",
-               profile="count", evidence="holds for every Inception V3 counting convention")
-
-    # -- accuracy and designs we do not run
-    for key, label in [("mobilenet_top1", "1.0 MobileNet-224"), ("conv_mobilenet_top1", "Conv MobileNet"),
-                       ("vgg16_top1", "VGG-16"), ("mobilenet_075_top1", "0.75 MobileNet-224"),
-                       ("mobilenet_050_top1", "0.5 MobileNet-224"), ("mobilenet_025_top1", "0.25 MobileNet-224")]:
-        _not_run(claims, f"{label} ImageNet top-1 (%)", key, "needs ImageNet training; not available here")
-    _not_run(claims, "OctConv ImageNet top-1 (%)", "octconv_imagenet_top1", "needs ImageNet training")
-    _not_run(claims, "OctConv headline cost (GFLOPs)", "octconv_imagenet_gflops",
-             "the headline model (a large OctConv network) is not built here")
-    _not_run(claims, "CondenseNet learns its groups from data", "condensenet_learned_groups",
-             "described only; learned grouping needs training")
-    _not_run(claims, "Big-Little Net multi-scale branches", "biglittle_branches", "described only")
-    _not_run(claims, "DSConv parameter compression (x)", "dsconv_param_compression", "quantised kernels not implemented")
-    _not_run(claims, "DSConv speed-up (x)", "dsconv_speedup", "quantised kernels not implemented")
-
-    # -- latency (live)
-    if latency is None:
-        ref = pv("grouping_suits_parallel_hardware")
-        claims.add("FLOP savings of grouping show up as time", source=ref.cite, paper="yes", ours="",
-                   verdict="not run", profile="live", evidence="latency not measured in this run")
-        return claims
-    for layer in [name for name in latency["layer"].unique() if name != "dense"]:
-        rows = latency[latency["layer"] == layer]
-        flop = rows["flop_ratio"].iloc[0]
-        time_ratio = float(rows["time_ratio"].median())
-        verdict = latency_verdict(flop, time_ratio)
-        ref = pv("grouping_suits_parallel_hardware")
-        claims.add(f"{layer} time follows its FLOP ratio (dense = 1)", source=ref.cite, paper=round(flop, 4),
-                   ours=round(time_ratio, 3), verdict=verdict, profile="live",
-                   evidence=f"median time ratio over {len(rows)} settings "
-                            f"({'; '.join(rows['setting'])}) on {rows['device'].iloc[0]}")
-    return claims
-
-
-def latency_verdict(flop_ratio: float, time_ratio: float) -> str:
-    """``reproduced`` when the measured speed-up is at least 80% of the FLOP speed-up (in log terms),
-    ``partly`` when the layer is faster than the dense conv at all, else ``not reproduced``."""
-    if time_ratio >= 1.0:
-        return "not reproduced"
-    achieved = math.log(time_ratio) / math.log(flop_ratio)
-    return "reproduced" if achieved >= 0.8 else "partly"
+    return build(claims, latency)

@@ -161,6 +161,7 @@ CIFAR_VARIANTS: dict[str, tuple[str | None, dict]] = {
     "versatile v2": ("versatile_v2", {}),
     "learned masks (a)": ("versatile_mask", {"strategy": "a"}),
     "learned masks (b)": ("versatile_mask", {"strategy": "b"}),
+    "learned masks (b), lambda = 0": ("versatile_mask", {"strategy": "b", "ortho_weight": 0.0}),
 }
 
 
@@ -513,3 +514,10 @@ def mask_drift_bound(model_kwargs: dict, recipe, *, train_size: int = 50_000, ba
             "share that could flip": float((grad * reach_per_grad >= distance).float().mean()),
         })
     return pd.DataFrame(rows)
+
+
+def ledger(profile: str = "best"):
+    """The chapter's committed claims, graded by ``effconv.claims.rules`` (see ``versatile_claims``)."""
+    from effconv.studies.versatile_claims import ledger as build
+
+    return build(profile)

@@ -1,44 +1,24 @@
-"""Chapter 5, Versatile filters: stored CIFAR-10 runs -> tables, figures and the claims table.
+"""Chapter 5, Versatile filters: stored CIFAR-10 runs -> tables and figures.
 
-Everything here copes with missing runs: a variant without a stored result shows as "not run", its
-complexity falls back to the count of a freshly built model, and verdicts that need it are "not run".
-
-Verdict rules (stated again in the chapter):
-
-- **Counted numbers** (parameters, FLOPs, memory): ``reproduced`` when ours rounds to the printed figure
-  or lies within 0.5% of it, ``partly`` within 5%, else ``not reproduced``. Derived ratios of two printed
-  figures get the rounding of both as extra tolerance. Exact identities (crop form = mask form, the
-  gradient of the orthogonal loss) are ``reproduced`` when the float64 difference is below 1e-9.
-- **Accuracy differences** between two variants are in points of test accuracy (final epoch, mean over
-  the stored seeds). The noise threshold ``tau`` is two standard errors of the difference when both
-  variants have at least two seeds, else ``SINGLE_SEED_NOISE`` (0.5 points, an assumed level: the cpu
-  profile has one seed, so we cannot measure it).
-  - "A beats B": ``reproduced`` when A - B > tau, ``partly`` when |A - B| <= tau (direction not
-    established), ``not reproduced`` when B beats A by more than tau.
-  - "A loses no more than ``margin``" (``margin = min(published difference, 0)``, so "keeps the accuracy"
-    has margin 0): ``reproduced`` when A - B >= margin - tau, ``partly`` within one more point
-    (``SLACK``), else ``not reproduced``.
-- **Smoke** results (1 epoch on 512 images) only check the plumbing: their verdicts are "not run".
+Everything here copes with missing runs: a variant without a stored result shows as "not run", and its
+complexity falls back to the count of a freshly built model. Verdicts are not decided here: the claims
+are graded in ``versatile_claims`` by the shared rules of ``effconv.claims``; this module only gathers
+each arm's stored values by seed (``arm_values``) for them.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, Sequence
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from effconv.analysis.claims import ClaimsTable, numeric_verdict
+from effconv.claims import grade_effect
 from effconv.experiments import ExperimentSpec, analysis, results_table
-from effconv.studies.paper import PaperValue, paper_table, paper_value
 
 CHAPTER = "versatile"
-SINGLE_SEED_NOISE = 0.5  # points of accuracy, assumed noise of one short run against another
-SLACK = 1.0  # points beyond the margin that still count as "partly"
-EXACT = 1e-9  # float64 differences below this count as equal
 
 # run name -> label, in the order of the tables (labels as in studies.versatile.CIFAR_VARIANTS)
 VARIANTS: dict[str, str] = {
@@ -47,15 +27,12 @@ VARIANTS: dict[str, str] = {
     "vgg16-v2": "versatile v2",
     "vgg16-masks-a": "learned masks (a)",
     "vgg16-masks-b": "learned masks (b)",
+    "vgg16-masks-b-lambda0": "learned masks (b), lambda = 0",
 }
-MASKED = ("learned masks (a)", "learned masks (b)")
+MASKED = ("learned masks (a)", "learned masks (b)", "learned masks (b), lambda = 0")
 MASK_STATS = ("density", "changed_from_init", "pairwise_hamming", "all_equal_fraction", "ortho_loss")
 COMPLEXITY_KEYS = ("params", "params_official", "mask_bits", "memory_mb", "memory_mb_official", "macs",
                    "macs_executed")
-
-
-def pv(key: str) -> PaperValue:
-    return paper_value(CHAPTER, key)
 
 
 def _is_missing(value: Any) -> bool:
@@ -147,73 +124,23 @@ def cifar_table(profile: str, specs: Sequence[ExperimentSpec], results: Sequence
 # Accuracy comparisons and their verdicts
 # ---------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Comparison:
-    """Accuracy of variant ``a`` minus variant ``b`` (points), with the noise threshold used."""
-
-    a: str
-    b: str
-    delta: float
-    tau: float
-    seeds_a: int
-    seeds_b: int
-
-    def describe(self) -> str:
-        return (f"{self.a} - {self.b} = {self.delta:+.2f} points ({self.seeds_a} vs {self.seeds_b} seed(s), "
-                f"noise threshold {self.tau:.2f})")
-
-
-def compare_accuracy(runs: pd.DataFrame, a: str, b: str, *,
-                     single_seed_noise: float = SINGLE_SEED_NOISE) -> Comparison | None:
-    """``a`` minus ``b`` in mean final test accuracy over stored seeds; None when either has no stored run.
-
-    ``tau`` is two standard errors of the difference when both have >= 2 seeds, else ``single_seed_noise``.
-    """
-    stored = runs[runs["status"] == "stored"]
-    acc_a = stored.loc[stored["variant"] == a, "test_acc_%"].astype(float)
-    acc_b = stored.loc[stored["variant"] == b, "test_acc_%"].astype(float)
-    if acc_a.empty or acc_b.empty:
-        return None
-    if len(acc_a) >= 2 and len(acc_b) >= 2:
-        tau = 2 * math.sqrt(acc_a.var() / len(acc_a) + acc_b.var() / len(acc_b))
-    else:
-        tau = single_seed_noise
-    return Comparison(a, b, float(acc_a.mean() - acc_b.mean()), tau, len(acc_a), len(acc_b))
-
-
-def verdict_beats(delta: float | None, tau: float) -> str:
-    """"A beats B": reproduced above the noise, partly within it, not reproduced below it."""
-    if _is_missing(delta):
-        return "not run"
-    if delta > tau:
-        return "reproduced"
-    if delta >= -tau:
-        return "partly"
-    return "not reproduced"
-
-
-def verdict_no_worse(delta: float | None, margin: float, tau: float, slack: float = SLACK) -> str:
-    """"A loses no more than ``-margin`` points against B" (margin <= 0; 0 means "keeps the accuracy")."""
-    if _is_missing(delta):
-        return "not run"
-    margin = min(margin, 0.0)
-    if delta >= margin - tau:
-        return "reproduced"
-    if delta >= margin - tau - slack:
-        return "partly"
-    return "not reproduced"
+def arm_values(runs: pd.DataFrame, label: str, column: str = "test_acc_%") -> dict[int, float]:
+    """{seed: value} of one arm's stored runs (``runs`` from ``run_table`` or ``final_masks``)."""
+    stored = runs[(runs["variant"] == label) & (runs["status"] == "stored")]
+    return {int(seed): float(value) for seed, value in zip(stored["seed"], stored[column]) if not _is_missing(value)}
 
 
 def comparison_sentence(runs: pd.DataFrame, a: str, b: str, profile: str) -> str:
-    """One plain sentence for the prose: accuracies of ``a`` and ``b`` and their difference, or "not run"."""
-    comp = compare_accuracy(runs, a, b)
-    if comp is None:
-        missing = [v for v in (a, b) if runs[(runs["variant"] == v) & (runs["status"] == "stored")].empty]
-        return f"not run yet ({' and '.join(missing)}: no stored {profile} run)"
-    stored = runs[runs["status"] == "stored"]
-    acc = {v: stored.loc[stored["variant"] == v, "test_acc_%"].astype(float).mean() for v in (a, b)}
-    return (f"{acc[a]:.2f}% for {a} against {acc[b]:.2f}% for {b}, {comp.delta:+.2f} points "
-            f"({comp.seeds_a} and {comp.seeds_b} seed(s), profile {profile}, noise threshold {comp.tau:.2f})")
+    """One plain sentence for the prose: the paired difference ``a`` - ``b`` over shared seeds, or "not run"."""
+    acc_a, acc_b = arm_values(runs, a), arm_values(runs, b)
+    grade = grade_effect(acc_a, acc_b)
+    if grade.n == 0:
+        missing = [v for v, acc in ((a, acc_a), (b, acc_b)) if not acc]
+        return (f"not run yet ({' and '.join(missing)}: no stored {profile} run)" if missing
+                else f"not run yet (no seed stored for both {a} and {b}, profile {profile})")
+    interval = f", 95% interval {grade.interval}" if grade.interval else ""
+    return (f"{a} - {b} = {grade.ours:+.2f} points, mean over {grade.n} paired seed(s){interval} "
+            f"(profile {profile})")
 
 
 def epoch_time_sentence(runs: pd.DataFrame, profile: str) -> str:
@@ -353,207 +280,3 @@ def plot_cifar(table: pd.DataFrame, curves: pd.DataFrame, profile: str) -> plt.F
     right.set_title(f"Test accuracy per epoch (profile {profile})", fontsize=10)
     fig.tight_layout()
     return fig
-
-
-# ---------------------------------------------------------------------------------------------
-# Claims
-# ---------------------------------------------------------------------------------------------
-
-def _printed_half_unit(key: str) -> float:
-    text = paper_table(CHAPTER).loc[key, "value"]
-    decimals = len(text.split(".", 1)[1]) if "." in text else 0
-    return 0.5 * 10.0 ** -decimals
-
-
-def count_verdict(paper: float, ours: float | None, half_unit: float) -> str:
-    """``reproduced`` when ours rounds to the printed figure or is within 0.5%, ``partly`` within 5%."""
-    return numeric_verdict(paper, ours, tolerance=max(half_unit, 5e-3 * abs(paper)), partly=0.05 * abs(paper))
-
-
-def _fmt(x: float | None, digits: int = 4) -> str:
-    if _is_missing(x):
-        return ""
-    return f"{x:.{digits}g}" if abs(x) >= 1e-3 or x == 0 else f"{x:.1e}"
-
-
-def _add_count(claims: ClaimsTable, claim: str, key: str, ours: float, evidence: str) -> str:
-    ref = pv(key)
-    verdict = count_verdict(ref.value, ours, _printed_half_unit(key))
-    claims.add(claim, source=ref.cite, paper=_fmt(ref.value), ours=_fmt(ours), delta=_fmt(ours - ref.value),
-               verdict=verdict, profile="count", evidence=evidence)
-    return verdict
-
-
-def _add_ratio(claims: ClaimsTable, claim: str, num_key: str, den_key: str, ours: float, evidence: str) -> str:
-    """A ratio of two printed figures against our counted ratio; the rounding of both is tolerated."""
-    num, den = pv(num_key), pv(den_key)
-    paper = num.value / den.value
-    rounding = paper * (_printed_half_unit(num_key) / num.value + _printed_half_unit(den_key) / den.value)
-    verdict = numeric_verdict(paper, ours, tolerance=max(rounding, 5e-3 * paper), partly=0.05 * paper)
-    claims.add(claim, source=f"derived: {num.value:g} / {den.value:g} ({num.tag}: {num.source})",
-               paper=_fmt(paper), ours=_fmt(ours), delta=_fmt(ours - paper), verdict=verdict, profile="count",
-               evidence=evidence)
-    return verdict
-
-
-def _add_exact(claims: ClaimsTable, claim: str, key: str, diff: float, paper_text: str, evidence: str) -> str:
-    verdict = "reproduced" if diff < EXACT else "not reproduced"
-    claims.add(claim, source=pv(key).cite, paper=paper_text, ours=f"max |diff| {diff:.1e}", delta="",
-               verdict=verdict, profile="live", evidence=evidence)
-    return verdict
-
-
-def _not_run(claims: ClaimsTable, claim: str, key: str, why: str) -> None:
-    ref = pv(key)
-    claims.add(claim, source=ref.cite, paper=_fmt(ref.value), ours="", verdict="not run", profile="count",
-               evidence=why)
-
-
-def _accuracy_claim(claims: ClaimsTable, claim: str, *, source: str, paper: float | str, comparison: Comparison | None,
-                    verdict: str, profile: str, rule: str, extra: str = "") -> str:
-    """One trained claim; smoke profiles and missing runs give "not run"."""
-    if comparison is None:
-        verdict, ours, evidence = "not run", "", f"needs stored {profile} runs; {rule}"
-    elif profile == "smoke":
-        verdict, ours = "not run", f"{comparison.delta:+.2f}"
-        evidence = f"smoke profile (1 epoch on 512 images): a plumbing check, no verdict; {comparison.describe()}"
-    else:
-        ours, evidence = f"{comparison.delta:+.2f}", f"{comparison.describe()}; {rule}"
-    if extra:
-        evidence += f"; {extra}"
-    paper_text = f"{paper:+.1f}" if isinstance(paper, float) else paper
-    delta = f"{float(ours) - paper:+.2f}" if ours and isinstance(paper, float) else ""
-    claims.add(claim, source=source, paper=paper_text, ours=ours, delta=delta, verdict=verdict, profile=profile,
-               evidence=evidence)
-    return verdict
-
-
-def _repo_delta(a: str, b: str) -> tuple[float, str]:
-    va, vb = pv(a), pv(b)
-    return va.value - vb.value, f"derived: {va.value:g} - {vb.value:g} ImageNet top-1 ({va.tag}: {va.source})"
-
-
-def build_claims(*, spatial: pd.DataFrame, channel: pd.DataFrame, layer_costs: pd.DataFrame,
-                 ortho: pd.DataFrame, imagenet: pd.DataFrame, profile: str, runs: pd.DataFrame,
-                 masks: pd.DataFrame) -> ClaimsTable:
-    """Every claim of the chapter: counted and live checks first, then the CIFAR-10 analogues of the
-    trained claims (``profile``), then the ImageNet accuracy claims we cannot run."""
-    claims = ClaimsTable(CHAPTER)
-    costs = layer_costs.set_index("layer")
-    v1 = costs.loc["versatile v1 (spatial)"]
-    v2 = costs.loc["versatile v2, c_hat = c - 1, g = 1 (official)"]
-
-    # -- definitions and layer costs (live, exact)
-    crop = float(spatial[["max |crop - mask form|", "max |crop - dense conv|"]].to_numpy().max())
-    _add_exact(claims, "secondary filter i = centre crop of size d-2(i-1) at padding reduced by i-1 (= mask form)",
-               "crop_form", crop, "equal",
-               f"{len(spatial)} layers (d = 3, 5, 7; stride 1, 2; reduced padding), random float64 inputs")
-    n_ok = bool((channel["n = (c - c_hat)/g + 1"] == channel["n (layer)"]).all())
-    chan = float(channel["max |layer - definition|"].max())
-    claims.add("channel versatile: n = (c - c_hat)/g + 1 outputs per primary and offset window",
-               source=pv("method").cite, paper="n = (c - c_hat)/g + 1",
-               ours=f"{int(n_ok) * len(channel)}/{len(channel)} layers match; max |diff| {chan:.1e}", delta="",
-               verdict="reproduced" if n_ok and chan < EXACT else "not reproduced", profile="live",
-               evidence="VersatileConv2d against the definition, c in {8, 64}, several c_hat and g")
-    _add_count(claims, "spatial versatile 3x3 layer: FLOPs 10/18 of the standard layer",
-               "spatial_3x3_flops_ratio", float(v1["FLOPs ratio"]), "count_flops, 64 -> 64 channels at 32x32")
-    _add_count(claims, "spatial versatile 3x3 layer: parameters 1/(s n) = 1/2", "spatial_3x3_params_ratio",
-               float(v1["params_official ratio"]), "weights of one 64 -> 64 layer, no bias")
-    _add_count(claims, "spatial + channel versatile 3x3 layer (n = 2): parameters 1/(s n) = 1/4 (official storage)",
-               "spatial_channel_3x3_params_ratio", float(v2["params_official ratio"]),
-               "official storage keeps c channels per primary; ours stores c_hat: "
-               f"{int(v2['params'])} vs {int(v2['params_official'])}")
-    grad = float(ortho[["max |autograd - closed form|", "max |layer (STE) - closed form|"]].to_numpy().max())
-    _add_exact(claims, "gradient of the orthogonal loss: 2/(d^4 c^2) M M^T M - 2/(d^2 c) M", "ortho_gradient", grad,
-               "closed form", f"autograd and the layer's straight-through backward, {len(ortho)} (s, d, c) settings")
-
-    # -- ImageNet complexity, counted on the meta device
-    table = imagenet.set_index("model")
-    base, r1, r2 = (table.loc[k] for k in ("ResNet-50", "Versatile-v1 ResNet-50", "Versatile-v2 ResNet-50"))
-    fit = table.loc["Versatile-v2 ResNet-50 (c_hat = 15c/16)"]
-    _add_count(claims, "ResNet-50 parameters (M)", "resnet50_params", float(base["params_M"]), "torchvision resnet50")
-    _add_count(claims, "ResNet-50 GFLOPs", "resnet50_gflops", float(base["GFLOPs"]), "torchvision resnet50, 224x224")
-    _add_count(claims, "ResNet-50 memory (MB)", "coco_resnet50_memory", float(base["memory_MB"]),
-               "4 bytes per parameter, MB of 2^20 bytes")
-    _add_count(claims, "Versatile-v1 ResNet-50 GFLOPs", "coco_resnet50_v1_gflops", float(r1["GFLOPs"]),
-               "every kxk conv spatially versatile (7x7 stem: s = 4), 1x1 convs plain")
-    _add_count(claims, "Versatile-v1 ResNet-50 memory (MB)", "coco_resnet50_v1_memory", float(r1["memory_MB"]),
-               "4 bytes per parameter, MB of 2^20 bytes")
-    _add_count(claims, "Versatile-v2 ResNet-50 parameters (M)", "resnet50_v2_params", float(r2["params_official_M"]),
-               "official setting c_hat = c - 1, g = 1 on every conv; official storage (c channels per primary)")
-    _add_count(claims, "Versatile-v2 ResNet-50 GFLOPs", "coco_resnet50_v2_gflops", float(r2["GFLOPs"]),
-               f"official setting c_hat = c - 1, g = 1; our c/16 fit (not published) gives {fit['GFLOPs']:.3f}; "
-               "the transcribed NeurIPS table also says 3.0")
-    _add_count(claims, "Versatile-v2 ResNet-50 memory (MB)", "coco_resnet50_v2_memory", float(r2["memory_MB"]),
-               "official storage, 4 bytes per parameter")
-    _add_ratio(claims, "Versatile-v1 ResNet-50 memory / ResNet-50 memory", "coco_resnet50_v1_memory",
-               "coco_resnet50_memory", float(r1["memory_MB"] / base["memory_MB"]), "counted; a ratio cancels a "
-               "convention offset common to both")
-    _add_ratio(claims, "Versatile-v2 ResNet-50 memory / ResNet-50 memory", "coco_resnet50_v2_memory",
-               "coco_resnet50_memory", float(r2["memory_MB"] / base["memory_MB"]), "counted, official storage")
-
-    # -- CIFAR-10 analogues of the trained claims
-    note = "CIFAR-10 VGG-16 stands in for ImageNet"
-    gain, src = _repo_delta("imagenet_vgg16_v1_top1", "imagenet_vgg16_top1")
-    comp = compare_accuracy(runs, "versatile v1", "baseline")
-    _accuracy_claim(claims, "spatial versatile filters (v1) keep the baseline's accuracy at about half the parameters",
-                    source=src, paper=gain, comparison=comp,
-                    verdict=verdict_no_worse(comp and comp.delta, 0.0, comp.tau if comp else 0.0), profile=profile,
-                    rule="reproduced when v1 - baseline >= -tau, partly within 1 more point", extra=note)
-    loss, src = _repo_delta("imagenet_vgg16_v2_top1", "imagenet_vgg16_top1")
-    comp = compare_accuracy(runs, "versatile v2", "baseline")
-    _accuracy_claim(claims, "spatial + channel versatile filters (v2) lose about a point at a quarter of the "
-                    "parameters", source=src, paper=loss, comparison=comp,
-                    verdict=verdict_no_worse(comp and comp.delta, loss, comp.tau if comp else 0.0), profile=profile,
-                    rule=f"reproduced when v2 - baseline >= {loss:+.1f} - tau, partly within 1 more point", extra=note)
-    gap, src = _repo_delta("imagenet_vgg16_v1_top1", "imagenet_vgg16_v2_top1")
-    comp = compare_accuracy(runs, "versatile v1", "versatile v2")
-    _accuracy_claim(claims, "channel sliding costs accuracy: v1 beats v2", source=src, paper=gap, comparison=comp,
-                    verdict=verdict_beats(comp and comp.delta, comp.tau if comp else 0.0), profile=profile,
-                    rule="reproduced when v1 - v2 > tau, partly within +-tau", extra=note)
-    comp = compare_accuracy(runs, "learned masks (b)", "learned masks (a)")
-    _accuracy_claim(claims, "learned masks: a mask set per primary (b) beats one set shared by the layer (a)",
-                    source=pv("masks_b_beats_a").cite, paper="b > a", comparison=comp,
-                    verdict=verdict_beats(comp and comp.delta, comp.tau if comp else 0.0), profile=profile,
-                    rule="reproduced when b - a > tau, partly within +-tau")
-    _masks_distinct_claim(claims, masks, profile)
-
-    # -- ImageNet accuracy: no ImageNet here
-    why = "no ImageNet here; the CIFAR-10 analogue is above"
-    for key, claim in (("imagenet_vgg16_top1", "ImageNet VGG-16 top-1 (%)"),
-                       ("imagenet_vgg16_v1_top1", "ImageNet VGG-16, spatial versatile, top-1 (%)"),
-                       ("imagenet_vgg16_v2_top1", "ImageNet VGG-16, spatial + channel versatile, top-1 (%)"),
-                       ("resnet50_v2_top1", "ImageNet Versatile-v2 ResNet-50 top-1 (%)"),
-                       ("coco_resnet50_v2_map", "COCO Faster R-CNN, Versatile-v2 ResNet-50 backbone, mAP (%)")):
-        _not_run(claims, claim, key, why if not key.startswith("coco") else "no COCO detection here")
-    return claims
-
-
-def _masks_distinct_claim(claims: ClaimsTable, masks: pd.DataFrame, profile: str) -> str:
-    """The orthogonal loss keeps the masks of one primary apart: all-equal share < 1% after training.
-
-    The masks start distinct (concentric), so the check only tests the loss when the masks moved: if
-    ``changed_from_init`` is 0 the verdict is at most ``partly``.
-    """
-    claim = "the orthogonal loss keeps the masks of one primary distinct (no copies of one filter)"
-    source = pv("method").cite
-    stored = masks[masks["status"] == "stored"] if not masks.empty else masks
-    if stored.empty:
-        claims.add(claim, source=source, paper="distinct", ours="", verdict="not run", profile=profile,
-                   evidence=f"needs the stored {profile} learned-mask runs")
-        return "not run"
-    # the worst run decides: the most identical masks, and the least movement from the concentric start
-    equal = float(stored["all_equal_fraction"].max())
-    moved, moved_most = float(stored["changed_from_init"].min()), float(stored["changed_from_init"].max())
-    ours = f"all-equal share at most {equal:.3g}; changed from init {moved:.3g} to {moved_most:.3g}"
-    if profile == "smoke":
-        verdict, evidence = "not run", "smoke profile (1 epoch on 512 images): a plumbing check, no verdict"
-    elif equal >= 0.01:
-        verdict, evidence = "not reproduced", "some primaries ended with identical masks"
-    elif moved > 0:
-        verdict, evidence = "reproduced", "masks moved from the concentric start and stayed distinct"
-    else:
-        verdict, evidence = "partly", "masks stayed distinct but never moved from the concentric start"
-    claims.add(claim, source=source, paper="distinct", ours=ours, verdict=verdict, profile=profile,
-               evidence=f"{evidence}; worst of {len(stored)} run(s): {', '.join(sorted(set(stored['variant'])))}")
-    return verdict

@@ -192,3 +192,17 @@ def test_claim_lookup_names_the_problem():
     with pytest.raises(EffconvError, match="claims match"):
         claims_lib.claim(frame.reset_index(), "CIFAR-10")
     assert set(frame["verdict"]) <= set(VERDICTS)
+
+
+def test_initial_importance_is_the_runs_own_initialisation():
+    import torch
+
+    from effconv.models import create_model
+    from effconv.studies.acnet import kernel_importance
+
+    spec = runs.table_specs("cpu")[-1]          # a ResNet-20 ACNet run
+    torch.manual_seed(spec.seed)                # what the runner does right before building the model
+    expected = kernel_importance(create_model(spec.model, **dict(spec.model_kwargs)))
+    got = claims_lib.importance_init("cpu", [spec.seed], variants=(variant_of(spec),))[variant_of(spec)][spec.seed]
+    assert spec.model == "resnet20" and variant_of(spec) == "acnet"
+    pd.testing.assert_frame_equal(got, expected)

@@ -368,8 +368,9 @@ def rotation_claims(claims: ClaimsTable, chapter: ChapterRuns) -> None:
 
 def importance_init(profile: str, seeds: Iterable[int], variants: Iterable[str] = ("base", "acnet")
                     ) -> dict[str, dict[int, pd.DataFrame]]:
-    """{variant: {seed: importance matrix}} of the skeleton model before training, seeded per run seed
-    (deterministic: the baseline the trained maps are graded against)."""
+    """{variant: {seed: importance matrix}} of the skeleton model before training: the run's own initial
+    weights, since the runner also seeds torch with the run's seed right before ``create_model`` (the
+    baseline the trained maps are graded against; deterministic)."""
     from effconv.studies.acnet import importance_at_init
 
     model = runs.SKELETON_MODEL[profile]
@@ -409,7 +410,7 @@ def importance_claims(claims: ClaimsTable, chapter: ChapterRuns) -> None:
         claims.grade(f"ACNet: {text}; graded on what training changed", grade_change(before, after, direction=direction),
                      kind="trained", source=ref(key).cite, paper=paper, profile=profile,
                      evidence=f"{where}; the threshold already holds at initialisation, so the verdict is on the "
-                              f"change trained − initialised (seeded init per run seed){'; ' + shown if shown else ''}")
+                              f"change trained − initialised (each run against its own initial weights){'; ' + shown if shown else ''}")
     after, before = trained("base", skeleton_gap), initial("base", skeleton_gap)
     claims.grade("base model: centre largest, corners smallest (skeleton − corner mean importance, trained − "
                  "initialised)", grade_change(before, after, direction=1), kind="trained",
@@ -420,7 +421,7 @@ def importance_claims(claims: ClaimsTable, chapter: ChapterRuns) -> None:
     claims.grade("ACNet: training strengthens the skeleton beyond what adding random kernels gives "
                  "(skeleton − corner mean importance, trained − initialised)", grade_change(before, after, direction=1),
                  kind="trained", source=ref("importance_skeleton_learned").cite, paper="> 0", profile=profile,
-                 evidence=f"{where}; initialised with the run's seed, same architecture")
+                 evidence=f"{where}; each run against its own initial weights")
     # border ACB: the border gains over the base, and gains less than the ACB's skeleton does
     base_border = trained("base", lambda m: region_mean(m, "border"))
     border_gain = difference(trained("border", lambda m: region_mean(m, "border")), base_border)

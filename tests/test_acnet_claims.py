@@ -158,6 +158,9 @@ def test_fusion_of_trained_runs_counts_changed_runs():
             chapter.table.results[index] = fake_result(spec, 0.78, fused_acc=0.775)
     fused = row(build(chapter), "keep their test accuracy when fused")
     assert fused["verdict"] == "not reproduced" and "-0.500 pp" in fused["evidence"]
+    # 6 ACB runs stored (Cifar-quick ACNet, hor, ver, sum-bn; ResNet-20 ACNet, border), each counted once
+    # though some belong to two comparisons; one of them changed
+    assert fused["paper"] == "6" and fused["ours"] == "5"
 
 
 def test_full_profile_uses_resnet56_without_stand_ins():

@@ -229,12 +229,12 @@ def fusion_claim(claims: ClaimsTable, every: list[Runs], profile: str) -> None:
     """Each trained ACB model keeps its test accuracy when folded: the fusion is exact, so the paper's
     claim is that every run does (same accuracy to the printed two decimals, i.e. not one test image)."""
     changes = []
-    for comparison in every:
-        for spec, result in zip(comparison.specs, comparison.results):
-            stored = ((result or {}).get("analyses") or {}).get("acnet.fusion")
-            if stored is None or variant_of(spec) == "base":
-                continue
-            changes.append(100 * stored["test_acc_fused"] - accuracy(result))
+    merged = merge(*every)   # a run shared by two comparisons counts once
+    for spec, result in zip(merged.specs, merged.results):
+        stored = ((result or {}).get("analyses") or {}).get("acnet.fusion")
+        if stored is None or variant_of(spec) == "base":
+            continue
+        changes.append(100 * stored["test_acc_fused"] - accuracy(result))
     same = sum(round(change, 2) == 0 for change in changes)
     worst = round(max(changes, key=abs), 3) if changes else None   # float noise below 1e-3 pp is not a change
     grade = grade_count(same if changes else None, len(changes), decimals=0)

@@ -1,0 +1,211 @@
+"""Chapter 3 claims: every verdict comes from the shared rules, on synthetic stored runs (no training)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from test_acnet_report import comparison, fake_result, pruning_curve
+
+from effconv.claims import COLUMNS, VERDICTS, ClaimsTable
+from effconv.errors import EffconvError
+from effconv.studies import acnet_claims as claims_lib
+from effconv.studies import acnet_runs as runs
+from effconv.studies.acnet_report import Runs, variant_of
+
+pytestmark = pytest.mark.usefixtures("single_thread")
+
+BASE = [[0.5, 0.7, 0.5], [0.7, 1.0, 0.7], [0.5, 0.7, 0.5]]
+ACNET = [[0.2, 0.9, 0.2], [0.9, 1.0, 0.9], [0.2, 0.9, 0.2]]
+BORDER = [[0.5, 0.6, 0.65], [0.6, 0.9, 0.65], [0.65, 0.65, 1.0]]
+
+
+def blocks_stub(failing: int = 0) -> pd.DataFrame:
+    n = 6
+    return pd.DataFrame({"max_rel": [1e-7] * (n - failing) + [1e-3] * failing, "max_rel_float64": [1e-16] * n,
+                         "in_seed_demo": [True, False] * (n // 2), "same_geometry": [True] * n})
+
+
+def costs_stub(equal: int = 2) -> pd.DataFrame:
+    return pd.DataFrame({"model": ["cifar_quick", "resnet56"], "same_as_base": [True] * equal + [False] * (2 - equal)})
+
+
+def chapter_runs(accs: dict | None = None, extra: dict | None = None) -> claims_lib.ChapterRuns:
+    accs, extra = accs or {}, extra or {}
+    return claims_lib.ChapterRuns(comparison(runs.table_specs, accs, extra), comparison(runs.ablation_specs, accs, extra),
+                                  comparison(runs.skeleton_specs, accs, extra))
+
+
+def build(chapter: claims_lib.ChapterRuns) -> pd.DataFrame:
+    table = claims_lib.ledger("cpu", chapter, blocks=blocks_stub(), costs=costs_stub())
+    return table.frame().set_index("claim")
+
+
+def row(frame: pd.DataFrame, fragment: str) -> pd.Series:
+    return claims_lib.claim(frame.reset_index(), fragment)
+
+
+def paper_like(seeds=(0, 1, 2), *, ablation_sign: float = 1.0, border_gain: float = 0.1) -> claims_lib.ChapterRuns:
+    """Stored runs in which every published effect holds clearly on every seed (``ablation_sign`` -1 flips
+    the ablation: the full ACB then loses to each reduced block)."""
+    accs, extra = {}, {}
+    for s in seeds:
+        jitter = 0.0005 * s
+        quick = {"base": 0.80, "hor": 0.807, "ver": 0.809, "sum-bn": 0.805, "acnet": 0.815}
+        if ablation_sign < 0:
+            quick.update({"hor": 0.82, "ver": 0.821, "sum-bn": 0.822})
+        for variant, acc in quick.items():
+            accs[("cifar_quick", variant, s)] = acc + jitter
+            hor = variant == "hor"
+            extra[("cifar_quick", variant, s)] = {"rotation": {
+                "original": acc + jitter, "rot90_ccw": 0.30 + jitter + (0.005 if hor else 0),
+                "rot180": (0.38 if hor else 0.35) + jitter, "flip_ud": (0.381 if hor else 0.351) + jitter}}
+        border = [[v + (border_gain if (i == 2 or j == 2) else 0) for j, v in enumerate(r)] for i, r in enumerate(BASE)]
+        for variant, acc, matrix, curve in (
+                ("base", 0.85, BASE, pruning_curve(0.85, 0.3 + jitter, 2.0)),
+                ("acnet", 0.86, ACNET, pruning_curve(0.86, 0.4, 5.0 + 10 * jitter)),
+                ("border", 0.852, border, pruning_curve(0.855, 0.2, 3.0, regions=(
+                    "corners", "skeleton", "global", "border", "top_left"), extra={"border": 3.0 + jitter, "top_left": 2.5}))):
+            accs[("resnet20", variant, s)] = acc + jitter
+            extra[("resnet20", variant, s)] = {"importance": matrix, "pruning": curve}
+    return chapter_runs(accs, extra)
+
+
+def test_no_runs_grade_not_run_and_nothing_is_reproduced_from_an_empty_set():
+    frame = build(chapter_runs())
+    assert list(frame.reset_index().columns) == COLUMNS and frame.index.is_unique
+    trained = frame[frame["kind"] == "trained"]
+    assert len(trained) > 25 and set(trained["verdict"]) == {"not run"}
+    counted = frame[frame["kind"] == "counted"]
+    assert set(counted["verdict"]) == {"reproduced"} and "live" not in set(frame["kind"])
+
+
+def test_counted_checks_fail_when_a_case_fails():
+    table = ClaimsTable("acnet")
+    claims_lib.counted_claims(table, blocks_stub(failing=3), costs_stub(equal=1))
+    verdicts = table.frame()["verdict"].tolist()
+    assert verdicts == ["not reproduced", "not reproduced", "not reproduced"]  # 3 of 6, 2 of 3, 1 of 2
+
+
+def test_three_seeds_where_the_paper_holds():
+    frame = build(paper_like())
+    for fragment in ("CIFAR-10 Cifar-quick: ACNet gain", "removing the vertical kernel", "removing the per-branch BN",
+                     "square + hor beats", "horizontal-only − base, 180°", "horizontal-only − base, up-down",
+                     "larger at 180° than at 90°", "base: pruning corners", "ACB: pruning corners",
+                     "gap is larger in ACNet", "corners still gives the best", "no better than pruning the top-left",
+                     "less accurate than the normal ACNet", "border ACB strengthens"):
+        assert row(frame, fragment)["verdict"] == "reproduced", fragment
+    assert row(frame, "CIFAR-10 Cifar-quick: ACNet gain")["n"] == "3"
+    assert row(frame, "CIFAR-10 Cifar-quick: ACNet gain")["source"].startswith("repo:")
+    vgg = row(frame, "CIFAR-10 VGG-16")
+    assert vgg["verdict"] == "not run" and "DBB" in vgg["source"] and float(vgg["paper"]) == pytest.approx(0.48)
+    assert row(frame, "180° rotated and up-down flipped")["verdict"] == "reproduced"
+
+
+def test_absolute_accuracies_of_our_setting_are_not_comparable():
+    frame = build(paper_like())
+    resnet = row(frame, "ResNet-56 (ResNet-20 at width 0.5 stands in for ResNet-56): ACNet accuracy")
+    assert resnet["verdict"] == "not comparable" and "8 epochs" in resnet["evidence"]
+    gain = row(frame, "ResNet-56 (ResNet-20 at width 0.5 stands in for ResNet-56): ACNet gain")
+    assert gain["verdict"] == "reproduced"
+    for fragment in ("border variant accuracy", "almost all corners pruned", "destroys the model by 13%"):
+        assert row(frame, fragment)["verdict"] == "not comparable", fragment
+
+
+def test_wrong_sign_is_not_reproduced_and_one_seed_is_inconclusive():
+    frame = build(paper_like(ablation_sign=-1))
+    for fragment in ("removing the vertical kernel", "removing the horizontal kernel", "removing the per-branch BN"):
+        assert row(frame, fragment)["verdict"] == "not reproduced", fragment   # the old rule said "partly"
+    one = build(paper_like(seeds=(0,), ablation_sign=-1))
+    verdict = row(one, "removing the vertical kernel")
+    assert verdict["verdict"] == "inconclusive" and verdict["n"] == "1"
+
+
+def test_border_gains_both_negative_is_not_partly():
+    frame = build(paper_like(border_gain=-0.1))
+    assert row(frame, "border ACB strengthens")["verdict"] == "not reproduced"
+
+
+def test_importance_thresholds_are_graded_on_the_change_from_initialisation(monkeypatch):
+    chapter = paper_like()
+    # a trained map identical to the initial one meets the paper's thresholds but shows no training effect
+    monkeypatch.setattr(claims_lib, "importance_init", lambda profile, seeds, variants=("base", "acnet"): {
+        "base": {s: pd.DataFrame(BASE) for s in seeds}, "acnet": {s: pd.DataFrame(ACNET) for s in seeds}})
+    frame = build(chapter)
+    corner = row(frame, "every corner's importance below 0.400")
+    assert corner["verdict"] == "inconclusive" and float(corner["ours"]) == 0 and corner["paper"] == "< 0.400"
+    assert row(frame, "training strengthens the skeleton")["verdict"] == "inconclusive"
+    # against a flat start the same trained maps are a real change
+    monkeypatch.setattr(claims_lib, "importance_init", lambda profile, seeds, variants=("base", "acnet"): {
+        v: {s: pd.DataFrame([[0.9 + 0.001 * s] * 3] * 3) for s in seeds} for v in variants})
+    frame = build(chapter)
+    assert row(frame, "every corner's importance below 0.400")["verdict"] == "reproduced"
+    assert row(frame, "base model: centre largest")["verdict"] == "reproduced"
+
+
+def test_importance_at_initialisation_is_deterministic():
+    first = claims_lib.importance_init("cpu", [0, 1], variants=("acnet",))
+    again = claims_lib.importance_init("cpu", [1, 0], variants=("acnet",))
+    assert set(first["acnet"]) == {0, 1}
+    for seed in (0, 1):
+        pd.testing.assert_frame_equal(first["acnet"][seed], again["acnet"][seed])
+    assert not first["acnet"][0].equals(first["acnet"][1])
+
+
+def test_fusion_of_trained_runs_counts_changed_runs():
+    chapter = paper_like(seeds=(0,))
+    for index, spec in enumerate(chapter.table.specs):
+        if spec.model == "cifar_quick" and variant_of(spec) == "acnet" and spec.seed == 0:
+            chapter.table.results[index] = fake_result(spec, 0.78, fused_acc=0.775)
+    fused = row(build(chapter), "keep their test accuracy when fused")
+    assert fused["verdict"] == "not reproduced" and "-0.500 pp" in fused["evidence"]
+    # 6 ACB runs stored (Cifar-quick ACNet, hor, ver, sum-bn; ResNet-20 ACNet, border), each counted once
+    # though some belong to two comparisons; one of them changed
+    assert fused["paper"] == "6" and fused["ours"] == "5"
+
+
+def test_full_profile_uses_resnet56_without_stand_ins():
+    specs = runs.table_specs("full")
+    results = [fake_result(s, 0.94 + 0.01 * (variant_of(s) == "acnet") + 0.001 * s.seed) if s.model == "resnet56"
+               else None for s in specs]
+    table = Runs("full", specs, results)
+    empty = {fn: Runs("full", fn("full"), [None] * len(fn("full"))) for fn in (runs.ablation_specs, runs.skeleton_specs)}
+    chapter = claims_lib.ChapterRuns(table, empty[runs.ablation_specs], empty[runs.skeleton_specs])
+    frame = claims_lib.ledger("full", chapter, blocks=blocks_stub(), costs=costs_stub()).frame()
+    gain = claims_lib.claim(frame, "CIFAR-10 ResNet-56: ACNet gain")
+    assert gain["verdict"] == "reproduced" and "stands in" not in gain["claim"] and gain["profile"] == "full"
+    assert claims_lib.claim(frame, "CIFAR-10 ResNet-56: ACNet accuracy")["verdict"] == "not comparable"
+
+
+def test_live_rows_are_graded_by_rounds_and_never_committed(tmp_path):
+    models = pd.DataFrame({"model": ["a", "b"], "bn_statistics": ["drawn at random"] * 2, "max_rel": [1e-7, 1e-3],
+                           "max_rel_float64": [1e-16, 1e-16]})
+    latency = pd.DataFrame({"model": ["resnet56", "cifar_quick"], "variant": ["ACNet fused"] * 2, "batch": [1, 1],
+                            "device": ["cpu"] * 2, "round_ratios": [[1.0, 1.02, 0.99, 1.01], [1.4, 1.5, 1.45]]})
+    live = claims_lib.live_table(models, latency).frame()
+    assert set(live["kind"]) == {"live"}
+    assert list(live["verdict"]) == ["not reproduced", "reproduced", "not reproduced"]
+    assert claims_lib.live_table().frame().empty
+    table = ClaimsTable("acnet")
+    table.rows = claims_lib.live_table(models, latency).rows
+    assert table.csv().strip() == ",".join(COLUMNS)
+
+
+def test_claim_lookup_names_the_problem():
+    frame = build(chapter_runs())
+    with pytest.raises(EffconvError, match="claims match"):
+        claims_lib.claim(frame.reset_index(), "CIFAR-10")
+    assert set(frame["verdict"]) <= set(VERDICTS)
+
+
+def test_initial_importance_is_the_runs_own_initialisation():
+    import torch
+
+    from effconv.models import create_model
+    from effconv.studies.acnet import kernel_importance
+
+    spec = runs.table_specs("cpu")[-1]          # a ResNet-20 ACNet run
+    torch.manual_seed(spec.seed)                # what the runner does right before building the model
+    expected = kernel_importance(create_model(spec.model, **dict(spec.model_kwargs)))
+    got = claims_lib.importance_init("cpu", [spec.seed], variants=(variant_of(spec),))[variant_of(spec)][spec.seed]
+    assert spec.model == "resnet20" and variant_of(spec) == "acnet"
+    pd.testing.assert_frame_equal(got, expected)

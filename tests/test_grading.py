@@ -115,3 +115,19 @@ def test_ledger_keeps_live_rows_out_of_the_committed_file(tmp_path):
     assert "counted claim" in text and "live claim" not in text
     with pytest.raises(EffconvError, match="claim kind"):
         table.add("x", kind="guess", source="", paper=1, ours=1, verdict="reproduced", profile="", evidence="")
+
+
+def test_ledgers_stack_in_book_order_and_refuse_malformed_files(tmp_path):
+    from effconv.claims import COLUMNS, load_ledger
+
+    for chapter in ("b", "a"):
+        table = ClaimsTable(chapter)
+        table.grade(f"{chapter} claim", grade_count(568.7, 569), kind="counted", source="paper", paper=569,
+                    profile="counted", evidence="count_flops")
+        table.write(tmp_path)
+    ledger = load_ledger(tmp_path, chapters=("b", "a", "missing"))
+    assert list(ledger.columns) == ["chapter", *COLUMNS] and ledger["chapter"].tolist() == ["b", "a"]
+    assert ledger.loc[0, "delta"] == "-0.3" and ledger.loc[0, "verdict"] == "reproduced"
+    (tmp_path / "a" / "claims.csv").write_text("claim,verdict\nx,reproduced\n")
+    with pytest.raises(EffconvError, match="effconv claims"):
+        load_ledger(tmp_path)

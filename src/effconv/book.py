@@ -1,8 +1,8 @@
 """Build the book: execute every chapter and page notebook with papermill, then render with Jupyter Book.
 
 ``make book`` calls ``effconv book``. Chapters (``chapters/NN_*.ipynb``) run first, then the book's own
-page notebooks (``book/pages/*.ipynb``: the claims overview reads the ``claims.csv`` the chapters just
-wrote). Executed copies go to ``book/_generated/`` (git-ignored). The build fails on a notebook error,
+page notebooks (``book/pages/*.ipynb``: the overview stacks the committed ``claims.csv`` ledgers, which
+``effconv claims`` writes; rendering writes no tracked file). Executed copies go to ``book/_generated/`` (git-ignored). The build fails on a notebook error,
 on any error or stderr output in an executed notebook, and on any Sphinx warning.
 """
 

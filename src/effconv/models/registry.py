@@ -15,7 +15,7 @@ from typing import Any, Callable
 from torch import nn
 
 from effconv.errors import EffconvError
-from effconv.models.conv_factory import get_conv_factory
+from effconv.ops.conv_factory import get_conv_factory
 
 _MODELS: dict[str, Callable[..., nn.Module]] = {}
 

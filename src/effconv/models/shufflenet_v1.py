@@ -36,7 +36,7 @@ from torch.nn import functional as F
 
 from effconv.errors import EffconvError
 from effconv.models._utils import init_weights
-from effconv.models.conv_factory import ConvFactory
+from effconv.ops.conv_factory import ConvFactory
 from effconv.models.registry import register_model
 from effconv.ops.conv_bn import ConvBN, conv_bn
 from effconv.ops.shuffle import ChannelShuffle

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from effconv.models._utils import init_weights, scale_channels
-from effconv.models.conv_factory import ConvFactory
+from effconv.ops.conv_factory import ConvFactory
 from effconv.models.registry import register_model
 from effconv.ops.conv_bn import conv_bn
 

@@ -27,7 +27,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 from effconv.errors import EffconvError
-from effconv.models.conv_factory import register_conv
+from effconv.ops.conv_factory import register_conv
 
 BRANCHES = ("square", "hor", "ver")
 NORMS = ("branch", "sum", "none")

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
-from effconv.models.conv_factory import register_conv
+from effconv.ops.conv_factory import register_conv
 
 
 def same_padding(kernel_size: int, dilation: int = 1) -> int:

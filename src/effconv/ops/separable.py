@@ -23,7 +23,7 @@ from typing import Callable
 from torch import nn
 
 from effconv.errors import EffconvError
-from effconv.models.conv_factory import register_conv
+from effconv.ops.conv_factory import register_conv
 from effconv.ops.conv_bn import same_padding
 
 Activation = Callable[[], nn.Module]

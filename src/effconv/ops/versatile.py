@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from effconv.errors import EffconvError
-from effconv.models.conv_factory import register_conv
+from effconv.ops.conv_factory import register_conv
 from effconv.ops.conv_bn import same_padding
 
 __all__ = [

@@ -49,7 +49,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from effconv.errors import EffconvError
-from effconv.models.conv_factory import register_conv
+from effconv.ops.conv_factory import register_conv
 from effconv.ops.conv_bn import same_padding
 from effconv.ops.versatile import (
     _check_groups, _check_int, _square_kernel, _with_bn, concentric_masks, num_secondary,

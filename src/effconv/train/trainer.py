@@ -23,6 +23,7 @@ import torch
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 
+from effconv.checks import check_accelerator
 from effconv.data.cifar import CifarArrays
 from effconv.data.loader import DeviceLoader
 from effconv.data.torchvision_pipeline import torchvision_loader
@@ -34,8 +35,7 @@ EpochHook = Callable[[torch.nn.Module], Any]
 
 
 def resolve_accelerator(accelerator: str = "auto") -> str:
-    if accelerator not in ("auto", "cpu", "gpu", "cuda"):
-        raise EffconvError(f"unknown accelerator {accelerator!r}; use auto, cpu or gpu.")
+    check_accelerator(accelerator)
     if accelerator == "auto":
         return "gpu" if torch.cuda.is_available() else "cpu"
     if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():

@@ -80,7 +80,9 @@ def _train(spec: ExperimentSpec, accelerator: str, devices: int, progress: bool 
             **provenance(device, git=code), "seed": spec.seed, "profile": spec.profile,
             "data": {"source": data.source, "mean": list(data.mean), "std": list(data.std), "subset": data.subset},
             "accelerator": outcome.accelerator, "precision": outcome.precision, "devices": outcome.devices,
-            "started": started, "finished": now(), "wall_seconds": round(time.perf_counter() - clock, 2),
+            # a resumed run counts the training time of its earlier sessions too
+            "started": started, "finished": now(),
+            "wall_seconds": round(time.perf_counter() - clock - outcome.session_seconds + outcome.wall_seconds, 2),
             "train_seconds": round(outcome.wall_seconds, 2), "resumed_from_epoch": outcome.resumed_from_epoch,
         },
     }

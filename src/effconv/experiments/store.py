@@ -82,6 +82,21 @@ def schema_problem(payload: dict[str, Any]) -> str | None:
     return None
 
 
+_reported: set[tuple[str, int, int]] = set()
+
+
+def _report_once(path: Path, message: str) -> None:
+    """One warning per bad file (and version of it) per process: lookups and the run each load it."""
+    try:
+        info = path.stat()
+        stamp = (str(path), info.st_mtime_ns, info.st_size)
+    except OSError:
+        stamp = (str(path), 0, 0)
+    if stamp not in _reported:
+        _reported.add(stamp)
+        log.warning("%s", message)
+
+
 class ResultStore:
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else results_dir()
@@ -111,7 +126,7 @@ class ResultStore:
             if result.get("key") != spec.key or ExperimentSpec.from_dict(result["spec"]).key != spec.key:
                 raise EffconvError(f"result file {path} holds a different experiment than its name says")
         except EffconvError as err:
-            log.warning("%s; it will be re-run instead of used.", str(err).rstrip("."))
+            _report_once(path, f"{str(err).rstrip('.')}; it will be re-run instead of used.")
             return None
         return result
 

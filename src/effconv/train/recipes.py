@@ -95,9 +95,11 @@ _BASE = {
 }
 
 
-def check_profile(profile: str) -> str:
-    if profile not in PROFILES:
-        raise EffconvError(f"unknown profile {profile!r}; use one of {', '.join(PROFILES)}.")
+def check_profile(profile: str, *, allow_best: bool = False) -> str:
+    """``profile`` if it is a training profile (or, where a chapter shows results, ``best``), else one line."""
+    known = (*PROFILES, "best") if allow_best else PROFILES
+    if profile not in known:
+        raise EffconvError(f"unknown profile {profile!r}; use one of {', '.join(known)}.")
     return profile
 
 

@@ -49,6 +49,7 @@ def test_non_finite_loss_stops_training_with_a_clear_message(tiny, tmp_path, sin
     recipe = Recipe(epochs=2, **{**TINY, "lr": 1e30})
     with pytest.raises(EffconvError, match="training diverged: the train loss of epoch 1 is (nan|inf)"):
         fit(create_model("resnet20", width=0.25), recipe, tiny, seed=0, workdir=tmp_path)
+    assert not (tmp_path / "last.ckpt").exists()
 
 
 # --- the decoded-data cache ---------------------------------------------------------------------------------

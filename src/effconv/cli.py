@@ -270,7 +270,10 @@ COMMANDS = {"train": cmd_train, "run": cmd_run, "campaign": cmd_campaign, "bench
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # usage errors (already printed as one line) and --help: a status, not an exit
+        return int(done.code or 0)
     try:
         COMMANDS[args.command](args)
     except EffconvError as err:

@@ -233,8 +233,12 @@ def fit(model: torch.nn.Module, recipe: Recipe, data: CifarArrays, *, seed: int,
     started = time.perf_counter()
     # (entering mkldnn.flags at all warns about TF32 on stderr, so only where oneDNN must be off)
     with nullcontext() if onednn_is_safe(model, device) else torch.backends.mkldnn.flags(enabled=False):
-        trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=test_loader,
-                    ckpt_path=str(last) if last.exists() else None)
+        try:
+            trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=test_loader,
+                        ckpt_path=str(last) if last.exists() else None)
+        except NonFiniteLoss:
+            last.unlink(missing_ok=True)  # a diverged model is no point to resume from
+            raise
     session = time.perf_counter() - started
 
     rows = history.rows

@@ -212,3 +212,12 @@ def test_waiting_on_a_lock_says_who_holds_it(tmp_path):
     assert not thread.is_alive()
     assert len(messages) == 1 and f"held by pid {os.getpid()}" in messages[0]
     assert not holder.holder.exists()
+
+
+def test_cache_folder_that_cannot_be_created(tmp_path, monkeypatch):
+    from effconv.paths import cache_dir
+
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("EFFCONV_CACHE", str(tmp_path / "file" / "cache"))
+    with pytest.raises(EffconvError, match="cannot create the cache folder .*set EFFCONV_CACHE"):
+        cache_dir()

@@ -221,3 +221,13 @@ def test_cache_folder_that_cannot_be_created(tmp_path, monkeypatch):
     monkeypatch.setenv("EFFCONV_CACHE", str(tmp_path / "file" / "cache"))
     with pytest.raises(EffconvError, match="cannot create the cache folder .*set EFFCONV_CACHE"):
         cache_dir()
+
+
+def test_writability_probe_creates_nothing(tmp_path):
+    from effconv.io import check_writable
+
+    check_writable(tmp_path / "a" / "b")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "f").write_text("a file")
+    with pytest.raises(EffconvError, match="cannot write .*make .* writable or free disk space"):
+        check_writable(tmp_path / "f" / "sub")

@@ -49,11 +49,16 @@ def write_error(path: Path, err: OSError) -> EffconvError:
 
 
 def check_writable(folder: str | Path) -> Path:
-    """Create ``folder`` if needed and prove a file can be written there, before any long work starts."""
+    """Prove a file can be written in ``folder`` (or, while it does not exist yet, in its nearest existing
+    parent, without creating anything) before any long work starts."""
     folder = Path(folder)
+    probe_in = folder
+    while not probe_in.exists() and probe_in.parent != probe_in:
+        probe_in = probe_in.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".effconv-probe.", dir=folder)
+        if not probe_in.is_dir():
+            raise NotADirectoryError(20, "Not a directory", str(probe_in))
+        fd, probe = tempfile.mkstemp(prefix=".effconv-probe.", dir=probe_in)
         os.close(fd)
         os.unlink(probe)
     except OSError as err:

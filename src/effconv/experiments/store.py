@@ -110,6 +110,7 @@ class ResultStore:
 
     def lock(self, spec: ExperimentSpec) -> "HolderLock":
         locks = check_writable(cache_dir() / "locks")
+        locks.mkdir(parents=True, exist_ok=True)
         return HolderLock(locks / f"{spec.chapter}-{spec.filename}.lock")
 
     def check_writable(self, spec: ExperimentSpec) -> None:

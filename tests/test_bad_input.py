@@ -45,6 +45,8 @@ CLI_CASES = [
     (["train", "--model", "resnet20", "--profile", "fast"], "unknown profile 'fast'"),
     (["train", "--model", "resnet20", "--conv", "magic"], "unknown conv factory 'magic'"),
     (["train", "--profile", "smoke"], "the following arguments are required: --model"),
+    (["train", "--model", "xception", "--width", "0.5"], "model 'xception' has no width multiplier"),
+    (["train", "--model", "mobilenet_v1", "--conv", "acb"], "model 'mobilenet_v1' does not take a conv factory"),
     (["nosuch"], "invalid choice: 'nosuch'"),
     # widths, epochs, seeds, devices
     ([*SMOKE, "--width", "0"], "argument --width: the value must be a number > 0, got 0"),

@@ -131,7 +131,7 @@ def cmd_train(args: argparse.Namespace) -> None:
             + (f"-{data}" if data not in ("jpeg", "raw") else ""))
     spec = ExperimentSpec(chapter="engine", name=name.replace("_", "-"), model=args.model, model_kwargs=kwargs,
                           recipe=recipe, profile=args.profile, seed=args.seed, data=data)
-    if args.width is not None:
+    if kwargs:
         create_model(args.model, **kwargs)  # a width or conv the model does not take: refused before any data
     result = run_experiment(spec, retrain=args.retrain, accelerator=args.accelerator, devices=args.devices)
     _print_result(result)
@@ -174,7 +174,8 @@ def _print_result(result: dict) -> None:
     spec = ExperimentSpec.from_dict(result["spec"])
     final, prov = result["metrics"]["final"], result["provenance"]
     path = ResultStore.for_profile(spec.profile).path(spec)
-    print(f"{spec.chapter}/{spec.name} [{spec.profile}, seed {spec.seed}, data {prov['data']['source']}]: "
+    source = prov.get("data", {}).get("source", "?")
+    print(f"{spec.chapter}/{spec.name} [{spec.profile}, seed {spec.seed}, data {source}]: "
           f"test acc {final['test_acc']:.4f} after {len(result['curve'])} epochs, "
           f"{prov['wall_seconds']:.1f} s on {prov['device']}")
     print(f"result: {path}")
@@ -195,7 +196,8 @@ def cmd_run(args: argparse.Namespace) -> None:
     specs = [s for s in study.experiments(args.profile) if not args.only or args.only in s.name]
     if not specs:
         message = (f"no {args.profile} experiment of chapter {args.chapter!r} has a name containing {args.only!r}; "
-                   f"`effconv run {args.chapter} --profile {args.profile} --dry-run` lists them.")
+                   f"`effconv run {args.chapter} --profile {args.profile} --dry-run` lists them." if args.only else
+                   f"chapter {args.chapter!r} defines no experiments for profile {args.profile!r}.")
         if not args.dry_run:
             raise EffconvError(message)
         print(message)

@@ -126,13 +126,13 @@ def cmd_train(args: argparse.Namespace) -> None:
         kwargs["width"] = args.width
     if args.conv:
         kwargs["conv"] = args.conv
+    if kwargs:
+        create_model(args.model, **kwargs)  # a width or conv the model does not take: refused before any data
     data = resolve_source(args.data)
     name = (args.model + (f"-w{args.width:g}" if args.width else "") + (f"-{args.conv}" if args.conv else "")
             + (f"-{data}" if data not in ("jpeg", "raw") else ""))
     spec = ExperimentSpec(chapter="engine", name=name.replace("_", "-"), model=args.model, model_kwargs=kwargs,
                           recipe=recipe, profile=args.profile, seed=args.seed, data=data)
-    if kwargs:
-        create_model(args.model, **kwargs)  # a width or conv the model does not take: refused before any data
     result = run_experiment(spec, retrain=args.retrain, accelerator=args.accelerator, devices=args.devices)
     _print_result(result)
 

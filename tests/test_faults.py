@@ -231,3 +231,21 @@ def test_writability_probe_creates_nothing(tmp_path):
     (tmp_path / "f").write_text("a file")
     with pytest.raises(EffconvError, match="cannot write .*make .* writable or free disk space"):
         check_writable(tmp_path / "f" / "sub")
+
+
+def test_result_that_cannot_be_stored_is_kept_in_the_cache(tmp_path, monkeypatch):
+    from effconv.experiments import runner
+
+    monkeypatch.setenv("EFFCONV_CACHE", str(tmp_path / "cache"))
+    spec = _spec()
+    monkeypatch.setattr(runner, "_train", lambda *a: _result(spec))
+    store = ResultStore(tmp_path / "results")
+
+    def disk_full(*args):
+        raise EffconvError(f"cannot write {store.path(spec)} (No space left on device); free disk space.")
+
+    monkeypatch.setattr(store, "save", disk_full)
+    with pytest.raises(EffconvError, match=r"No space left on device\); free disk space; the trained result was kept in") as err:
+        runner.run_experiment(spec, store=store)
+    kept = tmp_path / "cache" / "unsaved" / "engine" / spec.filename
+    assert str(kept) in str(err.value) and read_result(kept)["key"] == spec.key

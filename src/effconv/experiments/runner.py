@@ -16,7 +16,7 @@ from effconv.experiments.analyses import AnalysisContext, get_analysis
 from effconv.experiments.provenance import git_state, now, provenance
 from effconv.experiments.spec import ExperimentSpec
 from effconv.experiments.store import ResultStore
-from effconv.io import check_writable
+from effconv.io import atomic_write_json, check_writable
 from effconv.models import create_model
 from effconv.paths import cache_dir
 
@@ -45,8 +45,22 @@ def run_experiment(spec: ExperimentSpec, *, store: ResultStore | None = None, re
         store.check_writable(spec)
         check_writable(_workdir(spec))
         result = _train(spec, accelerator, devices, progress)
-        store.save(spec, result)
+        try:
+            store.save(spec, result)
+        except EffconvError as err:
+            raise EffconvError(f"{str(err).rstrip('.')}; {_keep_unsaved(spec, store, result)}") from None
         return store.load(spec) or result
+
+
+def _keep_unsaved(spec: ExperimentSpec, store: ResultStore, result: dict[str, Any]) -> str:
+    """A trained result that could not be stored (disk full, folder turned read-only) is kept in the cache
+    when possible, so hours of training are not lost; returns what to tell the user."""
+    spare = cache_dir() / "unsaved" / spec.chapter / spec.filename
+    try:
+        atomic_write_json(spare, store.payload(spec, result))
+    except (EffconvError, OSError):
+        return "the trained result could not be kept anywhere; free space and rerun."
+    return f"the trained result was kept in {spare}: copy it to {store.path(spec)} once there is room."
 
 
 def _train(spec: ExperimentSpec, accelerator: str, devices: int, progress: bool | None) -> dict[str, Any]:

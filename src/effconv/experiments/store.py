@@ -131,9 +131,13 @@ class ResultStore:
             return None
         return result
 
+    @staticmethod
+    def payload(spec: ExperimentSpec, result: dict[str, Any]) -> dict[str, Any]:
+        """What a result file holds: the schema version, the spec and its key, then the result."""
+        return {"schema": SCHEMA, "key": spec.key, "spec": spec.to_dict(), **result}
+
     def save(self, spec: ExperimentSpec, result: dict[str, Any]) -> Path:
-        result = {"schema": SCHEMA, "key": spec.key, "spec": spec.to_dict(), **result}
-        return atomic_write_json(self.path(spec), result)
+        return atomic_write_json(self.path(spec), self.payload(spec, result))
 
     def results(self, chapter: str) -> Iterator[tuple[Path, dict[str, Any]]]:
         """Every readable result of a chapter (unreadable ones are reported and skipped)."""

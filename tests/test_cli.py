@@ -19,7 +19,7 @@ def effconv(*args, env=None, timeout=600):
     (["train", "--model", "resnet20", "--conv", "magic"], "unknown conv factory 'magic'"),
     (["run", "nochapter"], "unknown chapter 'nochapter'"),
     (["flops", "vgg16_cifar", "--input-size", "3", "2", "2"], "does not accept an input of size"),
-    (["flops", "resnet20", "--width", "-1"], "must be > 0"),
+    (["flops", "resnet20", "--width", "-1"], "must be a number > 0"),
     (["train", "--model", "resnet20", "--set", "lr"], "is not FIELD=VALUE"),
     (["train", "--model", "resnet20", "--set", "dropout=0.1"], "is not FIELD=VALUE"),
     (["train", "--model", "resnet20", "--set", "nesterov=maybe"], "is not a valid bool"),

@@ -117,10 +117,19 @@ def test_model_that_rejects_the_input_size():
         count_flops(cifar_head, 224)
 
 
-@pytest.mark.parametrize("bad", [0, -3, (3, 0, 8), (1, 3, 32, 32), "224", 2.5, True, (3, True, 32), (3, 32.0, 32)])
+@pytest.mark.parametrize("bad", [0, -3, (3, 0, 8), (0, 3, 32, 32), (1, 1, 3, 32, 32), "224", 2.5, True, (3, True, 32),
+                                 (3, 32.0, 32)])
 def test_bad_input_size(bad):
     with pytest.raises(EffconvError, match="input_size"):
         count_flops(nn.Conv2d(3, 3, 1), bad)
+
+
+def test_batched_input_size_counts_per_sample():
+    conv = nn.Conv2d(3, 8, 3, padding=1)
+    single, batched = count_flops(conv, (3, 16, 16)), count_flops(conv, (4, 3, 16, 16))
+    assert batched.macs == single.macs == 8 * 3 * 9 * 16 * 16 and batched.input_size == (3, 16, 16)
+    with pytest.raises(EffconvError, match="needs a torch.nn.Module"):
+        count_flops("resnet20", (3, 32, 32))
 
 
 # ---------------------------------------------------------------- published network costs

@@ -14,7 +14,8 @@ def write_result(root, chapter, name, model, profile, acc, epochs=20, model_kwar
             "model_kwargs": model_kwargs or {}, "recipe": recipe_for(profile, epochs=epochs, **recipe).to_dict()}
     result = {"schema": 1, "key": "0123456789", "spec": spec,
               "metrics": {"final": {"test_acc": acc}, "best": {"test_acc": acc, "epoch": epochs}},
-              "curve": [], "analyses": {}, "provenance": {"device": "test cpu", "wall_seconds": 1.0}}
+              "curve": [{"epoch": e + 1} for e in range(epochs)], "analyses": {},
+              "provenance": {"device": "test cpu", "wall_seconds": 1.0}}
     path = root / chapter / f"{name}-{data}-{epochs}-{len(recipe)}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result))

@@ -45,7 +45,8 @@ def test_spec_validation():
 
 
 def fake_result(spec):
-    return {"metrics": {"final": {"test_acc": 0.5}, "best": {"test_acc": 0.5, "epoch": 1}}, "curve": [],
+    return {"metrics": {"final": {"test_acc": 0.5}, "best": {"test_acc": 0.5, "epoch": 1}},
+            "curve": [{"epoch": e + 1} for e in range(spec.recipe.epochs)],
             "analyses": {}, "provenance": {"wall_seconds": 0.0, "data": {"source": "jpeg"}, "device": "test"}}
 
 
@@ -66,7 +67,7 @@ def test_corrupt_or_mismatched_files_are_reported_and_not_used(tmp_path, caplog)
     assert store.load(spec) is None
     assert "not valid JSON" in caplog.text
     other = make_spec(seed=7)
-    payload = {"key": spec.key, "spec": other.to_dict(), **fake_result(other)}
+    payload = {"schema": 1, "key": spec.key, "spec": other.to_dict(), **fake_result(other)}
     path.write_text(json.dumps(payload))
     assert store.load(spec) is None and "different experiment" in caplog.text
     path.write_text("[1, 2")

@@ -18,6 +18,7 @@ import nbformat
 
 from effconv.errors import EffconvError
 from effconv.paths import repo_root
+from effconv.train.recipes import check_profile
 
 PAGE_ORDER = ("overview", "provenance", "performance")
 
@@ -29,12 +30,17 @@ def sources(only: list[str] | None = None) -> list[Path]:
                    key=lambda p: PAGE_ORDER.index(p.stem) if p.stem in PAGE_ORDER else len(PAGE_ORDER))
     found = chapters + pages
     if only:
-        wanted = [p for p in found if any(p.stem == o or p.stem.split("_", 1)[-1] == o for o in only)]
-        if not wanted:
+        def matches(path: Path, name: str) -> bool:
+            return path.stem == name or path.stem.split("_", 1)[-1] == name
+
+        # every name must exist: one typo among good names would otherwise be skipped silently
+        unknown = [name for name in only if not any(matches(p, name) for p in found)]
+        if unknown:
             names = ", ".join(p.stem.split("_", 1)[-1] if p.parent.name == "chapters" else p.stem for p in found)
-            raise EffconvError(f"no chapter or page named {', '.join(only)}; available: {names}.")
-        return wanted
+            raise EffconvError(f"no chapter or page named {', '.join(unknown)}; available: {names}.")
+        return [p for p in found if any(matches(p, o) for o in only)]
     return found
+
 
 
 def toc_pages() -> list[str]:
@@ -104,13 +110,15 @@ def _hide_default_parameters(path: Path) -> None:
 
 def build(only: list[str] | None = None, *, profile: str = "best", run_missing: bool = False,
           html: bool = True, log=print) -> None:
+    check_profile(profile, allow_best=True)  # names are checked before any notebook runs
+    chosen = sources(only)
     root = repo_root()
     generated = root / "book" / "_generated"
     generated.mkdir(parents=True, exist_ok=True)
     os.environ["EFFCONV_PROGRESS"] = "0"  # inherited by the kernels: no progress bars in the book
     os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
     total = time.perf_counter()
-    for source in sources(only):
+    for source in chosen:
         parameters = {"profile": profile, "run_missing": run_missing} if source.parent.name == "chapters" else {}
         seconds = execute(source, generated / source.name, parameters)
         log(f"executed {source.relative_to(root)} in {seconds:.0f} s")

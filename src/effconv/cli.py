@@ -9,25 +9,37 @@ import argparse
 import sys
 from typing import Sequence
 
+from effconv.checks import SEED_MAX, check_accelerator, check_count, check_positive, check_seed
 from effconv.errors import EffconvError
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
+def _checked(parse, check, label: str):
+    """An argparse type: parse the text, then apply one of ``effconv.checks``; any failure is one line."""
+    def convert(text: str):
+        try:
+            return check(parse(text))
+        except (ValueError, OverflowError) as err:  # EffconvError is a ValueError
+            detail = str(err) if isinstance(err, EffconvError) else f"must be {label}, got {text!r}"
+            raise argparse.ArgumentTypeError(detail.rstrip(".")) from None
+    convert.__name__ = label
+    return convert
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-    return value
+_positive_float = _checked(float, lambda v: check_positive("the value", v), "a number > 0")
+_positive_int = _checked(int, lambda v: check_count("the value", v), "an integer >= 1")
+_seed = _checked(int, check_seed, f"an integer in [0, {SEED_MAX}]")
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes end like every other refusal: one line on stderr, exit status 2."""
+
+    def error(self, message: str):
+        where = self.prog.removeprefix("effconv").strip()
+        self.exit(2, f"effconv: error: {where + ': ' if where else ''}{message} (see --help).\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="effconv", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="effconv", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train one model on CIFAR-10 through the results store")
@@ -36,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--width", type=_positive_float, default=None, help="channel width multiplier")
     train.add_argument("--conv", default=None, help="conv factory for every kxk conv (acb, versatile_v1, ...)")
     train.add_argument("--epochs", type=_positive_int, default=None)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=_seed, default=0)
     train.add_argument("--data", default="auto", help="auto | jpeg | raw | jpeg-q<N> (the JPEG copy re-encoded at "
                                                       "quality N)")
     train.add_argument("--set", dest="overrides", nargs="+", default=[], metavar="FIELD=VALUE",
@@ -103,9 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_train(args: argparse.Namespace) -> None:
     from effconv.data.cifar import resolve_source
     from effconv.experiments import ExperimentSpec, run_experiment
-    from effconv.models import get_builder, get_conv_factory
+    from effconv.models import create_model, get_builder, get_conv_factory
     from effconv.train.recipes import recipe_for
 
+    check_accelerator(args.accelerator)
     get_builder(args.model)  # unknown model or conv: fail before loading any data
     if args.conv:
         get_conv_factory(args.conv)
@@ -118,6 +131,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         kwargs["width"] = args.width
     if args.conv:
         kwargs["conv"] = args.conv
+    if kwargs:
+        create_model(args.model, **kwargs)  # a width or conv the model does not take: refused before any data
     data = resolve_source(args.data)
     name = (args.model + (f"-w{args.width:g}" if args.width else "") + (f"-{args.conv}" if args.conv else "")
             + (f"-{data}" if data not in ("jpeg", "raw") else ""))
@@ -164,8 +179,9 @@ def _print_result(result: dict) -> None:
     spec = ExperimentSpec.from_dict(result["spec"])
     final, prov = result["metrics"]["final"], result["provenance"]
     path = ResultStore.for_profile(spec.profile).path(spec)
-    print(f"{spec.chapter}/{spec.name} [{spec.profile}, seed {spec.seed}, data {prov['data']['source']}]: "
-          f"test acc {final.get('test_acc', float('nan')):.4f} after {len(result['curve'])} epochs, "
+    source = prov.get("data", {}).get("source", "?")
+    print(f"{spec.chapter}/{spec.name} [{spec.profile}, seed {spec.seed}, data {source}]: "
+          f"test acc {final['test_acc']:.4f} after {len(result['curve'])} epochs, "
           f"{prov['wall_seconds']:.1f} s on {prov['device']}")
     print(f"result: {path}")
 
@@ -178,10 +194,19 @@ def cmd_run(args: argparse.Namespace) -> None:
     if args.chapter not in CHAPTERS:
         raise EffconvError(f"unknown chapter {args.chapter!r}; chapters: {', '.join(CHAPTERS)}.")
     check_profile(args.profile)
+    check_accelerator(args.accelerator)
     study = runs_module(args.chapter)
     if study is None:
         raise EffconvError(f"chapter {args.chapter!r} trains nothing (it only counts and measures).")
     specs = [s for s in study.experiments(args.profile) if not args.only or args.only in s.name]
+    if not specs:
+        message = (f"no {args.profile} experiment of chapter {args.chapter!r} has a name containing {args.only!r}; "
+                   f"`effconv run {args.chapter} --profile {args.profile} --dry-run` lists them." if args.only else
+                   f"chapter {args.chapter!r} defines no experiments for profile {args.profile!r}.")
+        if not args.dry_run:
+            raise EffconvError(message)
+        print(message)
+        return
     if args.dry_run:
         for spec, result in zip(specs, lookup(specs)):
             print(f"{'stored ' if result else 'missing'} {spec.chapter}/{spec.filename}")
@@ -195,6 +220,7 @@ def cmd_campaign(args: argparse.Namespace) -> None:
     from effconv.experiments.campaign import PRIORITY, run_campaign
     from effconv.train.recipes import check_profile
 
+    check_accelerator(args.accelerator)
     run_campaign(check_profile(args.profile), args.minutes, chapters=args.chapters or PRIORITY,
                  archive=Path(args.archive) if args.archive else None, accelerator=args.accelerator)
 
@@ -231,6 +257,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
     from effconv.train.bench import epoch_benchmark, loader_benchmark, precision_benchmark
     from effconv.train.recipes import check_profile
 
+    check_accelerator(args.accelerator)
     if args.what == "precision":
         precision_benchmark(check_profile(args.profile or "cpu"), steps=args.steps or 4, save=not args.no_save)
     elif args.what == "loader":
@@ -256,7 +283,8 @@ def cmd_flops(args: argparse.Namespace) -> None:
 def cmd_show(args: argparse.Namespace) -> None:
     from effconv.experiments import read_result
 
-    _print_result(read_result(args.path))
+    result = read_result(args.path)  # checked against the result schema: a bad file is one line
+    _print_result(result)
 
 
 def cmd_book(args: argparse.Namespace) -> None:
@@ -277,11 +305,19 @@ COMMANDS = {"claims": cmd_claims, "train": cmd_train, "run": cmd_run, "campaign"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # usage errors (already printed as one line) and --help: a status, not an exit
+        return int(done.code or 0)
     try:
         COMMANDS[args.command](args)
     except EffconvError as err:
         print(f"effconv: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a full disk, a read-only folder, a path that is a directory ...
+        where = f" ({err.filename})" if err.filename else ""
+        print(f"effconv: error: {err.strerror or err}{where}; check the path, its permissions and the free disk "
+              "space, then rerun.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("effconv: interrupted; rerun the same command to resume from the last epoch checkpoint.",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from effconv.errors import EffconvError
+
 
 def repo_root() -> Path:
     """The repository root (this package is installed editable from ``src/``).
@@ -39,5 +41,9 @@ def cache_dir() -> Path:
     else:
         base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         path = Path(base) / "effconv"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise EffconvError(f"cannot create the cache folder {path} ({err.strerror or err}); set EFFCONV_CACHE to a "
+                           "writable folder with free space.") from None
     return path.resolve()

@@ -106,12 +106,14 @@ def _normalise_input_size(input_size: int | Sequence[int], batch_size: int) -> t
 
     if positive_int(input_size):
         input_size = (3, input_size, input_size)
-    size = tuple(input_size) if isinstance(input_size, (tuple, list)) else ()
-    if not all(positive_int(s) for s in size) or len(size) not in (2, 3):
+    size = tuple(input_size) if isinstance(input_size, (tuple, list, torch.Size)) else ()
+    if not all(positive_int(s) for s in size) or len(size) not in (2, 3, 4):
         raise EffconvError(
             f"input_size {input_size!r} is not understood: give an int (square RGB image), "
-            "(H, W) or (C, H, W) with positive integers, for example (3, 224, 224)."
+            "(H, W), (C, H, W) or (N, C, H, W) with positive integers, for example (3, 224, 224)."
         )
+    if len(size) == 4:
+        size = size[1:]  # counts are per sample: the batch size does not change them
     if len(size) == 2:
         size = (3, *size)
     return (batch_size, *size)
@@ -138,11 +140,16 @@ def count_flops(
 ) -> FlopCount:
     """Count multiply-adds and parameters of ``model`` for one input of ``input_size``.
 
+    ``input_size`` is (C, H, W), (N, C, H, W) (the batch size is ignored: counts are per sample), (H, W)
+    for three channels, or an int for a square RGB image.
+
     Runs one forward pass (in eval mode, without gradients) on the device and dtype of the model's
     parameters; a model built on the ``meta`` device is counted without doing any arithmetic.
     Returns MACs (the papers' "FLOPs"), the number of parameters, and a per-layer table with columns
     ``name, type, kind, macs, params, elementwise, output``.
     """
+    if not isinstance(model, nn.Module):
+        raise EffconvError(f"count_flops needs a torch.nn.Module (e.g. from create_model), got {type(model).__name__}.")
     shape = _normalise_input_size(input_size, batch_size=1)
     first = next(model.parameters(), None)
     device = first.device if first is not None else torch.device("cpu")

@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import re
 import tarfile
+import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +36,7 @@ SOURCES = ("jpeg", "raw")
 SHIPPED_QUALITY = 75  # the offline copy's JPEG quality (../shared/data/README.md)
 REENCODED = re.compile(r"jpeg-q(\d+)")
 _EXPECTED = {"train": 50_000, "test": 10_000}
+log = logging.getLogger("effconv")
 
 
 @dataclass
@@ -109,7 +114,7 @@ def resolve_source(source: str = "auto") -> str:
         return source
     found = available_sources()
     if not found:
-        raise _missing_data_error()
+        _archive()  # names a folder given in place of the archive; else the missing-data message
     return found[0]
 
 
@@ -172,28 +177,56 @@ def _file_digest(path: Path) -> str:
 
 
 def _load_cached(path: Path, source: str) -> CifarArrays | None:
+    """The decoded arrays in ``path``, or None when missing or unreadable (a truncated or corrupt cache is
+    deleted, reported and rebuilt by the caller, never used)."""
     if not path.exists():
         return None
     try:
         with np.load(path) as cached:
-            return CifarArrays(cached["train_x"], cached["train_y"], cached["test_x"], cached["test_y"], source,
-                               tuple(cached["mean"].tolist()), tuple(cached["std"].tolist()))
-    except (OSError, KeyError, ValueError):
-        path.unlink(missing_ok=True)  # a broken cache is rebuilt, never used
+            arrays = CifarArrays(cached["train_x"], cached["train_y"], cached["test_x"], cached["test_y"], source,
+                                 tuple(cached["mean"].tolist()), tuple(cached["std"].tolist()))
+        _check_counts(arrays)
+        return arrays
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        log.warning("decoded CIFAR-10 cache %s is unreadable (%s); rebuilding it.", path, err)
+        path.unlink(missing_ok=True)
         return None
 
 
 def _save_cache(path: Path, arrays: CifarArrays) -> None:
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, train_x=arrays.train_x, train_y=arrays.train_y, test_x=arrays.test_x, test_y=arrays.test_y,
-             mean=np.array(arrays.mean), std=np.array(arrays.std))
-    os.replace(tmp, path)
+    """Write the cache under a unique temporary name and rename it into place, so two processes decoding
+    at once never write into one file; a full or read-only cache folder only costs the next decode."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.{os.getpid()}.", suffix=".npz", dir=path.parent)
+    except OSError as err:
+        log.warning("cannot cache the decoded CIFAR-10 in %s (%s); it will be decoded again next time.",
+                    path.parent, err.strerror or err)
+        return
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, train_x=arrays.train_x, train_y=arrays.train_y, test_x=arrays.test_x,
+                     test_y=arrays.test_y, mean=np.array(arrays.mean), std=np.array(arrays.std))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as err:
+        log.warning("cannot cache the decoded CIFAR-10 in %s (%s); it will be decoded again next time.",
+                    path.parent, err.strerror or err)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _archive() -> Path:
+    archive = jpeg_archive_path()
+    if archive.is_dir():
+        raise EffconvError(f"the CIFAR-10 archive path {archive} is a folder; point EFFCONV_DATA to the file "
+                           "cifar10-jpeg.tar.gz itself.")
+    if not archive.is_file():
+        raise _missing_data_error()
+    return archive
 
 
 def _load_jpeg() -> CifarArrays:
-    archive = jpeg_archive_path()
-    if not archive.is_file():
-        raise _missing_data_error()
+    archive = _archive()
     cache = cache_dir() / f"cifar10-jpeg-{_file_digest(archive)}.npz"
     cached = _load_cached(cache, "jpeg")
     if cached is not None:
@@ -211,8 +244,10 @@ def _load_jpeg() -> CifarArrays:
                 data = tar.extractfile(member).read()
                 image = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.uint8)
                 splits[parts[-3]].append((label, parts[-1], image))
-    except (tarfile.TarError, OSError, ValueError) as err:
-        raise EffconvError(f"cannot read the CIFAR-10 archive {archive}: {err}. Re-copy it or use EFFCONV_DATA.") from err
+    except (tarfile.TarError, OSError, ValueError, EOFError, zlib.error) as err:
+        # EOFError: a copy cut short; zlib.error / TarError: damaged bytes
+        raise EffconvError(f"cannot read the CIFAR-10 archive {archive} ({type(err).__name__}: {err}); it is "
+                           "truncated or corrupt: re-copy it (or point EFFCONV_DATA to a good copy).") from err
 
     def stack(items):
         items.sort(key=lambda item: (item[0], item[1]))  # deterministic order: class, file name
@@ -246,9 +281,7 @@ def reencode(images: np.ndarray, quality: int) -> np.ndarray:
 
 def _load_reencoded(quality: int) -> CifarArrays:
     source = f"jpeg-q{quality}"
-    archive = jpeg_archive_path()
-    if not archive.is_file():
-        raise _missing_data_error()
+    archive = _archive()
     cache = cache_dir() / f"cifar10-jpeg-{_file_digest(archive)}-q{quality}.npz"
     cached = _load_cached(cache, source)
     if cached is not None:

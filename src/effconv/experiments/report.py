@@ -8,8 +8,10 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
+from effconv.errors import EffconvError
 from effconv.experiments.runner import choose_profile, run_all
 from effconv.experiments.spec import ExperimentSpec
+from effconv.train.recipes import check_profile
 
 SpecFunction = Callable[[str], list[ExperimentSpec]]
 
@@ -21,9 +23,16 @@ def resolve(spec_fn: SpecFunction, profile: str = "best", *, run_missing: bool =
     ``spec_fn(profile)`` lists the comparison's experiments. ``profile="best"`` picks the best committed
     profile (never mixing profiles). With ``run_missing`` the missing experiments are trained first.
     """
+    check_profile(profile, allow_best=True)  # one clear line, not a KeyError deep in a chapter
     if profile == "best":
         profile = choose_profile({p: spec_fn(p) for p in ("cpu", "full")})
-    specs = spec_fn(profile)
+    try:
+        specs = spec_fn(profile)
+    except KeyError as err:
+        if err.args != (profile,):
+            raise
+        raise EffconvError(f"this comparison defines no experiments for profile {profile!r}; use best, cpu or "
+                           "full.") from None
     results = run_all(specs, run_missing=run_missing, log=log)
     return profile, specs, results
 

@@ -9,12 +9,14 @@ from typing import Any, Iterable, Mapping
 import torch
 
 from effconv.analysis.flops import count_flops
+from effconv.checks import check_accelerator, check_count
 from effconv.data.cifar import load_cifar10, subset
 from effconv.errors import EffconvError
 from effconv.experiments.analyses import AnalysisContext, get_analysis
 from effconv.experiments.provenance import git_state, now, provenance
 from effconv.experiments.spec import ExperimentSpec
 from effconv.experiments.store import ResultStore
+from effconv.io import atomic_write_json, check_writable
 from effconv.models import create_model
 from effconv.paths import cache_dir
 
@@ -29,6 +31,8 @@ def _is_ddp_child() -> bool:
 def run_experiment(spec: ExperimentSpec, *, store: ResultStore | None = None, retrain: bool = False,
                    accelerator: str = "auto", devices: int = 1, progress: bool | None = None) -> dict[str, Any]:
     """Return the result of ``spec``: from the store if present, else by training now and saving."""
+    check_accelerator(accelerator)  # a typo is refused even when the result is already stored
+    check_count("devices", devices)
     store = store or ResultStore.for_profile(spec.profile)
     if not retrain and (hit := store.load(spec)) is not None:
         return hit
@@ -37,9 +41,26 @@ def run_experiment(spec: ExperimentSpec, *, store: ResultStore | None = None, re
     with store.lock(spec):
         if not retrain and (hit := store.load(spec)) is not None:  # another process finished it meanwhile
             return hit
+        # an unwritable or missing results / cache folder is found now, not after training
+        store.check_writable(spec)
+        check_writable(_workdir(spec))
         result = _train(spec, accelerator, devices, progress)
-        store.save(spec, result)
+        try:
+            store.save(spec, result)
+        except EffconvError as err:
+            raise EffconvError(f"{str(err).rstrip('.')}; {_keep_unsaved(spec, store, result)}") from None
         return store.load(spec) or result
+
+
+def _keep_unsaved(spec: ExperimentSpec, store: ResultStore, result: dict[str, Any]) -> str:
+    """A trained result that could not be stored (disk full, folder turned read-only) is kept in the cache
+    when possible, so hours of training are not lost; returns what to tell the user."""
+    spare = cache_dir() / "unsaved" / spec.chapter / spec.filename
+    try:
+        atomic_write_json(spare, store.payload(spec, result))
+    except (EffconvError, OSError):
+        return "the trained result could not be kept anywhere; free space and rerun."
+    return f"the trained result was kept in {spare}: copy it to {store.path(spec)} once there is room."
 
 
 def _train(spec: ExperimentSpec, accelerator: str, devices: int, progress: bool | None) -> dict[str, Any]:
@@ -57,7 +78,7 @@ def _train(spec: ExperimentSpec, accelerator: str, devices: int, progress: bool 
     device = torch.device("cuda" if accelerator == "gpu" else "cpu")
     context = AnalysisContext(data=data, device=device, spec=spec)
     hooks = {name: _bind(get_analysis(name, spec.chapter), context) for name in spec.epoch_analyses}
-    workdir = cache_dir() / "runs" / spec.chapter / spec.filename.removesuffix(".json")
+    workdir = _workdir(spec)
     outcome = fit(model, spec.recipe, data, seed=spec.seed, workdir=workdir, accelerator=accelerator,
                   devices=devices, progress=progress, epoch_hooks=hooks)
     trained = outcome.model.to(device)
@@ -73,10 +94,17 @@ def _train(spec: ExperimentSpec, accelerator: str, devices: int, progress: bool 
             **provenance(device, git=code), "seed": spec.seed, "profile": spec.profile,
             "data": {"source": data.source, "mean": list(data.mean), "std": list(data.std), "subset": data.subset},
             "accelerator": outcome.accelerator, "precision": outcome.precision, "devices": outcome.devices,
-            "started": started, "finished": now(), "wall_seconds": round(time.perf_counter() - clock, 2),
+            # a resumed run counts the training time of its earlier sessions too
+            "started": started, "finished": now(),
+            "wall_seconds": round(time.perf_counter() - clock - outcome.session_seconds + outcome.wall_seconds, 2),
             "train_seconds": round(outcome.wall_seconds, 2), "resumed_from_epoch": outcome.resumed_from_epoch,
         },
     }
+
+
+def _workdir(spec: ExperimentSpec):
+    """Where a run keeps its checkpoints and logs (in the cache, never committed)."""
+    return cache_dir() / "runs" / spec.chapter / spec.filename.removesuffix(".json")
 
 
 def _bind(fn, context: AnalysisContext):

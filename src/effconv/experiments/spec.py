@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from effconv.checks import check_seed
 from effconv.data.cifar import check_source
 from effconv.errors import EffconvError
 from effconv.train.recipes import Recipe, check_profile
@@ -52,8 +53,11 @@ class ExperimentSpec:
 
     def __post_init__(self) -> None:
         check_profile(self.profile)
+        check_seed(self.seed)
+        if not isinstance(self.recipe, Recipe):
+            raise EffconvError(f"an experiment's recipe must be a Recipe (see recipe_for), got {type(self.recipe).__name__}.")
         for label, value in (("chapter", self.chapter), ("name", self.name)):
-            if not _NAME.match(value):
+            if not isinstance(value, str) or not _NAME.match(value):
                 raise EffconvError(f"experiment {label} {value!r} must be lower-case letters, digits and ._+=- "
                                    "(it becomes part of a file name).")
         check_source(self.data)

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from torch import nn
 
+from effconv.checks import check_count, check_positive
 from effconv.errors import EffconvError
 from effconv.ops.conv_factory import get_conv_factory
 
@@ -49,7 +50,10 @@ def list_models() -> list[str]:
 
 def get_builder(name: str) -> Callable[..., nn.Module]:
     _load_families()
-    if name not in _MODELS:
+    if not isinstance(name, str) or name not in _MODELS:
+        if not isinstance(name, str):
+            raise EffconvError(f"a model name must be a string such as 'resnet20', got {type(name).__name__}; "
+                               f"known models: {', '.join(list_models())}.")
         close = difflib.get_close_matches(name, _MODELS, n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise EffconvError(
@@ -74,10 +78,12 @@ def create_model(
     every kxk convolution and its BN; ``conv_kwargs`` are passed to it.
     """
     builder = get_builder(name)
-    if not isinstance(num_classes, int) or num_classes < 1:
-        raise EffconvError(f"num_classes must be a positive integer, got {num_classes!r}.")
-    if not isinstance(width, (int, float)) or width <= 0:
-        raise EffconvError(f"width must be a positive number (1.0 is the published size), got {width!r}.")
+    check_count("num_classes", num_classes)
+    check_positive("width", width)
+    if conv is not None and not isinstance(conv, str):
+        raise EffconvError(f"conv must be the name of a conv factory (see list_convs()), got {type(conv).__name__}.")
+    if conv_kwargs is not None and not isinstance(conv_kwargs, dict):
+        raise EffconvError(f"conv_kwargs must be a dict of the conv factory's options, got {type(conv_kwargs).__name__}.")
     accepted = inspect.signature(builder).parameters
     call: dict[str, Any] = dict(kwargs)
     call["num_classes"] = num_classes

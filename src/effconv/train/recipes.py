@@ -17,6 +17,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from effconv.checks import check_count, check_number, check_positive
 from effconv.errors import EffconvError
 
 PROFILES = ("smoke", "cpu", "full")
@@ -48,18 +49,26 @@ class Recipe:
     precision: str = "auto"             # Lightning precision; see PRECISIONS
 
     def __post_init__(self) -> None:
-        if not isinstance(self.epochs, int) or self.epochs < 1:
-            raise EffconvError(f"epochs must be a positive integer, got {self.epochs!r}.")
-        if self.batch_size < 1 or self.lr <= 0:
-            raise EffconvError("batch_size must be >= 1 and lr > 0.")
+        check_count("epochs", self.epochs)
+        check_count("batch_size", self.batch_size)
+        check_count("eval_batch_size", self.eval_batch_size)
+        check_count("train_subset", self.train_subset, allow_none=True)
+        check_count("test_subset", self.test_subset, allow_none=True)
+        check_positive("lr", self.lr)
+        check_number("momentum", self.momentum, low=0, high=1, high_open=True)
+        check_number("weight_decay", self.weight_decay, low=0)
+        # a warm-up longer than the run would never reach the peak learning rate
+        check_number("warmup_epochs", self.warmup_epochs, low=0, high=self.epochs)
+        check_number("label_smoothing", self.label_smoothing, low=0, high=1, high_open=True)
+        for name in ("nesterov", "decay_norm_and_bias", "compile", "channels_last"):
+            if not isinstance(getattr(self, name), bool):
+                raise EffconvError(f"{name} must be true or false, got {getattr(self, name)!r}.")
         if self.schedule not in SCHEDULES:
             raise EffconvError(f"unknown schedule {self.schedule!r}; use one of {', '.join(SCHEDULES)}.")
         if self.loader not in ("device", "torchvision"):
             raise EffconvError(f"unknown loader {self.loader!r}; use 'device' or 'torchvision'.")
         if self.precision not in PRECISIONS:
             raise EffconvError(f"unknown precision {self.precision!r}; use one of {', '.join(PRECISIONS)}.")
-        if not 0 <= self.label_smoothing < 1:
-            raise EffconvError("label_smoothing must be in [0, 1).")
 
     def replace(self, **changes: Any) -> "Recipe":
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
@@ -86,9 +95,11 @@ _BASE = {
 }
 
 
-def check_profile(profile: str) -> str:
-    if profile not in PROFILES:
-        raise EffconvError(f"unknown profile {profile!r}; use one of {', '.join(PROFILES)}.")
+def check_profile(profile: str, *, allow_best: bool = False) -> str:
+    """``profile`` if it is a training profile (or, where a chapter shows results, ``best``), else one line."""
+    known = (*PROFILES, "best") if allow_best else PROFILES
+    if profile not in known:
+        raise EffconvError(f"unknown profile {profile!r}; use one of {', '.join(known)}.")
     return profile
 
 

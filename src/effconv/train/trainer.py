@@ -23,6 +23,7 @@ import torch
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 
+from effconv.checks import check_accelerator
 from effconv.data.cifar import CifarArrays
 from effconv.data.loader import DeviceLoader
 from effconv.data.torchvision_pipeline import torchvision_loader
@@ -31,11 +32,11 @@ from effconv.train.module import Classifier
 from effconv.train.recipes import Recipe
 
 EpochHook = Callable[[torch.nn.Module], Any]
+log = logging.getLogger("effconv")
 
 
 def resolve_accelerator(accelerator: str = "auto") -> str:
-    if accelerator not in ("auto", "cpu", "gpu", "cuda"):
-        raise EffconvError(f"unknown accelerator {accelerator!r}; use auto, cpu or gpu.")
+    check_accelerator(accelerator)
     if accelerator == "auto":
         return "gpu" if torch.cuda.is_available() else "cpu"
     if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
@@ -99,13 +100,29 @@ def onednn_is_safe(model: torch.nn.Module, device: torch.device) -> bool:
                    and m.in_channels < 8 for m in model.modules())
 
 
+class NonFiniteLoss(EffconvError):
+    """Training diverged: the loss became NaN or infinite."""
+
+
 class EpochHistory(Callback):
-    """Records one row per epoch (losses, accuracies, lr, seconds, optional analyses); resumable."""
+    """Records one row per epoch (losses, accuracies, lr, seconds, optional analyses); resumable.
+
+    It also keeps the training time of earlier sessions in the checkpoint, so a run that was interrupted
+    and resumed reports its cumulative training time, not only the resumed part's.
+    """
 
     def __init__(self, hooks: dict[str, EpochHook] | None = None):
         self.rows: list[dict[str, Any]] = []
         self.hooks = hooks or {}
         self._started = 0.0
+        self.prior_seconds = 0.0      # training time of earlier sessions (from the checkpoint)
+        self._session_started: float | None = None
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self._session_started = time.perf_counter()
+
+    def session_seconds(self) -> float:
+        return 0.0 if self._session_started is None else time.perf_counter() - self._session_started
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         self._started = time.perf_counter()
@@ -115,6 +132,10 @@ class EpochHistory(Callback):
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if torch.is_tensor(v) and v.numel() == 1}
+        loss = metrics.get("train_loss")
+        if loss is not None and not np.isfinite(loss):
+            raise NonFiniteLoss(f"training diverged: the train loss of epoch {trainer.current_epoch + 1} is {loss}; "
+                                "lower lr or lengthen the warm-up (--set lr=... warmup_epochs=...), then rerun.")
         row: dict[str, Any] = {"epoch": trainer.current_epoch + 1, **metrics,
                                "lr": trainer.optimizers[0].param_groups[0]["lr"],
                                "seconds": round(time.perf_counter() - self._started, 3)}
@@ -123,10 +144,13 @@ class EpochHistory(Callback):
         self.rows.append(row)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"rows": self.rows}
+        return {"rows": self.rows, "train_seconds": self.prior_seconds + self.session_seconds()}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.rows = list(state_dict.get("rows", []))
+        # checkpoints written before this field existed: the epochs' own times are the best estimate
+        self.prior_seconds = float(state_dict.get("train_seconds",
+                                                  sum(row.get("seconds", 0.0) for row in self.rows)))
 
 
 @dataclass
@@ -135,11 +159,12 @@ class FitOutcome:
     history: list[dict[str, Any]]
     final: dict[str, float]
     best: dict[str, float]
-    wall_seconds: float
+    wall_seconds: float  # cumulative training time over every session of this run (resumes included)
     accelerator: str
     precision: str
     devices: int
     resumed_from_epoch: int = 0
+    session_seconds: float = 0.0  # the part of wall_seconds spent in this process
     is_global_zero: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -199,16 +224,22 @@ def fit(model: torch.nn.Module, recipe: Recipe, data: CifarArrays, *, seed: int,
     if last.exists():
         try:
             resumed_from = int(torch.load(last, map_location="cpu", weights_only=False).get("epoch", -1)) + 1
-        except Exception:  # a checkpoint cut off mid-write is dropped, and training starts over
+        except Exception as err:  # a checkpoint cut off mid-write is dropped, and training starts over
+            log.warning("checkpoint %s is unreadable (%s: %s), probably cut off mid-write; dropped it and "
+                        "training from epoch 1.", last, type(err).__name__, err)
             last.unlink()
             resumed_from = 0
     module = Classifier(model, recipe)
     started = time.perf_counter()
     # (entering mkldnn.flags at all warns about TF32 on stderr, so only where oneDNN must be off)
     with nullcontext() if onednn_is_safe(model, device) else torch.backends.mkldnn.flags(enabled=False):
-        trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=test_loader,
-                    ckpt_path=str(last) if last.exists() else None)
-    wall = time.perf_counter() - started
+        try:
+            trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=test_loader,
+                        ckpt_path=str(last) if last.exists() else None)
+        except NonFiniteLoss:
+            last.unlink(missing_ok=True)  # a diverged model is no point to resume from
+            raise
+    session = time.perf_counter() - started
 
     rows = history.rows
     if not rows:
@@ -217,8 +248,8 @@ def fit(model: torch.nn.Module, recipe: Recipe, data: CifarArrays, *, seed: int,
     final = {k: rows[-1][k] for k in ("test_acc", "test_loss", "train_acc", "train_loss") if k in rows[-1]}
     best_row = max(rows, key=lambda r: r.get("test_acc", float("-inf")))
     best = {"test_acc": best_row.get("test_acc"), "epoch": best_row["epoch"]}
-    return FitOutcome(model=module.model, history=rows, final=final, best=best, wall_seconds=wall,
-                      accelerator=accelerator, precision=precision, devices=devices, resumed_from_epoch=resumed_from,
+    return FitOutcome(model=module.model, history=rows, final=final, best=best,
+                      wall_seconds=history.prior_seconds + session, session_seconds=session, accelerator=accelerator, precision=precision, devices=devices, resumed_from_epoch=resumed_from,
                       is_global_zero=trainer.is_global_zero)
 
 

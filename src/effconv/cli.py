@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     campaign.add_argument("--minutes", type=_positive_float, required=True, help="stop starting runs after this")
     campaign.add_argument("--chapters", nargs="+", default=None, help="default: acnet dac versatile shufflenet")
     campaign.add_argument("--archive", default=None, help="pack the new results into this .tar.gz")
+    campaign.add_argument("--workers", type=_positive_int, default=1,
+                          help="training processes sharing the device, each on a different missing run")
+    campaign.add_argument("--threads", type=_positive_int, default=None, help="CPU threads per worker")
+    campaign.add_argument("--hard-stop", type=_positive_float, default=None, metavar="MINUTES",
+                          help="terminate runs still going after this many minutes")
     campaign.add_argument("--accelerator", default="auto")
 
     bench = sub.add_parser("bench", help="benchmarks")
@@ -191,7 +196,8 @@ def cmd_campaign(args: argparse.Namespace) -> None:
     from effconv.train.recipes import check_profile
 
     run_campaign(check_profile(args.profile), args.minutes, chapters=args.chapters or PRIORITY,
-                 archive=Path(args.archive) if args.archive else None, accelerator=args.accelerator)
+                 archive=Path(args.archive) if args.archive else None, accelerator=args.accelerator,
+                 workers=args.workers, threads=args.threads, hard_stop_minutes=args.hard_stop)
 
 
 def cmd_bench(args: argparse.Namespace) -> None:

@@ -37,7 +37,8 @@ PRIORITY = ("acnet", "dac", "versatile", "shufflenet")
 # full-width baseline carries every DAC sweep and is chapter 5's baseline row; then the versatile
 # variants, the other ACNet rows (Cifar-quick, WRN, DenseNet, ablation, skeleton) and ShuffleNet.
 TIERS: tuple[tuple[str, tuple[str, ...] | None], ...] = (
-    ("acnet", ("resnet56-base", "resnet56-acnet", "vgg16-cifar-base", "vgg16-cifar-acnet")),
+    # longest first, so that the shorter VGG runs fill the workers the ResNet-56 runs leave free
+    ("acnet", ("resnet56-acnet", "resnet56-base", "vgg16-cifar-acnet", "vgg16-cifar-base")),
     ("dac", None),
     ("versatile", None),
     ("acnet", None),
@@ -45,16 +46,17 @@ TIERS: tuple[tuple[str, tuple[str, ...] | None], ...] = (
 )
 
 
-def _tier(spec: ExperimentSpec) -> int:
+def _tier(spec: ExperimentSpec) -> tuple[int, int]:
+    """(tier, position of the row in a named tier)."""
     for index, (chapter, names) in enumerate(TIERS):
         if spec.chapter == chapter and (names is None or spec.name in names):
-            return index
-    return len(TIERS)
+            return index, names.index(spec.name) if names else 0
+    return len(TIERS), 0
 
 
 def campaign_specs(profile: str, chapters: Sequence[str] = PRIORITY) -> list[ExperimentSpec]:
-    """Every experiment of ``chapters`` for ``profile``, most valuable first (see ``TIERS``; within a tier,
-    seed 0 of every row before seed 1), without duplicates."""
+    """Every experiment of ``chapters`` for ``profile``, most valuable first (see ``TIERS``; a named tier
+    row by row, any other tier seed 0 of every row before seed 1), without duplicates."""
     unknown = [c for c in chapters if c not in CHAPTERS]
     if unknown:
         raise EffconvError(f"unknown chapters {unknown}; chapters: {', '.join(CHAPTERS)}.")
@@ -66,7 +68,7 @@ def campaign_specs(profile: str, chapters: Sequence[str] = PRIORITY) -> list[Exp
         for spec in runs.experiments(profile):
             seen.setdefault(spec.key, spec)
     # stable sort: the chapter's own order breaks ties
-    return sorted(seen.values(), key=lambda s: (_tier(s), s.seed))
+    return sorted(seen.values(), key=lambda s: (*_tier(s), s.seed))
 
 
 def config_of(spec: ExperimentSpec) -> tuple[str, str, int]:

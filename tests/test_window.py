@@ -80,3 +80,32 @@ def test_dry_window_benchmarks_trains_and_packs_within_its_limit(tmp_path):
     assert summary["overlapped"] and [r["status"] for r in summary["runs"]] == ["stored", "stored"]
     assert (tmp_path / "window.log").read_text().count("\n") > 5
     assert _snapshot(results_dir()) == before  # nothing of a dry window lands in results/
+
+
+def _cli(*args, env=None):
+    full = {**os.environ, "PYTHONPATH": str(repo_root() / "src"), **(env or {})}
+    full.pop("OUT", None)
+    return subprocess.run([sys.executable, "-m", "effconv.cli", *args], capture_output=True, text=True,
+                          timeout=300, env=full, cwd=repo_root())
+
+
+@pytest.mark.parametrize("args, message", [
+    (["window", "--dry"], "no output folder"),
+    (["window", "--dry", "--out", "x", "--minutes", "1", "--margin", "1"], "leaves no time"),
+    (["campaign", "--minutes", "1", "--workers", "0"], "must be >= 1"),
+])
+def test_window_and_campaign_bad_input_is_one_line(args, message):
+    done = _cli(*args)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_missing_archive_names_where_to_put_it(tmp_path, monkeypatch):
+    from effconv.errors import EffconvError
+    from effconv.window import find_data
+
+    monkeypatch.delenv("EFFCONV_DATA", raising=False)
+    with pytest.raises(EffconvError, match="shared/data"):
+        find_data(tmp_path / "repo")
+    (tmp_path / "repo" / "shared" / "data").mkdir(parents=True)
+    (tmp_path / "repo" / "shared" / "data" / "cifar10-jpeg.tar.gz").write_bytes(b"x")
+    assert find_data(tmp_path / "repo").parent.name == "data"

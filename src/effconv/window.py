@@ -154,7 +154,9 @@ def run_window(out: Path, *, dry: bool = False, limit_minutes: float = 10.0, mar
             for spec in specs:
                 ResultStore.for_profile("smoke").path(spec).unlink(missing_ok=True)
         record = run_campaign(profile, left, specs=specs, workers=workers,
-                              accelerator=accelerator, threads=1 if dry else None, archive=archive,
+                              # the 16 CPU cores shared out: the device loader keeps the CPU side light
+                              accelerator=accelerator, threads=1 if dry else max(1, (os.cpu_count() or 1) // workers),
+                              archive=archive,
                               epoch_seconds=None if dry else throughput.campaign_estimate(),
                               hard_stop_minutes=left, extra_files=extra, log=say)
         summary.update(runs=record.runs, not_started=record.skipped, overlapped=record.overlapped())

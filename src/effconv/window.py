@@ -15,7 +15,6 @@ the runs in progress. ``--dry`` does the same on CPU with the smoke profile and 
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import sys
 import time

@@ -8,7 +8,7 @@ locked as for a single run.
 
 A run is started only when the time left can hold it. Its duration is taken, in this order, from runs
 of the same configuration finished in this campaign (seconds per epoch), from ``epoch_seconds`` (the
-caller's model of the device, e.g. :func:`effconv.experiments.window_plan.epoch_seconds_model`), or from
+caller's model of the device, e.g. ``window_plan.Throughput.campaign_estimate()``), or from
 the longest run so far; the very first run, with nothing to go by, always starts.
 """
 
@@ -27,7 +27,6 @@ from effconv.errors import EffconvError
 from effconv.experiments.runner import lookup, run_experiment
 from effconv.experiments.spec import ExperimentSpec
 from effconv.experiments.store import ResultStore
-from effconv.paths import cache_dir, results_dir
 from effconv.studies import CHAPTERS, runs_module
 
 PRIORITY = ("acnet", "dac", "versatile", "shufflenet")
@@ -220,9 +219,3 @@ def run_campaign(profile: str, minutes: float, *, chapters: Sequence[str] = PRIO
         log(f"packed {len(members)} files into {archive} (unpack at the repository root)")
     return record
 
-
-def campaign_summary_path(profile: str) -> Path:
-    """Where a campaign's run log goes: the cache, or results/bench for profiles whose results are kept."""
-    if profile == "smoke":
-        return cache_dir() / "bench" / "campaign-smoke.json"
-    return results_dir() / "bench" / f"campaign-{profile}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}.json"

@@ -69,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     campaign.add_argument("--minutes", type=_positive_float, required=True, help="stop starting runs after this")
     campaign.add_argument("--chapters", nargs="+", default=None, help="default: acnet dac versatile shufflenet")
     campaign.add_argument("--archive", default=None, help="pack the new results into this .tar.gz")
+    campaign.add_argument("--workers", type=_positive_int, default=1,
+                          help="training processes sharing the device, each on a different missing run")
+    campaign.add_argument("--threads", type=_positive_int, default=None, help="CPU threads per worker")
+    campaign.add_argument("--hard-stop", type=_positive_float, default=None, metavar="MINUTES",
+                          help="terminate runs still going after this many minutes")
     campaign.add_argument("--accelerator", default="auto")
 
     claims = sub.add_parser("claims", help="write results/<chapter>/claims.csv from the stored results")
@@ -76,17 +81,29 @@ def build_parser() -> argparse.ArgumentParser:
     claims.add_argument("--profile", default="best", help="best | cpu | full | smoke (default best)")
     claims.add_argument("--check", action="store_true", help="write nothing; exit 1 if a committed ledger differs")
 
+    window = sub.add_parser("window", help="one GPU window: benchmark, then the full campaign for the time left, "
+                                           "all packed into OUT/results.tar.gz")
+    window.add_argument("--out", default=None, help="output folder (default $OUT)")
+    window.add_argument("--dry", action="store_true", help="on CPU: smoke profile, tiny steps and runs")
+    window.add_argument("--minutes", type=_positive_float, default=10.0, help="the command's limit (default 10)")
+    window.add_argument("--margin", type=float, default=1.0, help="minutes kept free before the limit (default 1)")
+    window.add_argument("--workers", type=_positive_int, default=None, help="campaign workers (default 8, dry 2)")
+    window.add_argument("--bench", choices=["auto", "always", "never"], default="auto",
+                        help="auto: benchmark unless results/bench has the window's GPU benchmark")
+
     bench = sub.add_parser("bench", help="benchmarks")
-    bench.add_argument("what", choices=["loader", "epoch", "precision"],
+    bench.add_argument("what", choices=["loader", "epoch", "precision", "concurrency"],
                        help="loader: device-resident vs DataLoader pipeline; epoch: seconds per epoch of "
                             "every model a profile trains, eager and compiled; precision: fp32 vs bf16 "
-                            "training speed on the CPU for every model a profile trains")
+                            "training speed on the CPU for every model a profile trains; concurrency: images/s in all "
+                            "with 1, 4 and 8 processes training at once on the device")
     bench.add_argument("--model", default="resnet56")
     bench.add_argument("--profile", default=None, help="for `epoch` (default full) and `precision` (default cpu): "
                                                         "whose models to time")
     bench.add_argument("--no-compile", action="store_true", help="for `epoch`: eager only")
     bench.add_argument("--steps", type=_positive_int, default=None, help="timed steps per pipeline")
     bench.add_argument("--batch-size", type=_positive_int, default=128)
+    bench.add_argument("--workers", type=_positive_int, nargs="+", default=[1, 4, 8], help="for `concurrency`")
     bench.add_argument("--accelerator", default="auto")
     bench.add_argument("--no-save", action="store_true", help="print only; do not write results/bench/")
 
@@ -222,7 +239,8 @@ def cmd_campaign(args: argparse.Namespace) -> None:
 
     check_accelerator(args.accelerator)
     run_campaign(check_profile(args.profile), args.minutes, chapters=args.chapters or PRIORITY,
-                 archive=Path(args.archive) if args.archive else None, accelerator=args.accelerator)
+                 archive=Path(args.archive) if args.archive else None, accelerator=args.accelerator,
+                 workers=args.workers, threads=args.threads, hard_stop_minutes=args.hard_stop)
 
 
 def cmd_claims(args: argparse.Namespace) -> None:
@@ -254,18 +272,40 @@ def cmd_claims(args: argparse.Namespace) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
-    from effconv.train.bench import epoch_benchmark, loader_benchmark, precision_benchmark
+    from effconv.experiments.campaign import campaign_specs
+    from effconv.studies import CHAPTERS
+    from effconv.train.bench import concurrency_benchmark, epoch_benchmark, loader_benchmark, precision_benchmark
     from effconv.train.recipes import check_profile
 
+    # the benchmarks take the plan's specs from here: train/ must not import the campaign or the studies
     check_accelerator(args.accelerator)
     if args.what == "precision":
-        precision_benchmark(check_profile(args.profile or "cpu"), steps=args.steps or 4, save=not args.no_save)
+        profile = check_profile(args.profile or "cpu")
+        precision_benchmark(profile, specs=campaign_specs(profile, CHAPTERS), steps=args.steps or 4,
+                            save=not args.no_save)
     elif args.what == "loader":
         loader_benchmark(args.model, steps=args.steps, batch_size=args.batch_size, accelerator=args.accelerator,
                          save=not args.no_save)
+    elif args.what == "concurrency":
+        concurrency_benchmark(args.model, workers=args.workers, steps=args.steps, batch_size=args.batch_size,
+                              accelerator=args.accelerator, save=not args.no_save)
     else:
-        epoch_benchmark(check_profile(args.profile or "full"), steps=args.steps, accelerator=args.accelerator,
+        profile = check_profile(args.profile or "full")
+        epoch_benchmark(campaign_specs(profile, CHAPTERS), profile, steps=args.steps, accelerator=args.accelerator,
                         compile_modes=(False,) if args.no_compile else (False, True), save=not args.no_save)
+
+
+def cmd_window(args: argparse.Namespace) -> None:
+    import os
+    from pathlib import Path
+
+    from effconv.window import run_window
+
+    out = args.out or os.environ.get("OUT")
+    if not out:
+        raise EffconvError("no output folder: pass --out DIR (the device tool sets $OUT).")
+    run_window(Path(out), dry=args.dry, limit_minutes=args.minutes, margin_minutes=args.margin,
+               workers=args.workers, bench=args.bench)
 
 
 def cmd_flops(args: argparse.Namespace) -> None:
@@ -300,7 +340,7 @@ def cmd_data(args: argparse.Namespace) -> None:
     print(f"{arrays.describe()}; mean {arrays.mean}, std {arrays.std}")
 
 
-COMMANDS = {"claims": cmd_claims, "train": cmd_train, "run": cmd_run, "campaign": cmd_campaign, "bench": cmd_bench, "flops": cmd_flops, "show": cmd_show,
+COMMANDS = {"claims": cmd_claims, "train": cmd_train, "run": cmd_run, "campaign": cmd_campaign, "window": cmd_window, "bench": cmd_bench, "flops": cmd_flops, "show": cmd_show,
             "book": cmd_book, "data": cmd_data}
 
 

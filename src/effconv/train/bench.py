@@ -4,6 +4,8 @@
   pipeline; same model, device, precision and step in one process, only the input pipeline differs.
 - ``epoch_benchmark``: seconds per epoch of every model configuration a profile trains, eager and
   under ``torch.compile``, and the total training time the profile needs on this device.
+- ``concurrency_benchmark``: aggregate training images/s when 1, 4, 8 ... processes train at once on
+  one device (what ``effconv campaign --workers N`` gains over one process).
 
 The step mirrors the Lightning module's (cross-entropy, SGD with momentum, bf16 autocast on GPU,
 channels_last) but runs in a bare loop, so the numbers measure the model and the pipeline, not the framework.
@@ -12,8 +14,10 @@ channels_last) but runs in a bare loop, so the numbers measure the model and the
 from __future__ import annotations
 
 import itertools
+import multiprocessing as mp
 import time
-from typing import Any
+from queue import Empty
+from typing import Any, Sequence
 
 import torch
 
@@ -100,24 +104,24 @@ def loader_benchmark(model_name: str = "resnet56", *, steps: int | None = None, 
     return result
 
 
-def _specs_by_config(profile: str) -> dict[tuple, list]:
-    """The profile's experiments of every chapter, grouped by (model, options) configuration."""
+def _specs_by_config(specs: Sequence[Any]) -> dict[tuple, list]:
+    """Experiment specs grouped by (model, options) configuration. The caller passes the specs (the CLI
+    takes them from the campaign's plan), so this module needs nothing above ``train``."""
     import json
 
-    from effconv.experiments.campaign import campaign_specs
-    from effconv.studies import CHAPTERS
-
     groups: dict[tuple, list] = {}
-    for spec in campaign_specs(profile, CHAPTERS):  # already without duplicates
+    for spec in specs:
         config = (spec.model, json.dumps(dict(spec.model_kwargs), sort_keys=True))
         groups.setdefault(config, []).append(spec)
     return groups
 
 
-def epoch_benchmark(profile: str = "full", *, steps: int | None = None, compile_modes=(False, True),
-                    accelerator: str = "auto", save: bool = True, log=print) -> dict[str, Any]:
-    """Seconds per epoch of every model configuration the profile trains, with and without torch.compile,
-    and from them the training time the whole profile needs (epochs x seconds per epoch, summed)."""
+def epoch_benchmark(specs: Sequence[Any], profile: str = "full", *, steps: int | None = None,
+                    compile_modes=(False, True), accelerator: str = "auto", save: bool = True,
+                    name: str | None = None, log=print) -> dict[str, Any]:
+    """Seconds per epoch of every model configuration in ``specs`` (a profile's experiments), with and
+    without torch.compile, and from them the training time those runs need (epochs x seconds per epoch,
+    summed). ``name`` replaces the profile in the file name (for a subset of the profile)."""
     import json
 
     accelerator = resolve_accelerator(accelerator)
@@ -127,20 +131,20 @@ def epoch_benchmark(profile: str = "full", *, steps: int | None = None, compile_
     warmup = 15 if device.type == "cuda" else 2
     data = load_cifar10()
     rows = []
-    for (model, options), specs in _specs_by_config(profile).items():
+    for (model, options), group in _specs_by_config(specs).items():
         kwargs = json.loads(options)
-        batch = specs[0].recipe.batch_size
+        batch = group[0].recipe.batch_size
         loader = DeviceLoader(data.train_x, data.train_y, batch_size=batch, train=True, mean=data.mean,
                               std=data.std, device=device, seed=0)
         for compiled in compile_modes:
             seconds = _time_training(model, _endless(loader), steps, warmup, device, bf16, kwargs, compiled)
             epoch = len(data.train_y) / (steps * batch / seconds)
-            planned = sum(s.recipe.epochs for s in specs)
-            rows.append({"model": model, "options": options, "compile": compiled, "runs": len(specs),
-                         "epochs_planned": planned, "seconds_per_epoch": round(epoch, 2),
+            planned = sum(s.recipe.epochs for s in group)
+            rows.append({"model": model, "options": options, "compile": compiled, "runs": len(group),
+                         "batch_size": batch, "epochs_planned": planned, "seconds_per_epoch": round(epoch, 2),
                          "training_minutes": round(planned * epoch / 60, 1)})
             log(f"{model:>20} {options:<60} compile={compiled!s:<5} {epoch:7.2f} s/epoch; "
-                f"{len(specs)} runs, {planned} epochs -> {planned * epoch / 60:6.1f} min")
+                f"{len(group)} runs, {planned} epochs -> {planned * epoch / 60:6.1f} min")
     best = {}
     for row in rows:
         key = (row["model"], row["options"])
@@ -153,7 +157,73 @@ def epoch_benchmark(profile: str = "full", *, steps: int | None = None, compile_
               "data": data.source, "provenance": {**provenance(device), "finished": now()}}
     if save:
         slug = "gpu" if device.type == "cuda" else "cpu"
-        path = atomic_write_json(results_dir() / "bench" / f"epoch-{profile}-{slug}.json", result)
+        path = atomic_write_json(results_dir() / "bench" / f"epoch-{name or profile}-{slug}.json", result)
+        log(f"written {path}")
+    return result
+
+
+def _concurrent_worker(rank: int, model_name: str, model_kwargs: dict, steps: int, warmup: int, batch_size: int,
+                       device_type: str, bf16: bool, threads: int, barrier, results) -> None:
+    torch.set_num_threads(threads)
+    device = torch.device(device_type)
+    data = load_cifar10()
+    loader = DeviceLoader(data.train_x, data.train_y, batch_size=batch_size, train=True, mean=data.mean,
+                          std=data.std, device=device, seed=rank)
+    barrier.wait()  # data loaded and the device initialised everywhere: the timed steps overlap
+    seconds = _time_training(model_name, _endless(loader), steps, warmup, device, bf16, model_kwargs)
+    results.put((rank, steps * batch_size / seconds))
+
+
+def concurrency_benchmark(model_name: str = "resnet56", *, workers: Sequence[int] = (1, 4, 8),
+                          model_kwargs: dict | None = None, steps: int | None = None, batch_size: int = 128,
+                          threads: int = 1, accelerator: str = "auto", save: bool = True,
+                          log=print) -> dict[str, Any]:
+    """Aggregate training images/s with N processes training ``model_name`` at once on one device.
+
+    Each process loads the data and starts on a barrier, then times its own steps; the aggregate is the
+    sum of their rates (they run at the same time, so that is the device's throughput under N workers).
+    Processes are spawned, as the campaign's are, so CUDA works in them.
+    """
+    accelerator = resolve_accelerator(accelerator)
+    device_type = "cuda" if accelerator == "gpu" else "cpu"
+    bf16 = precision_for(accelerator) == "bf16-mixed"
+    steps = steps or (150 if device_type == "cuda" else 4)
+    warmup = 15 if device_type == "cuda" else 1
+    context = mp.get_context("spawn")
+    rows = []
+    for count in workers:
+        barrier, queue = context.Barrier(count), context.Queue()
+        processes = [context.Process(target=_concurrent_worker,
+                                     args=(rank, model_name, model_kwargs or {}, steps, warmup, batch_size,
+                                           device_type, bf16, threads, barrier, queue)) for rank in range(count)]
+        for process in processes:
+            process.start()
+        rates = []
+        while len(rates) < count:  # poll, so a worker that crashed fails the benchmark instead of hanging it
+            try:
+                rates.append(queue.get(timeout=1.0)[1])
+            except Empty:
+                if any(p.exitcode not in (None, 0) for p in processes):
+                    for process in processes:
+                        process.kill()
+                    raise EffconvError(f"a benchmark worker failed (exit codes {[p.exitcode for p in processes]}); "
+                                       "run it alone with `effconv bench loader` to see its error.") from None
+        for process in processes:
+            process.join()
+        total = sum(rates)
+        rows.append({"workers": count, "aggregate_images_per_second": round(total, 1),
+                     "per_worker_images_per_second": round(total / count, 1)})
+        log(f"{count:>3} workers: {total:9.0f} images/s in all, {total / count:8.0f} per worker")
+    single = rows[0]["aggregate_images_per_second"]
+    for row in rows:
+        row["speedup"] = round(row["aggregate_images_per_second"] / single, 3)
+    result = {"benchmark": "concurrency", "model": model_name, "model_kwargs": model_kwargs or {},
+              "batch_size": batch_size, "steps": steps, "warmup": warmup, "threads_per_worker": threads,
+              "precision": "bf16-mixed" if bf16 else "32-true", "channels_last": True, "rows": rows,
+              "provenance": {**provenance(torch.device(device_type)), "finished": now()}}
+    if save:
+        slug = "gpu" if device_type == "cuda" else "cpu"
+        path = atomic_write_json(results_dir() / "bench" / f"concurrency-{model_name}-{slug}.json", result)
         log(f"written {path}")
     return result
 
@@ -162,7 +232,7 @@ PRECISION_MODES = {"fp32": (False, False), "bf16": (True, False), "fp32+compile"
                    "bf16+compile": (True, True)}
 
 
-def precision_benchmark(profile: str = "cpu", *, steps: int = 4, rounds: int = 3, threads: int = 1,
+def precision_benchmark(profile: str = "cpu", *, specs: Sequence[Any], steps: int = 4, rounds: int = 3, threads: int = 1,
                         modes: tuple[str, ...] = tuple(PRECISION_MODES), save: bool = True,
                         log=print) -> dict[str, Any]:
     """Training images/s in fp32 and bf16 autocast, eager and compiled, for every model configuration the
@@ -184,7 +254,7 @@ def precision_benchmark(profile: str = "cpu", *, steps: int = 4, rounds: int = 3
     data = load_cifar10()
     rows = []
     try:
-        for (model, options), specs in _specs_by_config(profile).items():
+        for (model, options), specs in _specs_by_config(specs).items():
             kwargs = json.loads(options)
             batch = specs[0].recipe.batch_size
             loader = _endless(DeviceLoader(data.train_x, data.train_y, batch_size=batch, train=True, mean=data.mean,

@@ -1,0 +1,111 @@
+"""The GPU window: the plan that sizes the full profile, and the one-command script in its CPU dry mode."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+from effconv.experiments.campaign import campaign_specs
+from effconv.experiments.window_plan import (BENCH_MINUTES, COMMAND_MINUTES, MARGIN_MINUTES, SETUP_MINUTES, WORKERS,
+                                             Throughput, load_throughput, simulate)
+from effconv.paths import repo_root, results_dir
+
+
+def test_every_full_run_fits_the_first_window_at_the_estimate():
+    budget = (COMMAND_MINUTES - MARGIN_MINUTES - SETUP_MINUTES - BENCH_MINUTES) * 60
+    estimate = Throughput("estimate")
+    too_long = [(s.name, round(estimate.run_seconds(s, WORKERS) / 60, 1)) for s in campaign_specs("full")
+                if estimate.run_seconds(s, WORKERS) > budget]
+    assert too_long == []
+
+
+def test_the_twelve_acnet_headline_runs_fit_one_window():
+    plan = simulate(campaign_specs("full"), Throughput("estimate"))
+    head = plan[plan["name"].isin(["resnet56-base", "resnet56-acnet", "vgg16-cifar-base", "vgg16-cifar-acnet"])]
+    assert len(head) == 12 and set(head["window"]) == {1}
+    assert plan["window"].notna().all() and len(plan) == len(campaign_specs("full"))
+
+
+def test_measured_benchmarks_replace_the_estimate(tmp_path):
+    assert load_throughput(tmp_path).source == "estimate"
+    (tmp_path / "epoch-window-gpu.json").write_text(json.dumps(
+        {"rows": [{"model": "resnet56", "compile": False, "batch_size": 256, "seconds_per_epoch": 6.0}]}))
+    (tmp_path / "concurrency-resnet56-gpu.json").write_text(json.dumps(
+        {"rows": [{"workers": 1, "speedup": 1.0}, {"workers": 4, "speedup": 2.0}, {"workers": 8, "speedup": 2.0}]}))
+    measured = load_throughput(tmp_path)
+    assert measured.source == "measured" and measured.scale == pytest.approx(2.0)
+    assert measured.speedup(8) == 2.0 and measured.speedup(2) == pytest.approx(1 + 1 / 3)
+    # twice as slow per process and less concurrency: fewer runs per window, and some never fit one
+    specs = campaign_specs("full")
+    slow, estimated = simulate(specs, measured), simulate(specs, Throughput("estimate"))
+    assert (slow["window"] == 1).sum() < (estimated["window"] == 1).sum()
+    assert slow["window"].isna().any() and len(slow) == len(specs)
+
+
+def test_train_does_not_import_upward():
+    source = (Path(__file__).parents[1] / "src/effconv/train/bench.py").read_text()
+    assert "effconv.experiments.campaign" not in source and "effconv.studies" not in source
+
+
+def _snapshot(root: Path):
+    return sorted((str(p.relative_to(root)), p.stat().st_mtime_ns) for p in root.rglob("*")) if root.exists() else []
+
+
+@pytest.mark.slow
+def test_dry_window_benchmarks_trains_and_packs_within_its_limit(tmp_path):
+    before = _snapshot(results_dir())
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(repo_root() / "src")}
+    env.pop("EFFCONV_RESULTS", None)
+    limit = 6.0
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "effconv.cli", "window", "--dry", "--out", str(tmp_path),
+                           "--minutes", str(limit), "--margin", "0.5"], env=env, cwd=repo_root(),
+                          capture_output=True, text=True, timeout=limit * 60 + 60)
+    took = time.perf_counter() - started
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert took < (limit - 0.5) * 60 + 30  # the margin before the limit holds (plus interpreter start)
+    with tarfile.open(tmp_path / "results.tar.gz") as tar:
+        names = tar.getnames()
+    bench = {Path(n).name.split("-")[0] for n in names if n.startswith("results/bench/")}
+    assert {"epoch", "loader", "concurrency", "window"} <= bench, names
+    assert sum(n.startswith("smoke-results/engine/window-dry-") for n in names) == 2, names
+    summary = json.loads((tmp_path / "dry-results" / "bench").glob("window-smoke-*.json").__next__().read_text())
+    assert summary["overlapped"] and [r["status"] for r in summary["runs"]] == ["stored", "stored"]
+    assert (tmp_path / "window.log").read_text().count("\n") > 5
+    assert _snapshot(results_dir()) == before  # nothing of a dry window lands in results/
+
+
+def _cli(*args, env=None):
+    full = {**os.environ, "PYTHONPATH": str(repo_root() / "src"), **(env or {})}
+    full.pop("OUT", None)
+    return subprocess.run([sys.executable, "-m", "effconv.cli", *args], capture_output=True, text=True,
+                          timeout=300, env=full, cwd=repo_root())
+
+
+@pytest.mark.parametrize("args, message", [
+    (["window", "--dry"], "no output folder"),
+    (["window", "--dry", "--out", "x", "--minutes", "1", "--margin", "1"], "leaves no time"),
+    (["campaign", "--minutes", "1", "--workers", "0"], "must be >= 1"),
+])
+def test_window_and_campaign_bad_input_is_one_line(args, message):
+    done = _cli(*args)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_missing_archive_names_where_to_put_it(tmp_path, monkeypatch):
+    from effconv.errors import EffconvError
+    from effconv.window import find_data
+
+    monkeypatch.delenv("EFFCONV_DATA", raising=False)
+    with pytest.raises(EffconvError, match="shared/data"):
+        find_data(tmp_path / "repo")
+    (tmp_path / "repo" / "shared" / "data").mkdir(parents=True)
+    (tmp_path / "repo" / "shared" / "data" / "cifar10-jpeg.tar.gz").write_bytes(b"x")
+    assert find_data(tmp_path / "repo").parent.name == "data"

@@ -74,7 +74,7 @@ def test_numbers_rounded_right_aligned_with_separators():
     for index in range(5):
         assert re.search(rf"\.col{index} {{\s*text-align: right;", html), f"column {index} is not right-aligned"
     assert "font-variant-numeric: tabular-nums" in html
-    assert re.search(r"#T_\w+ td {\s*padding: 0\.3em 0\.7em", html)
+    assert re.search(r"#T_\w+ td {\s*padding: 0\.3em 0\.45em", html)
 
 
 def test_decimals_override():
@@ -88,7 +88,15 @@ def test_text_is_whole_wrapped_and_escaped():
         html = styled(pd.DataFrame({"claim": [long], "paper": [1.0]})).to_html()
     assert "&lt;b&gt;not markup&lt;/b&gt;" in html
     assert "ninety characters, a claim" in html and "..." not in html
-    assert re.search(r"td\.col0 {\s*min-width: 16em;\s*white-space: normal", html)
+    assert re.search(r"td\.col0 {\s*min-width: 6em;\s*white-space: normal", html)
+
+
+def test_mixed_column_with_sentences_wraps_and_numbers_do_not_break():
+    table = pd.DataFrame({"ours": [142.5, 140.0, "worst rel. error 4.0e-07 (float32), 8.9e-16 (float64)"]})
+    html = styled(table).to_html()
+    assert re.search(r"td\.col0 {[^}]*white-space: normal", html)  # the sentence wraps
+    assert not re.search(r"\.col0 {\s*text-align: right", html)
+    assert re.search(r"_row0_col0, #T_\w+_row1_col0 {\s*white-space: nowrap", html)  # numbers stay whole
 
 
 def test_each_verdict_has_its_own_colour():

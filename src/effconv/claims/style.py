@@ -129,12 +129,22 @@ def number_format(decimals: int):
     return fmt
 
 
-def _numeric_share(series: pd.Series) -> float:
+def _looks_numeric(value) -> bool:
+    return _is_number(value) or (isinstance(value, str) and bool(_NUMBER.match(value.strip())))
+
+
+def _is_numeric_column(series: pd.Series) -> bool:
+    """Mostly numbers, and no sentence among the rest (a claims table's "ours" mixes both: it must wrap)."""
     values = [v for v in series if not (v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)))]
     if not values:
-        return 0.0
-    numeric = sum(_is_number(v) or (isinstance(v, str) and bool(_NUMBER.match(v.strip()))) for v in values)
-    return numeric / len(values)
+        return False
+    numeric = [v for v in values if _looks_numeric(v)]
+    longest_text = max((len(str(v)) for v in values if not _looks_numeric(v)), default=0)
+    return len(numeric) >= len(values) / 2 and longest_text <= 24
+
+
+def _nowrap_numbers(value) -> str:
+    return "white-space: nowrap" if _looks_numeric(value) else ""
 
 
 def _verdict_css(value) -> str:
@@ -142,7 +152,8 @@ def _verdict_css(value) -> str:
     if not colours:
         return ""
     background, text = colours
-    return f"background-color: {background}; color: {text}; font-weight: 600; white-space: nowrap"
+    # "not reproduced" may wrap between its words (never inside one: the ledger once showed "repro")
+    return f"background-color: {background}; color: {text}; font-weight: 600; overflow-wrap: normal"
 
 
 def styled(df: pd.DataFrame, *, names: Mapping[str, str] | None = None, units: Mapping[str, str] | None = None,
@@ -176,7 +187,7 @@ def styled(df: pd.DataFrame, *, names: Mapping[str, str] | None = None, units: M
     if caption:
         styler = styler.set_caption(caption)
     styler = styler.set_table_attributes('class="effconv-table dataframe"')
-    cell = "padding: 0.3em 0.7em; vertical-align: top; border: none"
+    cell = "padding: 0.3em 0.45em; vertical-align: top; border: none"
     styler = styler.set_table_styles([
         {"selector": "th", "props": f"{cell}; font-weight: 600; white-space: normal"},
         {"selector": "td", "props": cell},
@@ -187,22 +198,24 @@ def styled(df: pd.DataFrame, *, names: Mapping[str, str] | None = None, units: M
     for original, label in zip(originals, labels):
         series = table[label]
         if str(original) == verdict or label == verdict:
+            styler = styler.format(number_format(0), subset=[label], escape="html")
             styler = styler.map(_verdict_css, subset=[label])
-            per_column[label] = [{"selector": "td", "props": "white-space: nowrap"}]
+            per_column[label] = [{"selector": "td", "props": "white-space: normal; overflow-wrap: normal"}]
             continue
-        if _numeric_share(series) >= 0.5:
-            wanted = decimals.get(original) if isinstance(decimals, Mapping) else decimals
-            places = wanted if wanted is not None else _decimals(series)
-            styler = styler.format(number_format(places), subset=[label], escape="html")
+        wanted = decimals.get(original) if isinstance(decimals, Mapping) else decimals
+        places = wanted if wanted is not None else _decimals(series)
+        styler = styler.format(number_format(places), subset=[label], escape="html")
+        # a number never breaks across lines ("4.0e-07" would at the hyphen); text around it wraps
+        styler = styler.map(_nowrap_numbers, subset=[label])
+        if _is_numeric_column(series):
             per_column[label] = [{"selector": "", "props": "text-align: right"},
-                                 {"selector": "td", "props": "white-space: nowrap; font-variant-numeric: tabular-nums"}]
+                                 {"selector": "td", "props": "font-variant-numeric: tabular-nums"}]
         else:
-            styler = styler.format(number_format(_decimals(series)), subset=[label], escape="html")
             longest = max((len(str(v)) for v in series), default=0)
             # long text wraps; a minimum width keeps it from collapsing into a one-word column
-            width = "min-width: 16em; " if longest > 40 else ""
+            width = "min-width: 6em; " if longest > 40 else ""
             per_column[label] = [{"selector": "", "props": "text-align: left"},
-                                 {"selector": "td", "props": f"{width}white-space: normal; overflow-wrap: break-word"}]
+                                 {"selector": "td", "props": f"{width}white-space: normal; overflow-wrap: anywhere"}]
     if per_column:
         styler = styler.set_table_styles(per_column, overwrite=False)
     return styler

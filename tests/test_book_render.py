@@ -3,12 +3,16 @@
 Run after ``make book`` with ``make check-book`` (it is excluded from ``make test``). For the index and
 every page in ``_toc.yml`` it checks the title, that tables and figures rendered (images decoded by
 the browser), and that no error output shows; it saves a screenshot of each page under
-``book/_build/screenshots/``.
+``book/_build/screenshots/``. It also checks the page as a reader sees it: the math is typeset from
+the book's own copy of MathJax (nothing is loaded from the network), no table runs past the content
+column or is cut off, no table shows pandas' truncation, every page links to the repository, and the
+bibliography's labels read as the text cites (author, year).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -98,3 +102,171 @@ def test_page_renders(browser, page):
     browser.set_window_size(1280, min(max(height, 800), 12000))
     browser.save_screenshot(str(SHOTS / f"{page.replace('/', '_')}.png"))
     browser.set_window_size(1280, 1000)
+
+
+# One pass of measurements per page, shared by the checks below. MathJax typesets asynchronously, so
+# the script waits for its startup promise (when the page loads MathJax at all) before measuring.
+MEASURE = r"""
+const done = arguments[arguments.length - 1];
+const column = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+
+function measure() {
+  const box = column.getBoundingClientRect();
+  const style = getComputedStyle(column);
+  const left = box.left + parseFloat(style.paddingLeft), right = box.right - parseFloat(style.paddingRight);
+  const skip = n => n.parentElement && n.parentElement.closest('pre, code, script, style, mjx-container, .highlight');
+
+  // math: every .math element holds MathJax output; no TeX delimiters left in the visible text
+  const math = Array.from(column.querySelectorAll('.math'));
+  const raw = math.filter(m => !m.querySelector('mjx-container')).map(m => m.textContent.trim().slice(0, 80));
+  const walker = document.createTreeWalker(column, NodeFilter.SHOW_TEXT);
+  const leftover = [];
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    if (skip(node)) continue;
+    const text = node.nodeValue;
+    if (/\\\(|\\\[|\\begin\{|\$\$|\$[^$\s][^$]*\\[A-Za-z]+[^$]*\$/.test(text)) leftover.push(text.trim().slice(0, 80));
+  }
+  const mathErrors = Array.from(column.querySelectorAll('mjx-merror, [data-mjx-error]'))
+    .map(e => e.getAttribute('data-mjx-error') || e.textContent.slice(0, 80));
+  const remote = Array.from(document.querySelectorAll('script[src], link[rel~="stylesheet"][href], img[src]'))
+    .map(e => e.getAttribute('src') || e.getAttribute('href')).filter(u => /^(https?:)?\/\//.test(u));
+
+  // tables: how wide, what clips them, and pandas' truncation marks
+  const tables = Array.from(column.querySelectorAll('table')).map((table, index) => {
+    const r = table.getBoundingClientRect();
+    let visibleLeft = r.left, visibleRight = r.right, clippedBy = null, scrollBox = false;
+    for (let a = table.parentElement; a && a !== column; a = a.parentElement) {
+      const overflow = getComputedStyle(a).overflowX;
+      if (overflow === 'visible') continue;
+      const ar = a.getBoundingClientRect();
+      if ((overflow === 'auto' || overflow === 'scroll') && ar.right <= right + 1 && ar.left >= left - 1) scrollBox = true;
+      if ((overflow === 'hidden' || overflow === 'clip') && (r.right > ar.right + 1 || r.left < ar.left - 1))
+        clippedBy = a.tagName.toLowerCase() + (a.className ? '.' + String(a.className).trim().split(/\s+/).join('.') : '');
+      visibleLeft = Math.max(visibleLeft, ar.left);
+      visibleRight = Math.min(visibleRight, ar.right);
+    }
+    const cells = Array.from(table.querySelectorAll('td, th')).map(c => c.textContent.trim());
+    const heads = Array.from(table.querySelectorAll('thead th')).map(c => c.textContent.trim()).filter(Boolean);
+    const output = table.closest('.cell_output, .output');
+    return {
+      index, shown: r.width > 0 && r.height > 0, width: Math.round(r.width), scrollBox,
+      styled: table.classList.contains('effconv-table'),
+      past: Math.round(Math.max(visibleRight - right, left - visibleLeft)), clippedBy,
+      label: (table.caption ? table.caption.textContent.trim() + ': ' : '') + heads.slice(0, 4).join(' | '),
+      ellipsis: cells.filter(c => c === '...' || c === '…').length,
+      cut: cells.filter(c => c.length > 3 && /(\.\.\.|…)$/.test(c)).map(c => c.slice(-60)),
+      rowsMarker: output ? /\d+ rows × \d+ columns/.test(output.textContent) : false,
+      verdicts: Array.from(table.querySelectorAll('td')).filter(c => c.textContent.trim() === 'reproduced')
+        .map(c => getComputedStyle(c).backgroundColor),
+    };
+  });
+  const printed = Array.from(column.querySelectorAll('.cell_output pre, .output pre'))
+    .filter(p => /\[\d+ rows x \d+ columns\]/.test(p.textContent)).length;
+
+  const repo = Array.from(document.querySelectorAll('a[href^="https://github.com/"]')).map(a => a.getAttribute('href'));
+  const labels = Array.from(document.querySelectorAll('.citation .label, div.citation > span.label'))
+    .map(l => l.textContent.trim());
+  done({width: Math.round(right - left), math: math.length, typeset: column.querySelectorAll('mjx-container').length,
+        raw, leftover, mathErrors, remote, tables, printed, repo, labels});
+}
+
+const wantsMath = column.querySelector('.math') || document.querySelector('script[src*="mathjax"]');
+let tries = 0;
+(function wait() {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) MathJax.startup.promise.then(measure, measure);
+  else if (wantsMath && tries++ < 200) setTimeout(wait, 100);
+  else measure();
+})();
+"""
+
+_FACTS: dict[str, dict] = {}
+
+
+def facts(browser, page: str) -> dict:
+    if page not in _FACTS:
+        target = HTML / f"{page}.html"
+        assert target.exists(), f"{target} was not built"
+        browser.set_window_size(1280, 1000)
+        browser.get(target.as_uri())
+        browser.set_script_timeout(60)
+        _FACTS[page] = browser.execute_async_script(MEASURE)
+    return _FACTS[page]
+
+
+PAGES = toc_pages()  # index.html only redirects to the first of them
+TABLE_HELP = "show it with effconv.claims.style.styled(df) (and call set_display_options() once)"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_math_is_typeset_offline(browser, page):
+    seen = facts(browser, page)
+    assert not seen["remote"], f"{page}: loads from the network (the book must work offline): {seen['remote']}"
+    assert not seen["raw"], f"{page}: {len(seen['raw'])} formulas left as raw TeX, e.g. {seen['raw'][:3]}"
+    assert not seen["leftover"], f"{page}: TeX delimiters in the text: {seen['leftover'][:3]}"
+    assert not seen["mathErrors"], f"{page}: MathJax errors: {seen['mathErrors'][:3]}"
+    if seen["math"]:
+        assert seen["typeset"] >= seen["math"], f"{page}: {seen['math']} formulas, {seen['typeset']} typeset"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_tables_fit_the_content_column(browser, page):
+    """No table runs past the column or is cut off. A table wider than the column must scroll in its own box,
+    and must be a styled one: an unstyled table is wide because its text does not wrap (the reader then
+    scrolls to find the verdict at the far right)."""
+    seen = facts(browser, page)
+    bad = []
+    for t in seen["tables"]:
+        if not t["shown"]:
+            continue
+        where = f"table {t['index'] + 1} [{t['label'][:70]}]: {t['width']} px wide"
+        if t["clippedBy"]:
+            bad.append(f"{where}, cut off by {t['clippedBy']}")
+        elif t["past"] > 1:
+            bad.append(f"{where}, runs {t['past']} px past the column")
+        elif t["width"] > seen["width"] + 1 and not t["scrollBox"]:
+            bad.append(f"{where}, wider than the column and not in a scroll box")
+        elif t["width"] > seen["width"] + 1 and not t["styled"]:
+            bad.append(f"{where}, wider than the column and not styled by effconv.claims.style (its text does not wrap)")
+    assert not bad, (f"{page}: {len(bad)} tables do not fit the {seen['width']} px content column "
+                     f"({TABLE_HELP}):\n  " + "\n  ".join(bad))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_tables_are_not_truncated(browser, page):
+    seen = facts(browser, page)
+    bad = []
+    for t in seen["tables"]:
+        where = f"table {t['index'] + 1} [{t['label'][:70]}]"
+        if t["rowsMarker"] or t["ellipsis"]:
+            bad.append(f"{where}: pandas dropped rows or columns ('rows ×' / '...' cells)")
+        if t["cut"]:
+            bad.append(f"{where}: {len(t['cut'])} cells cut short, e.g. {t['cut'][0]!r}")
+    if seen["printed"]:
+        bad.append(f"{seen['printed']} printed DataFrames with '[N rows x M columns]'")
+    assert not bad, f"{page}: truncated tables ({TABLE_HELP}):\n  " + "\n  ".join(bad)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_links_to_the_repository(browser, page):
+    import yaml
+
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    assert url in facts(browser, page)["repo"], f"{page}: no link to the repository {url}"
+
+
+def test_verdicts_show_in_colour(browser):
+    """The overview's ledger passes through styled(): a 'reproduced' cell has its verdict colour."""
+    page = next(p for p in PAGES if p.endswith("overview"))
+    colours = [c for t in facts(browser, page)["tables"] for c in t["verdicts"]]
+    assert colours, f"{page}: no 'reproduced' verdict cell found"
+    plain = {"rgba(0, 0, 0, 0)", "transparent"}
+    assert all(c not in plain for c in colours), f"{page}: verdict cells are not coloured ({TABLE_HELP})"
+
+
+def test_bibliography_labels_are_author_year(browser):
+    page = next(p for p in PAGES if p.endswith("bibliography"))
+    labels = facts(browser, page)["labels"]
+    assert labels, f"{page}: no bibliography entries found"
+    odd = [label for label in labels if not re.fullmatch(r"\[?[^\[\]]+, (\d{4}|n\.d\.)\]?", label)]
+    assert not odd, f"{page}: labels not in the text's author-year form: {odd[:5]}"

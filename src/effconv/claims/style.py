@@ -1,0 +1,221 @@
+"""One table style for the whole book.
+
+Chapters show a DataFrame through :func:`styled`, which returns a pandas ``Styler`` (a notebook displays
+it as HTML): no index, readable column names with their units, right-aligned numbers rounded to a
+sensible number of decimals, wrapped text, padded cells and the six verdicts in colour. Call
+:func:`set_display_options` once at the top of a notebook so that nothing pandas prints is truncated.
+
+>>> from effconv.claims.style import set_display_options, styled
+>>> set_display_options()
+>>> styled(table, caption="ShuffleNet Table 1 (complexity)")      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from collections.abc import Mapping
+
+import pandas as pd
+from pandas.io.formats.style import Styler
+
+from effconv.errors import EffconvError
+
+__all__ = ["VERDICTS", "VERDICT_COLOURS", "set_display_options", "human_name", "number_format", "styled"]
+
+# The book's verdict vocabulary, in order from best to "nothing to say".
+VERDICTS = ("reproduced", "partly", "not reproduced", "inconclusive", "not comparable", "not run")
+
+# (background, text) per verdict: a traffic light for the three graded outcomes, cool tones for the
+# three that grade nothing. Each pair keeps the text readable (contrast >= 4.5) in light and dark themes.
+VERDICT_COLOURS: dict[str, tuple[str, str]] = {
+    "reproduced": ("#d7f0dd", "#14532d"),
+    "partly": ("#fdf0c4", "#6b4e00"),
+    "not reproduced": ("#f9d6d5", "#7f1d1d"),
+    "inconclusive": ("#dde6f5", "#1e3a66"),
+    "not comparable": ("#ece3f5", "#4c2a73"),
+    "not run": ("#e9e9e9", "#3f3f3f"),
+}
+
+# Unit suffixes of snake_case column names: ``ours_Mmacs`` -> "ours (M MACs)".
+UNITS: dict[str, str] = {
+    "%": "%", "pct": "%", "pp": "pp", "ms": "ms", "s": "s", "sec": "s", "min": "min", "h": "h",
+    "mb": "MB", "gb": "GB", "kb": "kB", "m": "M", "k": "k", "g": "G",
+    "mmacs": "M MACs", "gmacs": "G MACs", "mflops": "MFLOPs", "gflops": "GFLOPs",
+    "mparams": "M params", "kparams": "k params", "mweights": "M weights",
+    "mbit": "Mbit", "kbit": "kbit",
+}
+
+# Words spelled out or written the way the papers write them.
+WORDS: dict[str, str] = {
+    "acc": "accuracy", "macs": "MACs", "flops": "FLOPs", "mflops": "MFLOPs", "gflops": "GFLOPs",
+    "params": "params", "rel": "rel.", "abs": "abs.", "std": "std", "svd": "SVD",
+    "dac": "DAC", "acb": "ACB", "bn": "BN", "fc": "FC", "vs": "vs", "imagenet": "ImageNet", "cifar": "CIFAR",
+}
+
+_NUMBER = re.compile(r"^[+-]?(\d[\d,]*\.?\d*|\.\d+)(e[+-]?\d+)?$", re.IGNORECASE)
+_MISSING = "–"  # an en dash: a visible "no value", distinct from a zero
+
+
+def set_display_options() -> None:
+    """Nothing pandas displays is cut: all rows and columns, full cell text, no line-width wrapping."""
+    for option, value in {
+        "display.max_rows": None,
+        "display.max_columns": None,
+        "display.max_colwidth": None,
+        "display.width": None,
+        "styler.render.max_rows": None,
+        "styler.render.max_columns": None,
+        # the default (262,144 cells) would silently drop styling on a very large table
+        "styler.render.max_elements": 10_000_000,
+    }.items():
+        pd.set_option(option, value)
+
+
+def human_name(column, units: Mapping[str, str] | None = None) -> str:
+    """A reader's column name: ``ours_Mmacs`` -> "ours (M MACs)", ``test_acc_%`` -> "test accuracy (%)".
+
+    Names with spaces already read as text and are kept; ``units`` adds a unit to any column.
+    """
+    text = str(column)
+    unit = (units or {}).get(column)
+    if " " not in text:
+        words = [w for w in text.split("_") if w]
+        if len(words) > 1 and words[-1].lower() in UNITS and unit is None:
+            unit = UNITS[words.pop().lower()]
+        text = " ".join(WORDS.get(w.lower(), w) for w in words) or text
+    return f"{text} ({unit})" if unit else text
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _finite(values) -> list[float]:
+    return [float(v) for v in values if _is_number(v) and math.isfinite(float(v))]
+
+
+def _decimals(values) -> int:
+    """Decimals for a numeric column: about three significant figures at its typical magnitude."""
+    finite = _finite(values)
+    if not finite or all(v == int(v) for v in finite):
+        return 0
+    nonzero = sorted(abs(v) for v in finite if v != 0)
+    typical = nonzero[len(nonzero) // 2] if nonzero else 1.0
+    exponent = math.floor(math.log10(typical))
+    if typical >= 1:
+        return max(0, min(2, 3 - exponent))  # 5.76, 93.41, 123.4, 2,359
+    return min(4, 2 - exponent)  # 0.512, 0.0123
+
+
+def number_format(decimals: int):
+    """A cell formatter: thousands separators, fixed decimals, tiny values in e-notation, missing as "–"."""
+
+    def fmt(value) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+            return _MISSING
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if not _is_number(value):
+            return str(value)
+        value = float(value)
+        if math.isinf(value):
+            return "∞" if value > 0 else "-∞"
+        if value != 0 and round(value, decimals) == 0:
+            return f"{value:.1e}"  # would print as 0.000: keep the magnitude instead
+        return f"{value:,.{decimals}f}"
+
+    return fmt
+
+
+def _looks_numeric(value) -> bool:
+    return _is_number(value) or (isinstance(value, str) and bool(_NUMBER.match(value.strip())))
+
+
+def _is_numeric_column(series: pd.Series) -> bool:
+    """Mostly numbers, and no sentence among the rest (a claims table's "ours" mixes both: it must wrap)."""
+    values = [v for v in series if not (v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)))]
+    if not values:
+        return False
+    numeric = [v for v in values if _looks_numeric(v)]
+    longest_text = max((len(str(v)) for v in values if not _looks_numeric(v)), default=0)
+    return len(numeric) >= len(values) / 2 and longest_text <= 24
+
+
+def _nowrap_numbers(value) -> str:
+    return "white-space: nowrap" if _looks_numeric(value) else ""
+
+
+def _verdict_css(value) -> str:
+    colours = VERDICT_COLOURS.get(str(value).strip().lower()) if isinstance(value, str) else None
+    if not colours:
+        return ""
+    background, text = colours
+    # "not reproduced" may wrap between its words (never inside one: the ledger once showed "repro")
+    return f"background-color: {background}; color: {text}; font-weight: 600; overflow-wrap: normal"
+
+
+def styled(df: pd.DataFrame, *, names: Mapping[str, str] | None = None, units: Mapping[str, str] | None = None,
+           decimals: int | Mapping[str, int] | None = None, caption: str | None = None,
+           verdict: str = "verdict") -> Styler:
+    """The book's table style for ``df``; display the returned Styler.
+
+    - A meaningful index (anything but 0..n-1) becomes ordinary columns; the index itself is hidden.
+    - Columns get reader names (:func:`human_name`; ``names`` overrides, ``units`` appends "(unit)").
+    - Numeric columns are right-aligned in tabular figures with about three significant figures
+      (``decimals``: one number for all, or per original column name); text wraps inside its cell.
+    - The ``verdict`` column shows each of the six verdicts in its own colour.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise EffconvError(f"styled() takes a pandas DataFrame, not {type(df).__name__}; "
+                           "wrap a Series with .to_frame().")
+    table = df.copy()
+    if not (isinstance(table.index, pd.RangeIndex) and table.index.start == 0 and table.index.step == 1):
+        table = table.reset_index()
+    if isinstance(table.columns, pd.MultiIndex):
+        table.columns = [" ".join(str(p) for p in parts if str(p)) for parts in table.columns]
+    originals = list(table.columns)
+    labels = [(names or {}).get(c) or human_name(c, units) for c in originals]
+    doubled = sorted({label for label in labels if labels.count(label) > 1})
+    if doubled:
+        raise EffconvError(f"styled(): two columns would both be shown as {', '.join(map(repr, doubled))}; "
+                           "rename one or pass names={...}.")
+    table.columns = labels
+
+    styler = table.style.hide(axis="index")
+    if caption:
+        styler = styler.set_caption(caption)
+    styler = styler.set_table_attributes('class="effconv-table dataframe"')
+    cell = "padding: 0.3em 0.45em; vertical-align: top; border: none"
+    styler = styler.set_table_styles([
+        {"selector": "th", "props": f"{cell}; font-weight: 600; white-space: normal"},
+        {"selector": "td", "props": cell},
+        {"selector": "caption", "props": "caption-side: top; text-align: left; font-weight: 600"},
+    ])
+
+    per_column: dict[str, list[dict]] = {}
+    for original, label in zip(originals, labels):
+        series = table[label]
+        if str(original) == verdict or label == verdict:
+            styler = styler.format(number_format(0), subset=[label], escape="html")
+            styler = styler.map(_verdict_css, subset=[label])
+            per_column[label] = [{"selector": "td", "props": "white-space: normal; overflow-wrap: normal"}]
+            continue
+        wanted = decimals.get(original) if isinstance(decimals, Mapping) else decimals
+        places = wanted if wanted is not None else _decimals(series)
+        styler = styler.format(number_format(places), subset=[label], escape="html")
+        # a number never breaks across lines ("4.0e-07" would at the hyphen); text around it wraps
+        styler = styler.map(_nowrap_numbers, subset=[label])
+        if _is_numeric_column(series):
+            per_column[label] = [{"selector": "", "props": "text-align: right"},
+                                 {"selector": "td", "props": "font-variant-numeric: tabular-nums"}]
+        else:
+            longest = max((len(str(v)) for v in series), default=0)
+            # long text wraps; a minimum width keeps it from collapsing into a one-word column
+            width = "min-width: 6em; " if longest > 40 else ""
+            per_column[label] = [{"selector": "", "props": "text-align: left"},
+                                 {"selector": "td", "props": f"{width}white-space: normal; overflow-wrap: anywhere"}]
+    if per_column:
+        styler = styler.set_table_styles(per_column, overwrite=False)
+    return styler

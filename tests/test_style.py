@@ -1,0 +1,133 @@
+"""The book's one table style (effconv.claims.style): names, numbers, verdict colours, no truncation."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from effconv.claims.style import VERDICT_COLOURS, VERDICTS, human_name, set_display_options, styled
+from effconv.errors import EffconvError
+
+OPTIONS = ["display.max_rows", "display.max_columns", "display.max_colwidth", "display.width",
+           "styler.render.max_rows", "styler.render.max_columns", "styler.render.max_elements"]
+
+
+@pytest.fixture
+def restore_options():
+    saved = {name: pd.get_option(name) for name in OPTIONS}
+    yield
+    for name, value in saved.items():
+        pd.set_option(name, value)
+
+
+def cells(html: str) -> list[str]:
+    return re.findall(r"<td[^>]*>(.*?)</td>", html, flags=re.S)
+
+
+def headers(html: str) -> list[str]:
+    return [h.strip() for h in re.findall(r"<th [^>]*>(.*?)</th>", html, flags=re.S)]
+
+
+@pytest.mark.parametrize("column, expected", [
+    ("ours_Mmacs", "ours (M MACs)"),
+    ("paper_params_%", "paper params (%)"),
+    ("test_acc_%", "test accuracy (%)"),
+    ("delta_pp", "delta (pp)"),
+    ("median_ms", "median (ms)"),
+    ("memory_MB", "memory (MB)"),
+    ("max_rel_error", "max rel. error"),
+    ("verdict", "verdict"),
+    ("macs", "MACs"),
+    ("ours (M MACs)", "ours (M MACs)"),
+])
+def test_human_names(column, expected):
+    assert human_name(column) == expected
+
+
+def test_units_argument_adds_a_unit():
+    assert human_name("latency", {"latency": "ms"}) == "latency (ms)"
+
+
+def test_no_index_and_reader_names():
+    html = styled(pd.DataFrame({"ours_Mmacs": [1.5], "verdict": ["reproduced"]})).to_html()
+    assert headers(html) == ["ours (M MACs)", "verdict"]
+    assert "row_heading" not in html and "blank" not in html  # the 0..n-1 index is not shown
+
+
+def test_meaningful_index_becomes_a_column():
+    table = pd.DataFrame({"macs": [10, 20]}, index=pd.Index(["g=1", "g=2"], name="groups"))
+    html = styled(table).to_html()
+    assert headers(html) == ["groups", "MACs"]
+    assert cells(html)[:2] == ["g=1", "10"]
+
+
+def test_numbers_rounded_right_aligned_with_separators():
+    table = pd.DataFrame({"params": [2_359_296, 11], "acc_%": [93.4123, 91.2], "ms": [5.7612, 12.0],
+                          "rel_error": [4e-7, 1.2e-3], "gap": [np.nan, 1.5]})
+    styler = styled(table)
+    html = styler.to_html()
+    values = cells(html)
+    assert values[:5] == ["2,359,296", "93.41", "5.76", "4.0e-07", "–"]
+    assert values[5:] == ["11", "91.20", "12.00", "0.0012", "1.50"]
+    # every numeric column is right-aligned in tabular figures, and the cells are padded
+    for index in range(5):
+        assert re.search(rf"\.col{index} {{\s*text-align: right;", html), f"column {index} is not right-aligned"
+    assert "font-variant-numeric: tabular-nums" in html
+    assert re.search(r"#T_\w+ td {\s*padding: 0\.3em 0\.45em", html)
+
+
+def test_decimals_override():
+    html = styled(pd.DataFrame({"acc": [93.41]}), decimals={"acc": 1}).to_html()
+    assert cells(html) == ["93.4"]
+
+
+def test_text_is_whole_wrapped_and_escaped():
+    long = "a claim whose text runs well past ninety characters, " * 3 + "<b>not markup</b>"
+    with pd.option_context("display.max_colwidth", 20):
+        html = styled(pd.DataFrame({"claim": [long], "paper": [1.0]})).to_html()
+    assert "&lt;b&gt;not markup&lt;/b&gt;" in html
+    assert "ninety characters, a claim" in html and "..." not in html
+    assert re.search(r"td\.col0 {\s*min-width: 6em;\s*white-space: normal", html)
+
+
+def test_mixed_column_with_sentences_wraps_and_numbers_do_not_break():
+    table = pd.DataFrame({"ours": [142.5, 140.0, "worst rel. error 4.0e-07 (float32), 8.9e-16 (float64)"]})
+    html = styled(table).to_html()
+    assert re.search(r"td\.col0 {[^}]*white-space: normal", html)  # the sentence wraps
+    assert not re.search(r"\.col0 {\s*text-align: right", html)
+    assert re.search(r"_row0_col0, #T_\w+_row1_col0 {\s*white-space: nowrap", html)  # numbers stay whole
+
+
+def test_each_verdict_has_its_own_colour():
+    assert VERDICTS == ("reproduced", "partly", "not reproduced", "inconclusive", "not comparable", "not run")
+    assert set(VERDICT_COLOURS) == set(VERDICTS)
+    assert len({background for background, _ in VERDICT_COLOURS.values()}) == len(VERDICTS)
+    html = styled(pd.DataFrame({"claim": list("abcdef"), "verdict": list(VERDICTS)})).to_html()
+    for row, verdict in enumerate(VERDICTS):
+        background = VERDICT_COLOURS[verdict][0]
+        assert re.search(rf"_row{row}_col1 {{\s*background-color: {background};", html), verdict
+    plain = styled(pd.DataFrame({"claim": ["a"], "verdict": ["unheard of"]})).to_html()
+    assert "background-color" not in plain
+
+
+def test_set_display_options_stops_truncation(restore_options):
+    table = pd.DataFrame({"claim": [f"claim {i} " + "x" * 120 for i in range(67)], "verdict": ["partly"] * 67})
+    assert "rows ×" in table._repr_html_()  # pandas' defaults cut this table: the check below can fail
+    set_display_options()
+    html = table._repr_html_()
+    assert "rows ×" not in html and "..." not in html
+    assert html.count("<tr") == 68 and "x" * 120 in html
+
+
+def test_big_styled_table_is_not_cut(restore_options):
+    set_display_options()
+    table = pd.DataFrame({"x": range(3000), "y": range(3000)})
+    assert len(cells(styled(table).to_html())) == 6000
+
+
+def test_bad_input():
+    with pytest.raises(EffconvError, match="DataFrame"):
+        styled(pd.Series([1, 2]))
+    with pytest.raises(EffconvError, match="ours \\(M MACs\\)"):
+        styled(pd.DataFrame({"ours_Mmacs": [1], "ours (M MACs)": [2]}))

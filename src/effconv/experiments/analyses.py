@@ -47,10 +47,9 @@ def register_analysis(name: str):
 
 
 def get_analysis(name: str, chapter: str | None = None) -> Analysis:
-    if name not in _ANALYSES and chapter:
-        from effconv.studies import runs_module
-
-        runs_module(chapter)  # a chapter's analyses register when its experiments module is imported
+    """A registered analysis. Chapters register theirs when their plan (``effconv.studies.<chapter>_runs``)
+    is imported, which whoever built the spec has done; this layer never imports the studies."""
     if name not in _ANALYSES:
-        raise EffconvError(f"unknown analysis {name!r}; known: {', '.join(sorted(_ANALYSES)) or 'none'}.")
+        hint = f" (import effconv.studies.{chapter}_runs first: it registers them)" if chapter else ""
+        raise EffconvError(f"unknown analysis {name!r}{hint}; known: {', '.join(sorted(_ANALYSES)) or 'none'}.")
     return _ANALYSES[name]

@@ -122,7 +122,9 @@ def _work(spec_dict: dict, accelerator: str, threads: int | None) -> None:
         import torch
 
         torch.set_num_threads(threads)
-    run_experiment(ExperimentSpec.from_dict(spec_dict), accelerator=accelerator)
+    spec = ExperimentSpec.from_dict(spec_dict)
+    runs_module(spec.chapter)  # a fresh process: the chapter's analyses register when its plan is imported
+    run_experiment(spec, accelerator=accelerator)
 
 
 def run_campaign(profile: str, minutes: float, *, chapters: Sequence[str] = PRIORITY,

@@ -228,7 +228,9 @@ def test_table1_channels_all_match():
 def test_released_models():
     table = study.repo_table().set_index("model")
     assert (table["delta_mflops"].abs() < 0.6).all()
-    assert table["mflops_match"].sum() == 7 and not table.loc["1.0x g=3", "mflops_match"]
+    # all 8 within the book's 0.5% for counted values; 1.0x g=3 (137.46 against the README's 138) only by it
+    assert table["mflops_match"].all()
+    assert round(table.loc["1.0x g=3", "ours_mflops"]) != table.loc["1.0x g=3", "repo_mflops"]
     # the README's params are the authors' bias-free classifier; with our FC bias 2.0x g=3 rounds to 5.5M
     assert table["params_match_no_fc_bias"].all()
     assert not table.loc["2.0x g=3", "params_match"]

@@ -92,7 +92,7 @@ def _cli(*args, env=None):
 @pytest.mark.parametrize("args, message", [
     (["window", "--dry"], "no output folder"),
     (["window", "--dry", "--out", "x", "--minutes", "1", "--margin", "1"], "leaves no time"),
-    (["campaign", "--minutes", "1", "--workers", "0"], "must be >= 1"),
+    (["campaign", "--minutes", "1", "--workers", "0"], "integer >= 1, got 0"),
 ])
 def test_window_and_campaign_bad_input_is_one_line(args, message):
     done = _cli(*args)

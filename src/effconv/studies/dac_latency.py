@@ -67,6 +67,15 @@ def latency_table(shapes: Iterable[tuple[int, int, int]] | None = None, ranks: I
     return pd.DataFrame(rows)
 
 
+def _decomposed(model: nn.Module, ranks: Iterable[int], input_size: Sequence[int]) -> list[tuple[int, nn.Module]]:
+    """(rank, model with every kxk conv DAC-decomposed at that rank); a layer whose limit is lower stays whole."""
+    ranks = _check_ranks(ranks)
+    layers = dac.conv_layers(model, tuple(input_size))
+    modules = dict(model.named_modules())
+    return [(rank, dac.apply(model, {name: rank for name in layers.values() if rank <= dac.max_rank(modules[name])}))
+            for rank in ranks]
+
+
 def model_latency_table(model: nn.Module, ranks: Iterable[int] = PAPER_RANKS, *, input_size: Sequence[int] = CIFAR,
                         batch_size: int = 8, device: str | torch.device | None = None, repeats: int = 5,
                         warmup: int = 2, threads: int | None = None) -> pd.DataFrame:
@@ -77,15 +86,9 @@ def model_latency_table(model: nn.Module, ranks: Iterable[int] = PAPER_RANKS, *,
     rank exceeds their limit stay whole. Weights may be random: time does not depend on their values.
     """
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    ranks = _check_ranks(ranks)
-    layers = dac.conv_layers(model, tuple(input_size))
-    modules = dict(model.named_modules())
     x = torch.randn(batch_size, *input_size)
     home = next(model.parameters()).device
-    variants = [(0, model)]
-    for rank in ranks:
-        plan = {name: rank for name in layers.values() if rank <= dac.max_rank(modules[name])}
-        variants.append((rank, dac.apply(model, plan)))
+    variants = [(0, model), *_decomposed(model, ranks, input_size)]
     rows = []
     for rank, variant in variants:
         macs = count_flops(variant, input_size).macs
@@ -112,16 +115,11 @@ def model_latency_rounds(model: nn.Module, ranks: Iterable[int] = PAPER_RANKS, *
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise EffconvError(f"rounds must be a positive int (3 or more for an interval), got {rounds!r}.")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    ranks = _check_ranks(ranks)
-    layers = dac.conv_layers(model, tuple(input_size))
-    modules = dict(model.named_modules())
     x = torch.randn(batch_size, *input_size)
     home = next(model.parameters()).device
     base_macs = count_flops(model, input_size).macs
-    variants = []
-    for rank in ranks:
-        variant = dac.apply(model, {name: rank for name in layers.values() if rank <= dac.max_rank(modules[name])})
-        variants.append((rank, variant, count_flops(variant, input_size).macs / base_macs))
+    variants = [(rank, variant, count_flops(variant, input_size).macs / base_macs)
+                for rank, variant in _decomposed(model, ranks, input_size)]
     rows = []
     for index in range(rounds):
         base = measure_latency(model, x, device=device, repeats=repeats, warmup=warmup, threads=threads)

@@ -68,3 +68,15 @@ def test_full_order_puts_the_acnet_headline_rows_first():
     assert specs[12].chapter == "dac" and specs[12].name == "vgg16-baseline"
     chapters = [s.chapter for s in specs]
     assert chapters.index("shufflenet") > max(i for i, c in enumerate(chapters) if c == "versatile")
+
+
+def test_plan_summary_counts_runs_and_core_hours_per_chapter():
+    import pandas as pd
+    from effconv.experiments.campaign import plan_summary
+
+    plan = pd.DataFrame({"chapter": ["acnet", "acnet", "dac"], "name": ["a", "b", "c"], "seed": [0, 1, 0],
+                         "status": ["stored", "missing", "missing"], "minutes": [30.0, 90.0, float("nan")]})
+    table = plan_summary(plan)
+    assert table.loc["acnet"].tolist() == [1, 1, 0.5, 1.5]
+    assert table.loc["dac"].tolist() == [0, 1, 0.0, 0.0]      # no estimate: counted as a run, not as hours
+    assert table.loc["total"].tolist() == [1, 2, 0.5, 1.5]

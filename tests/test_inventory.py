@@ -76,3 +76,38 @@ def test_jpeg_cost_pairs_identical_runs_and_extrapolates(tmp_path):
 def test_jpeg_cost_is_empty_without_pairs(tmp_path):
     write_result(tmp_path, "engine", "resnet20", "resnet20", "cpu", 0.86)
     assert jpeg_cost(tmp_path).empty
+
+
+def _timed(root, name, model_kwargs, epoch_seconds, epochs=4):
+    write_result(root, "shufflenet", name, "shufflenet_v1_cifar", "cpu", 0.5, epochs=epochs, model_kwargs=model_kwargs)
+    path = next(p for p in (root / "shufflenet").glob(f"{name}-*.json"))
+    result = json.loads(path.read_text())
+    # the first epoch is slow (warm-up): the median epoch ignores it
+    result["curve"] = [{"epoch": e + 1, "seconds": epoch_seconds * (5 if e == 0 else 1)} for e in range(epochs)]
+    path.write_text(json.dumps(result))
+
+
+def test_missing_runs_are_estimated_from_stored_epoch_times(tmp_path):
+    from effconv.experiments.inventory import estimate_minutes
+    from effconv.studies import shufflenet_runs as plan
+
+    _timed(tmp_path, "g8", {"groups": 8, "width": 0.25, "shuffle": True}, epoch_seconds=60)
+    matched = plan.spec("cpu", 8, 0.25, True, 1)          # FLOP-matched widths: timed by the Table 1 run
+    other = plan.spec("cpu", 1, 0.25, True, 1)            # nothing comparable stored
+    estimates = estimate_minutes([matched, other], root=tmp_path)
+    assert estimates[0] == pytest.approx(60 * matched.recipe.epochs / 60)
+    assert estimates[1] is None
+
+
+def test_the_dry_run_prints_estimates_and_the_missing_total(capsys, monkeypatch, tmp_path):
+    from effconv import cli
+    from effconv.studies import shufflenet_runs as plan
+
+    monkeypatch.setattr("effconv.experiments.inventory.results_dir", lambda: tmp_path)
+    _timed(tmp_path, "g8", {"groups": 8, "width": 0.25, "shuffle": True}, epoch_seconds=30)
+    specs = [plan.spec("cpu", 8, 0.25, True, s) for s in (1, 2)] + [plan.spec("cpu", 1, 0.25, True, 1)]
+    cli.print_plan(specs, [None, None, None])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith(f"~{30 * specs[0].recipe.epochs / 60:.0f} min")
+    assert out[2].endswith("(no stored run to time it by)")
+    assert out[3].startswith("3 missing: about") and out[3].endswith("1 with no estimate")

@@ -44,8 +44,10 @@ def _tables(profile: str, errors: dict):
 
 # The cpu plan: g = 1, 2, 3, 4, 8 at 0.25x, g = 1 and 8 at 0.5x, no-shuffle g = 3 and 8 at 0.25x.
 PAPER_LIKE = {(0.25, 1, True): 30.0, (0.25, 2, True): 28.5, (0.25, 3, True): 27.0, (0.25, 4, True): 26.5,
-              (0.25, 8, True): 25.0, (0.5, 1, True): 20.0, (0.5, 8, True): 18.0,
+              (0.25, 8, True): 25.0, (0.5, 1, True): 20.0, (0.5, 3, True): 19.0, (0.5, 8, True): 18.0,
               (0.25, 3, False): 28.5, (0.25, 8, False): 29.0}
+# claim (ii) in the paper's Table 2 (ImageNet error): grouping's gain at 0.25x minus at 0.5x, over g = 3 and 8
+PAPER_II = (((57.1 - 55.0) - (45.1 - 43.2)) + ((57.1 - 52.7) - (45.1 - 42.3))) / 2
 
 
 def _verdict(frame: pd.DataFrame, claim_id: str, contains: str = "") -> str:
@@ -73,7 +75,7 @@ def test_contrasts_pair_runs_by_seed():
 
 def test_tables_with_nothing_run():
     table, t2, t3 = _tables("cpu", {})
-    assert len(t2) == 7 and (t2["status"] == "not run").all() and t2["error_%"].isna().all()
+    assert len(t2) == 8 and (t2["status"] == "not run").all() and t2["error_%"].isna().all()
     assert (t2["profile"] == "cpu").all()
     # counted complexity and the paper's numbers are there even without runs
     row = t2[(t2["width"] == "0.25x") & (t2["g"] == 8)].iloc[0]
@@ -107,9 +109,9 @@ def test_verdicts_when_the_paper_holds():
     table, _, t3 = _tables("cpu", errors)
     frame = rep.verdicts(table, t3, "cpu")
     assert set(frame["verdict"]) == {"reproduced"}
-    # (ii): gain at 0.25x for g=8 is 5.0, at 0.5x 2.0 -> +3.0 on every seed
+    # (ii): gains at 0.25x for g=3/8 are 3.0/5.0, at 0.5x 1.0/2.0 -> (2.0 + 3.0) / 2 = +2.5 on every seed
     row = frame[frame["id"] == "ii"].iloc[0]
-    assert row["ours_pp"] == pytest.approx(3.0) and row["paper_pp"] == pytest.approx(1.6) and row["n"] == 3
+    assert row["ours_pp"] == pytest.approx(2.5) and row["paper_pp"] == pytest.approx(PAPER_II) and row["n"] == 3
     row = frame[frame["id"] == "iv"].iloc[0]
     assert row["ours_pp"] == pytest.approx(2.5) and row["interval_pp"].startswith("[")
     assert set(frame["profile"]) == {"cpu"}
@@ -131,6 +133,7 @@ def test_a_consistent_wrong_sign_is_not_reproduced():
     errors = {k: _jitter(v) for k, v in PAPER_LIKE.items()}
     errors[(0.25, 8, False)] = _jitter(24.0)          # the shuffle hurts at g=8 on every seed
     errors[(0.5, 8, True)] = _jitter(21.0)            # grouping hurts at 0.5x on every seed
+    errors[(0.5, 3, True)] = _jitter(21.5)
     table, _, t3 = _tables("cpu", errors)
     frame = rep.verdicts(table, t3, "cpu")
     assert _verdict(frame, "iii", "g=8") == "not reproduced"
@@ -228,6 +231,8 @@ def test_shuffle_example_matches_the_worked_example():
     assert example["unshuffled"].tolist() == study.channel_labels(3, 5)
 
 
-def test_cifar_complexity_is_matched_within_a_few_percent_at_half_width():
-    table = study.cifar_complexity(scales=(0.5,))
-    assert table["mflops_vs_g1_%"].abs().max() < 5
+def test_cifar_complexity_shows_table1_drift_and_the_matched_widths():
+    table = study.cifar_complexity(scales=(0.25,)).set_index("g")
+    assert table.loc[8, "table1_vs_g3_%"] > 10                 # Table 1's widths favour g = 8 at 0.25x
+    assert table["mflops_vs_g3_%"].abs().max() <= 1.0          # the widths we train do not
+    assert table.loc[3, "mflops_vs_g3_%"] == 0 and table.loc[1, "channels"] == table.loc[1, "table1_channels"]

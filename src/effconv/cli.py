@@ -225,10 +225,28 @@ def cmd_run(args: argparse.Namespace) -> None:
         print(message)
         return
     if args.dry_run:
-        for spec, result in zip(specs, lookup(specs)):
-            print(f"{'stored ' if result else 'missing'} {spec.chapter}/{spec.filename}")
+        print_plan(specs, lookup(specs))
         return
     run_all(specs, run_missing=True, accelerator=args.accelerator)
+
+
+def print_plan(specs, results) -> None:
+    """Each planned run, stored or missing (with its estimated minutes), then the missing total."""
+    from effconv.experiments.inventory import estimate_minutes
+
+    minutes = estimate_minutes(specs)
+    for spec, result, estimate in zip(specs, results, minutes):
+        label = "stored " if result else "missing"
+        guess = "" if result else ("  (no stored run to time it by)" if estimate is None else f"  ~{estimate:.0f} min")
+        print(f"{label} {spec.chapter}/{spec.filename}{guess}")
+    missing = [m for r, m in zip(results, minutes) if r is None]
+    known = [m for m in missing if m is not None]
+    if missing:
+        unknown = len(missing) - len(known)
+        print(f"{len(missing)} missing: about {sum(known):.0f} min ({sum(known) / 60:.1f} core-hours, one thread "
+              f"per run) by the stored runs' epoch times" + (f"; {unknown} with no estimate" if unknown else ""))
+    else:
+        print(f"all {len(specs)} stored")
 
 
 def cmd_campaign(args: argparse.Namespace) -> None:

@@ -221,3 +221,30 @@ def run_campaign(profile: str, minutes: float, *, chapters: Sequence[str] = PRIO
         log(f"packed {len(members)} files into {archive} (unpack at the repository root)")
     return record
 
+
+def profile_plan(profile: str, chapters: Sequence[str] = PRIORITY) -> "pd.DataFrame":
+    """Every planned run of ``profile``: whether it is stored, and its minutes on one thread (measured for
+    stored runs, estimated from the stored epoch times for missing ones; NaN when nothing compares)."""
+    import pandas as pd
+
+    from effconv.experiments.inventory import estimate_minutes
+
+    specs = campaign_specs(profile, chapters)
+    results = lookup(specs)
+    estimates = estimate_minutes(specs)
+    rows = [{"chapter": s.chapter, "name": s.name, "seed": s.seed, "status": "stored" if r else "missing",
+             "minutes": (r["provenance"].get("wall_seconds", 0) / 60 if r else e)}
+            for s, r, e in zip(specs, results, estimates)]
+    return pd.DataFrame(rows, columns=["chapter", "name", "seed", "status", "minutes"]).astype({"minutes": float})
+
+
+def plan_summary(plan: "pd.DataFrame") -> "pd.DataFrame":
+    """Per chapter: runs stored and missing, and core-hours spent and still to spend (one thread a run)."""
+    hours = plan.assign(hours=plan["minutes"] / 60)
+    table = (hours.pivot_table(index="chapter", columns="status", values="hours", aggfunc=["size", "sum"],
+                               fill_value=0, sort=False)
+             .reindex(columns=[(how, status) for how in ("size", "sum") for status in ("stored", "missing")],
+                      fill_value=0))
+    table.columns = ["runs stored", "runs missing", "core-hours spent", "core-hours left"]
+    table.loc["total"] = table.sum()
+    return table.round(1).astype({"runs stored": int, "runs missing": int})

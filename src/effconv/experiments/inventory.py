@@ -169,3 +169,39 @@ def jpeg_cost(root: Path | None = None) -> pd.DataFrame:
     columns = ["model", "profile", "epochs", "seed", "acc_q75", "data", "scale_pct", "acc_reencoded", "delta",
                "estimated_lossless"]
     return pd.DataFrame(rows).reindex(columns=columns)
+
+
+def _timing_keys(spec: dict) -> tuple[tuple, tuple]:
+    """(exact, near) keys under which a run's epoch time estimates another's: the same profile, model,
+    options and batch size; or the same but for explicit stage widths (a FLOP-matched variant)."""
+    kwargs = {k: v for k, v in sorted(spec.get("model_kwargs", {}).items())}
+    near = {k: v for k, v in kwargs.items() if k != "channels"}
+    batch = spec["recipe"].get("batch_size")
+    return ((spec["profile"], spec["model"], json.dumps(kwargs), batch),
+            (spec["profile"], spec["model"], json.dumps(near), batch))
+
+
+def estimate_minutes(specs, root: Path | None = None) -> list[float | None]:
+    """Minutes each spec should take, from the stored runs' epoch times (None: nothing comparable stored).
+
+    A run's time per epoch is its median epoch (the first carries warm-up); runs of the same configuration
+    are combined by their median. Stored runs were timed on one thread of the machine named in their
+    provenance, often with a second run beside them, so estimates hold for that setting.
+    """
+    exact: dict[tuple, list[float]] = {}
+    near: dict[tuple, list[float]] = {}
+    for _, result in _stored(root):
+        if isinstance(result, EffconvError):
+            continue
+        seconds = sorted(r["seconds"] for r in result.get("curve", []) if "seconds" in r)
+        if seconds:
+            key_exact, key_near = _timing_keys(result["spec"])
+            exact.setdefault(key_exact, []).append(seconds[len(seconds) // 2])
+            near.setdefault(key_near, []).append(seconds[len(seconds) // 2])
+    estimates = []
+    for spec in specs:
+        key_exact, key_near = _timing_keys(spec.to_dict())
+        per_epoch = exact.get(key_exact) or near.get(key_near)
+        estimates.append(None if not per_epoch else
+                         float(pd.Series(per_epoch).median()) * spec.recipe.epochs / 60)
+    return estimates

@@ -196,10 +196,14 @@ def shufflenet_v1(*, groups: int = 3, scale: float = 1.0, width: float = 1.0, sh
 
 @register_model
 def shufflenet_v1_cifar(*, groups: int = 3, scale: float = 1.0, width: float = 1.0, shuffle: bool = True,
-                        num_classes: int = 10, conv_factory: ConvFactory = conv_bn) -> ShuffleNetV1:
-    """ShuffleNet V1 in its CIFAR form (32x32 input: stride-1 stem, no max pool), 10 classes."""
+                        num_classes: int = 10, channels: Sequence[int] | None = None,
+                        conv_factory: ConvFactory = conv_bn) -> ShuffleNetV1:
+    """ShuffleNet V1 in its CIFAR form (32x32 input: stride-1 stem, no max pool), 10 classes.
+
+    ``channels`` overrides the stage 2/3/4 widths, e.g. the FLOP-matched widths of the group sweep.
+    """
     return shufflenet_v1(groups=groups, scale=scale, width=width, shuffle=shuffle, input_size=32,
-                         num_classes=num_classes, conv_factory=conv_factory)
+                         num_classes=num_classes, channels=channels, conv_factory=conv_factory)
 
 
 def _table1(groups: int) -> tuple[int, int, int]:

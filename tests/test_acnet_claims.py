@@ -44,7 +44,8 @@ def row(frame: pd.DataFrame, fragment: str) -> pd.Series:
     return claims_lib.claim(frame.reset_index(), fragment)
 
 
-def paper_like(seeds=(0, 1, 2), *, ablation_sign: float = 1.0, border_gain: float = 0.1) -> claims_lib.ChapterRuns:
+def paper_like(seeds=(0, 1, 2), *, ablation_sign: float = 1.0, border_gain: float = 0.1,
+               flip_gap: float = 0.001) -> claims_lib.ChapterRuns:
     """Stored runs in which every published effect holds clearly on every seed (``ablation_sign`` -1 flips
     the ablation: the full ACB then loses to each reduced block)."""
     accs, extra = {}, {}
@@ -58,7 +59,7 @@ def paper_like(seeds=(0, 1, 2), *, ablation_sign: float = 1.0, border_gain: floa
             hor = variant == "hor"
             extra[("cifar_quick", variant, s)] = {"rotation": {
                 "original": acc + jitter, "rot90_ccw": 0.30 + jitter + (0.005 if hor else 0),
-                "rot180": (0.38 if hor else 0.35) + jitter, "flip_ud": (0.381 if hor else 0.351) + jitter}}
+                "rot180": (0.38 if hor else 0.35) + jitter, "flip_ud": (0.38 if hor else 0.35) + flip_gap + jitter}}
         border = [[v + (border_gain if (i == 2 or j == 2) else 0) for j, v in enumerate(r)] for i, r in enumerate(BASE)]
         for variant, acc, matrix, curve in (
                 ("base", 0.85, BASE, pruning_curve(0.85, 0.3 + jitter, 2.0)),
@@ -118,6 +119,15 @@ def test_wrong_sign_is_not_reproduced_and_one_seed_is_inconclusive():
     one = build(paper_like(seeds=(0,), ablation_sign=-1))
     verdict = row(one, "removing the vertical kernel")
     assert verdict["verdict"] == "inconclusive" and verdict["n"] == "1"
+
+
+def test_rotation_and_flip_agree_only_within_the_margin():
+    close = row(build(paper_like()), "180° rotated and up-down flipped")
+    assert close["verdict"] == "reproduced" and close["n"] == "15" and "margin" in close["evidence"]
+    apart = row(build(paper_like(flip_gap=0.01)), "180° rotated and up-down flipped")   # 1 pp on every run
+    assert apart["verdict"] == "not reproduced" and float(apart["ours"]) == pytest.approx(-1.0)
+    one = row(build(paper_like(seeds=(0,))), "180° rotated and up-down flipped")     # 5 runs, one per variant
+    assert one["n"] == "5" and one["verdict"] == "reproduced"
 
 
 def test_border_gains_both_negative_is_not_partly():

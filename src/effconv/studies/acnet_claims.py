@@ -9,6 +9,8 @@ Which rule grades what:
 - counted checks (random blocks fold, fused costs equal the base's): ``grade_count`` on how many cases
   pass against how many were checked (the paper says all);
 - "A beats B" from trained runs: ``grade_effect``, paired by seed;
+- "A is about the same as B" (180° rotated vs up-down flipped accuracy): ``grade_equivalence`` within
+  ``ROTATION_MARGIN_PP``, each run tested both ways being one pair;
 - a property that already holds at initialisation (the importance thresholds): ``grade_change``;
 - absolute numbers from our narrow, short, JPEG CIFAR-10 setting: ``grade_setting`` ("not comparable");
 - live timings: ``grade_timing`` over interleaved rounds.
@@ -23,7 +25,8 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-from effconv.claims import ClaimsTable, combine, grade_change, grade_count, grade_effect, grade_setting, grade_timing
+from effconv.claims import (ClaimsTable, combine, grade_change, grade_count, grade_effect, grade_equivalence,
+                            grade_setting, grade_timing)
 from effconv.studies import acnet_runs as runs
 from effconv.studies.acnet_report import (CHAPTER, FLOAT64_TOLERANCE, FUSION_TOLERANCE, MODEL_LABELS, PAPER_FAMILIES,
                                           VARIANT_LABELS, Runs, destroyed_at, load, merge, pruning_rows,
@@ -31,6 +34,7 @@ from effconv.studies.acnet_report import (CHAPTER, FLOAT64_TOLERANCE, FUSION_TOL
 from effconv.studies.paper import paper_value
 
 LATENCY_SLACK = 1.10   # "no extra inference cost" read as: fused time at most 10% over the base's
+ROTATION_MARGIN_PP = 0.5  # "similar" accuracies read as: 180° and up-down flip within 0.5 pp of each other
 COUNTED = "counted"
 
 Seeds = dict[int, float]
@@ -347,20 +351,16 @@ def rotation_claims(claims: ClaimsTable, chapter: ChapterRuns) -> None:
                  source=ref("rotation_hor_advantage_rot180_over_rot90").cite, paper="> 0", profile=profile,
                  evidence=f"{where}; (hor − base at 180°) − (hor − base at 90°), {_seeds(difference(at180, at90))}")
     # 180° = up-down flip + left-right flip, and training flips left-right: the two accuracies should agree.
-    # The engine has no equivalence rule; the pooled means are compared like a counted value with its figure.
-    flip = {(v, s): x for v in runs.ABLATION_VARIANTS for s, x in acc(v, "flip_ud").items()}
+    # Each stored run of every ablation variant is one pair (the same model tested both ways).
     turn = {(v, s): x for v in runs.ABLATION_VARIANTS for s, x in acc(v, "rot180").items()}
-    shared = sorted(set(flip) & set(turn))
-    mean_flip = statistics.fmean(flip[k] for k in shared) if shared else None
-    mean_turn = statistics.fmean(turn[k] for k in shared) if shared else None
-    grade = grade_count(mean_turn, mean_flip) if shared else grade_count(None, 0.0)
-    claims.add("rotation: 180° rotated and up-down flipped accuracies agree (mean accuracy, %)", kind="trained",
-               source=ref("rotation_rot180_similar_to_flipud").cite, paper="similar",
-               ours=f"180° {mean_turn:.2f} vs up-down {mean_flip:.2f}" if shared else None, delta=grade.delta,
-               verdict=grade.verdict, profile=profile, n=len(shared),
-               evidence=f"{where}; {len(shared)} runs of {len({v for v, _ in shared})} variants; the 180° mean graded "
-                        f"against the up-down mean as a counted value against its figure ({grade.rule}; the engine "
-                        "has no equivalence rule)")
+    flip = {(v, s): x for v in runs.ABLATION_VARIANTS for s, x in acc(v, "flip_ud").items()}
+    grade = grade_equivalence(turn, flip, margin=ROTATION_MARGIN_PP)
+    shared = sorted(set(turn) & set(flip))
+    claims.grade("rotation: 180° rotated and up-down flipped accuracies agree (180° − up-down, pp)", grade,
+                 kind="trained", source=ref("rotation_rot180_similar_to_flipud").cite,
+                 paper=f"about 0 (within ±{ROTATION_MARGIN_PP:g})", profile=profile,
+                 evidence=f"{where}; {len(shared)} runs of {len({v for v, _ in shared})} variants, each tested both "
+                          f"ways; the margin ±{ROTATION_MARGIN_PP:g} pp is our reading of \"similar\"")
 
 
 # --------------------------------------------------------------------------- trained: kernel skeletons

@@ -5,8 +5,8 @@ layers and ImageNet networks counted on the ``meta`` device) and from the stored
 ``profile``; it trains nothing, times nothing and runs no notebook.
 
 - Counted numbers: ``grade_count`` with the decimals the figure is printed with. An exact identity
-  (crop form = mask form, the loss gradient) is a count of the float64 difference against 0, rounded
-  to 1e-9 so the ledger does not depend on the machine's last bits.
+  (crop form = mask form, the loss gradient) is ``grade_bound``: the float64 difference, rounded to 1e-9
+  so the ledger does not depend on the machine's last bits, must be at most 0.
 - Trained effects ("A beats B"): ``grade_effect`` on final test accuracy (points) paired by seed.
 - Absolute CIFAR-10 accuracies against the papers' ImageNet figures: ``grade_setting`` (not comparable).
 """
@@ -17,7 +17,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from effconv.claims import ClaimsTable, combine, grade_count, grade_effect, grade_setting
+from effconv.claims import ClaimsTable, Grade, combine, grade_bound, grade_count, grade_effect, grade_setting
 from effconv.errors import EffconvError
 from effconv.experiments import ExperimentSpec
 from effconv.studies import versatile as study
@@ -49,10 +49,16 @@ def _ratio(claims: ClaimsTable, claim: str, num_key: str, den_key: str, ours: fl
                         profile=COUNTED, evidence=evidence)
 
 
+def _exact(diff: float) -> Grade:
+    """An identity checked in float64: the largest difference, rounded to 1e-9, against the bound 0 (a
+    relative tolerance around 0 means nothing)."""
+    return grade_bound(round(diff, EXACT_DECIMALS), 0.0, "<=")
+
+
 def _identity(claims: ClaimsTable, claim: str, key: str, diff: float, evidence: str) -> str:
-    grade = grade_count(round(diff, EXACT_DECIMALS), 0.0, decimals=EXACT_DECIMALS)
-    return claims.grade(claim, grade, kind="counted", source=paper_value(CHAPTER, key).cite, paper=0.0,
-                        profile=COUNTED, evidence=f"{evidence}; max |diff| rounded to 1e-{EXACT_DECIMALS}")
+    return claims.grade(claim, _exact(diff), kind="counted", source=paper_value(CHAPTER, key).cite, paper=0.0,
+                        profile=COUNTED, evidence=f"{evidence}; max |diff| rounded to 1e-{EXACT_DECIMALS}, which "
+                                                  "must be 0")
 
 
 def _definition_claims(claims: ClaimsTable) -> None:
@@ -64,8 +70,7 @@ def _definition_claims(claims: ClaimsTable) -> None:
     channel = study.channel_check_table()
     grades = [grade_count(float(got), float(want)) for got, want in
               zip(channel["n (layer)"], channel["n = (c - c_hat)/g + 1"])]
-    diff = round(float(channel["max |layer - definition|"].max()), EXACT_DECIMALS)
-    grades.append(grade_count(diff, 0.0, decimals=EXACT_DECIMALS))
+    grades.append(_exact(float(channel["max |layer - definition|"].max())))
     matched = sum(g.verdict == "reproduced" for g in grades[:-1])
     claims.add("channel versatile: n = (c - c_hat)/g + 1 outputs per primary and offset window", kind="counted",
                source=paper_value(CHAPTER, "method").cite, paper="n = (c - c_hat)/g + 1",

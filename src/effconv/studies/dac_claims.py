@@ -22,7 +22,7 @@ from effconv.models import create_model
 from effconv.ops import dac
 from effconv.studies import dac as study
 from effconv.studies import dac_checks, dac_runs
-from effconv.studies.dac_report import layer_order, sweep_frame
+from effconv.studies.dac_results import layer_order, sweep_frame
 from effconv.studies.paper import paper_value
 
 CHAPTER = "dac"

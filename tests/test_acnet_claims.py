@@ -10,7 +10,8 @@ from effconv.claims import COLUMNS, VERDICTS, ClaimsTable
 from effconv.errors import EffconvError
 from effconv.studies import acnet_claims as claims_lib
 from effconv.studies import acnet_runs as runs
-from effconv.studies.acnet_report import Runs, variant_of
+from effconv.studies import acnet_skeleton_claims as skeleton_claims
+from effconv.studies.acnet_results import Runs, variant_of
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -138,14 +139,14 @@ def test_border_gains_both_negative_is_not_partly():
 def test_importance_thresholds_are_graded_on_the_change_from_initialisation(monkeypatch):
     chapter = paper_like()
     # a trained map identical to the initial one meets the paper's thresholds but shows no training effect
-    monkeypatch.setattr(claims_lib, "importance_init", lambda profile, seeds, variants=("base", "acnet"): {
+    monkeypatch.setattr(skeleton_claims, "importance_init", lambda profile, seeds, variants=("base", "acnet"): {
         "base": {s: pd.DataFrame(BASE) for s in seeds}, "acnet": {s: pd.DataFrame(ACNET) for s in seeds}})
     frame = build(chapter)
     corner = row(frame, "every corner's importance below 0.400")
     assert corner["verdict"] == "inconclusive" and float(corner["ours"]) == 0 and corner["paper"] == "< 0.400"
     assert row(frame, "training strengthens the skeleton")["verdict"] == "inconclusive"
     # against a flat start the same trained maps are a real change
-    monkeypatch.setattr(claims_lib, "importance_init", lambda profile, seeds, variants=("base", "acnet"): {
+    monkeypatch.setattr(skeleton_claims, "importance_init", lambda profile, seeds, variants=("base", "acnet"): {
         v: {s: pd.DataFrame([[0.9 + 0.001 * s] * 3] * 3) for s in seeds} for v in variants})
     frame = build(chapter)
     assert row(frame, "every corner's importance below 0.400")["verdict"] == "reproduced"
@@ -153,8 +154,8 @@ def test_importance_thresholds_are_graded_on_the_change_from_initialisation(monk
 
 
 def test_importance_at_initialisation_is_deterministic():
-    first = claims_lib.importance_init("cpu", [0, 1], variants=("acnet",))
-    again = claims_lib.importance_init("cpu", [1, 0], variants=("acnet",))
+    first = skeleton_claims.importance_init("cpu", [0, 1], variants=("acnet",))
+    again = skeleton_claims.importance_init("cpu", [1, 0], variants=("acnet",))
     assert set(first["acnet"]) == {0, 1}
     for seed in (0, 1):
         pd.testing.assert_frame_equal(first["acnet"][seed], again["acnet"][seed])
@@ -216,6 +217,6 @@ def test_initial_importance_is_the_runs_own_initialisation():
     spec = runs.table_specs("cpu")[-1]          # a ResNet-20 ACNet run
     torch.manual_seed(spec.seed)                # what the runner does right before building the model
     expected = kernel_importance(create_model(spec.model, **dict(spec.model_kwargs)))
-    got = claims_lib.importance_init("cpu", [spec.seed], variants=(variant_of(spec),))[variant_of(spec)][spec.seed]
+    got = skeleton_claims.importance_init("cpu", [spec.seed], variants=(variant_of(spec),))[variant_of(spec)][spec.seed]
     assert spec.model == "resnet20" and variant_of(spec) == "acnet"
     pd.testing.assert_frame_equal(got, expected)

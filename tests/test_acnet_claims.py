@@ -88,6 +88,14 @@ def test_counted_checks_fail_when_a_case_fails():
     assert verdicts == ["not reproduced", "not reproduced", "not reproduced"]  # 3 of 6, 2 of 3, 1 of 2
 
 
+def test_one_failing_case_in_many_contradicts_every_case():
+    # 35 of 36 blocks fold: within 5% of 36, but the paper says every block folds
+    assert claims_lib.every_case(35, 36).verdict == "not reproduced"
+    grade = claims_lib.every_case(36, 36)
+    assert grade.verdict == "reproduced" and grade.ours == 36 and grade.delta == 0 and "0 of 36 fail" in grade.rule
+    assert claims_lib.every_case(0, 0).verdict == "not run"
+
+
 def test_three_seeds_where_the_paper_holds():
     frame = build(paper_like())
     for fragment in ("CIFAR-10 Cifar-quick: ACNet gain", "removing the vertical kernel", "removing the per-branch BN",

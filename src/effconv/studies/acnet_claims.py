@@ -9,8 +9,9 @@ the per-seed readers of the stored runs in ``acnet_evidence``; ``ledger`` puts t
 
 Which rule grades what:
 
-- counted checks (random blocks fold, fused costs equal the base's): ``grade_count`` on how many cases
-  pass against how many were checked (the paper says all);
+- "every case" checks (random blocks fold, fused costs equal the base's, trained runs keep their accuracy
+  when fused): ``every_case``, the number of failing cases against the bound 0 (``grade_bound``), since the
+  paper says all of them and one failure contradicts it;
 - "A beats B" from trained runs: ``grade_effect``, paired by seed;
 - "A is about the same as B" (180° rotated vs up-down flipped accuracy): ``grade_equivalence`` within
   ``ROTATION_MARGIN_PP``, each run tested both ways being one pair;
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from effconv.claims import (ClaimsTable, grade_count, grade_effect, grade_equivalence, grade_setting,
+from effconv.claims import (ClaimsTable, Grade, grade_bound, grade_effect, grade_equivalence, grade_setting,
                             grade_timing)
 from effconv.studies import acnet_runs as runs
 from effconv.studies.acnet_evidence import (  # noqa: F401  (load_runs: the notebook's name)
@@ -41,13 +42,23 @@ COUNTED = "counted"
 # --------------------------------------------------------------------------- counted
 
 
+def every_case(passed: int, checked: int) -> Grade:
+    """"Every case passes", shown as passed of checked but graded on the failing cases against the bound 0:
+    a relative tolerance on the passing count would call 35 blocks of 36 "partly"; none checked is "not run"."""
+    if not checked:
+        return grade_bound(None, 0, "<=")
+    failed = grade_bound(checked - passed, 0, "<=")
+    return Grade(failed.verdict, ours=passed, delta=passed - checked,
+                 rule=f"{checked - passed} of {checked} fail, none may: {failed.rule}")
+
+
 def counted_claims(claims: ClaimsTable, blocks: pd.DataFrame, costs: pd.DataFrame) -> None:
     """The fusion checked on random blocks and the counted cost of the fused models."""
     folds = ((blocks["max_rel"] < FUSION_TOLERANCE) & (blocks["max_rel_float64"] < FLOAT64_TOLERANCE)
              & blocks["same_geometry"])
     source = ref("fusion_equivalent_outputs").cite
     claims.grade(f"an ACB folds into one kxk conv with the same output (random blocks that fold, of {len(blocks)})",
-                 grade_count(int(folds.sum()), len(blocks), decimals=0), kind="counted", source=source,
+                 every_case(int(folds.sum()), len(blocks)), kind="counted", source=source,
                  paper=len(blocks), profile=COUNTED,
                  evidence=f"block_exactness_table: kernels 3/5, strides 1/2, padding below/at/above k//2, dense/"
                           f"grouped/depthwise, odd and even inputs, random BN statistics; folds = relative error "
@@ -55,13 +66,13 @@ def counted_claims(claims: ClaimsTable, blocks: pd.DataFrame, costs: pd.DataFram
     beyond = ~blocks["in_seed_demo"]
     claims.grade("the fusion also holds where the seed's demo never looked: stride 2, groups, depthwise, border, "
                  f"BN after the sum (blocks that fold, of {int(beyond.sum())})",
-                 grade_count(int((folds & beyond).sum()), int(beyond.sum()), decimals=0), kind="counted",
+                 every_case(int((folds & beyond).sum()), int(beyond.sum())), kind="counted",
                  source=ref("seed_demo_scope").cite, paper=int(beyond.sum()), profile=COUNTED,
                  evidence="the seed's demo loops over (kernel, padding) at stride 1 and never passes its groups "
                           "variable; the algebra needs the branches to share sliding windows, which our crop/pad "
                           "alignment keeps for every stride")
     claims.grade(f"the fused ACNet has exactly the base model's parameters and FLOPs (families equal, of {len(costs)})",
-                 grade_count(int(costs["same_as_base"].sum()), len(costs), decimals=0), kind="counted",
+                 every_case(int(costs["same_as_base"].sum()), len(costs)), kind="counted",
                  source=ref("fusion_no_extra_inference_cost").cite, paper=len(costs), profile=COUNTED,
                  evidence="count_flops of the fused ACNet vs the BN-folded base on the meta device (width 1, 32x32): "
                           + ", ".join(MODEL_LABELS.get(m, m) for m in costs["model"]))
@@ -82,7 +93,7 @@ def fusion_claim(claims: ClaimsTable, every: list[Runs], profile: str) -> None:
         changes.append(100 * stored["test_acc_fused"] - accuracy(result))
     same = sum(round(change, 2) == 0 for change in changes)
     worst = round(max(changes, key=abs), 3) if changes else None   # float noise below 1e-3 pp is not a change
-    grade = grade_count(same if changes else None, len(changes), decimals=0)
+    grade = every_case(same, len(changes))
     claims.add(f"trained ACNets keep their test accuracy when fused (runs unchanged, of {len(changes)})",
                kind="trained", source=ref("fusion_equivalent_outputs").cite, paper=len(changes),
                ours=same if changes else None, delta=grade.delta, verdict=grade.verdict, profile=profile,
@@ -238,7 +249,7 @@ def live_table(models: pd.DataFrame | None = None, latency: pd.DataFrame | None 
         drawn = models[models["bn_statistics"] == "drawn at random"]
         folds = (drawn["max_rel"] < FUSION_TOLERANCE) & (drawn["max_rel_float64"] < FLOAT64_TOLERANCE)
         claims.grade(f"whole converted models fold exactly (models that fold, of {len(drawn)})",
-                     grade_count(int(folds.sum()), len(drawn), decimals=0), kind="live", source=source,
+                     every_case(int(folds.sum()), len(drawn)), kind="live", source=source,
                      paper=len(drawn), profile="live",
                      evidence="model_exactness_table with random BN statistics: " + ", ".join(drawn["model"]))
     if latency is None or latency.empty:

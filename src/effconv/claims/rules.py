@@ -18,6 +18,7 @@ delta to the paper, and for statistical rules the 95% interval and the number of
 from __future__ import annotations
 
 import math
+import operator
 import statistics
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
@@ -30,7 +31,7 @@ from effconv.errors import EffconvError
 COUNT_TOLERANCE = 0.005   # a counted value within 0.5% of the printed one is the printed one
 COUNT_PARTLY = 0.05       # within 5%: close, but not the same number
 MIN_PAIRS = 3             # fewer paired seeds (or timing rounds) than this cannot decide an effect
-BOUNDS = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
+BOUNDS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}  # printed inequalities
 
 # Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom (standard tables); from 31 on the
 # normal 1.96 is within 2% of t, which is all an interval over a handful of seeds can carry.
@@ -98,9 +99,8 @@ def grade_count(ours: float | None, paper: float, *, decimals: int | None = None
 
 def grade_bound(ours: float | None, bound: float, side: str) -> Grade:
     """A counted value against a printed inequality ``ours <side> bound`` (``side`` one of <, <=, >, >=):
-    reproduced when it holds; partly when it misses by at most 5% of the bound (the counted rule's band:
-    close to the printed figure, not on its side); not reproduced beyond, so a bound of 0 ("no case
-    fails") allows no miss at all."""
+    reproduced when it holds; partly when it misses by at most 5% of the bound (the counted rule's "near
+    but not at the printed figure"); not reproduced beyond, so a bound of 0 ("no case fails") allows no miss."""
     if side not in BOUNDS:
         raise EffconvError(f"a bound's side must be one of {', '.join(BOUNDS)}, got {side!r}.")
     if _missing(ours):

@@ -10,7 +10,8 @@ from effconv.claims import COLUMNS, VERDICTS, ClaimsTable
 from effconv.errors import EffconvError
 from effconv.studies import acnet_claims as claims_lib
 from effconv.studies import acnet_runs as runs
-from effconv.studies.acnet_report import Runs, variant_of
+from effconv.studies import acnet_skeleton_claims as skeleton_claims
+from effconv.studies.acnet_results import Runs, variant_of
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -44,7 +45,8 @@ def row(frame: pd.DataFrame, fragment: str) -> pd.Series:
     return claims_lib.claim(frame.reset_index(), fragment)
 
 
-def paper_like(seeds=(0, 1, 2), *, ablation_sign: float = 1.0, border_gain: float = 0.1) -> claims_lib.ChapterRuns:
+def paper_like(seeds=(0, 1, 2), *, ablation_sign: float = 1.0, border_gain: float = 0.1,
+               flip_gap: float = 0.001) -> claims_lib.ChapterRuns:
     """Stored runs in which every published effect holds clearly on every seed (``ablation_sign`` -1 flips
     the ablation: the full ACB then loses to each reduced block)."""
     accs, extra = {}, {}
@@ -58,7 +60,7 @@ def paper_like(seeds=(0, 1, 2), *, ablation_sign: float = 1.0, border_gain: floa
             hor = variant == "hor"
             extra[("cifar_quick", variant, s)] = {"rotation": {
                 "original": acc + jitter, "rot90_ccw": 0.30 + jitter + (0.005 if hor else 0),
-                "rot180": (0.38 if hor else 0.35) + jitter, "flip_ud": (0.381 if hor else 0.351) + jitter}}
+                "rot180": (0.38 if hor else 0.35) + jitter, "flip_ud": (0.38 if hor else 0.35) + flip_gap + jitter}}
         border = [[v + (border_gain if (i == 2 or j == 2) else 0) for j, v in enumerate(r)] for i, r in enumerate(BASE)]
         for variant, acc, matrix, curve in (
                 ("base", 0.85, BASE, pruning_curve(0.85, 0.3 + jitter, 2.0)),
@@ -84,6 +86,14 @@ def test_counted_checks_fail_when_a_case_fails():
     claims_lib.counted_claims(table, blocks_stub(failing=3), costs_stub(equal=1))
     verdicts = table.frame()["verdict"].tolist()
     assert verdicts == ["not reproduced", "not reproduced", "not reproduced"]  # 3 of 6, 2 of 3, 1 of 2
+
+
+def test_one_failing_case_in_many_contradicts_every_case():
+    # 35 of 36 blocks fold: within 5% of 36, but the paper says every block folds
+    assert claims_lib.every_case(35, 36).verdict == "not reproduced"
+    grade = claims_lib.every_case(36, 36)
+    assert grade.verdict == "reproduced" and grade.ours == 36 and grade.delta == 0 and "0 of 36 fail" in grade.rule
+    assert claims_lib.every_case(0, 0).verdict == "not run"
 
 
 def test_three_seeds_where_the_paper_holds():
@@ -120,6 +130,15 @@ def test_wrong_sign_is_not_reproduced_and_one_seed_is_inconclusive():
     assert verdict["verdict"] == "inconclusive" and verdict["n"] == "1"
 
 
+def test_rotation_and_flip_agree_only_within_the_margin():
+    close = row(build(paper_like()), "180° rotated and up-down flipped")
+    assert close["verdict"] == "reproduced" and close["n"] == "15" and "margin" in close["evidence"]
+    apart = row(build(paper_like(flip_gap=0.01)), "180° rotated and up-down flipped")   # 1 pp on every run
+    assert apart["verdict"] == "not reproduced" and float(apart["ours"]) == pytest.approx(-1.0)
+    one = row(build(paper_like(seeds=(0,))), "180° rotated and up-down flipped")     # 5 runs, one per variant
+    assert one["n"] == "5" and one["verdict"] == "reproduced"
+
+
 def test_border_gains_both_negative_is_not_partly():
     frame = build(paper_like(border_gain=-0.1))
     assert row(frame, "border ACB strengthens")["verdict"] == "not reproduced"
@@ -128,14 +147,14 @@ def test_border_gains_both_negative_is_not_partly():
 def test_importance_thresholds_are_graded_on_the_change_from_initialisation(monkeypatch):
     chapter = paper_like()
     # a trained map identical to the initial one meets the paper's thresholds but shows no training effect
-    monkeypatch.setattr(claims_lib, "importance_init", lambda profile, seeds, variants=("base", "acnet"): {
+    monkeypatch.setattr(skeleton_claims, "importance_init", lambda profile, seeds, variants=("base", "acnet"): {
         "base": {s: pd.DataFrame(BASE) for s in seeds}, "acnet": {s: pd.DataFrame(ACNET) for s in seeds}})
     frame = build(chapter)
     corner = row(frame, "every corner's importance below 0.400")
     assert corner["verdict"] == "inconclusive" and float(corner["ours"]) == 0 and corner["paper"] == "< 0.400"
     assert row(frame, "training strengthens the skeleton")["verdict"] == "inconclusive"
     # against a flat start the same trained maps are a real change
-    monkeypatch.setattr(claims_lib, "importance_init", lambda profile, seeds, variants=("base", "acnet"): {
+    monkeypatch.setattr(skeleton_claims, "importance_init", lambda profile, seeds, variants=("base", "acnet"): {
         v: {s: pd.DataFrame([[0.9 + 0.001 * s] * 3] * 3) for s in seeds} for v in variants})
     frame = build(chapter)
     assert row(frame, "every corner's importance below 0.400")["verdict"] == "reproduced"
@@ -143,8 +162,8 @@ def test_importance_thresholds_are_graded_on_the_change_from_initialisation(monk
 
 
 def test_importance_at_initialisation_is_deterministic():
-    first = claims_lib.importance_init("cpu", [0, 1], variants=("acnet",))
-    again = claims_lib.importance_init("cpu", [1, 0], variants=("acnet",))
+    first = skeleton_claims.importance_init("cpu", [0, 1], variants=("acnet",))
+    again = skeleton_claims.importance_init("cpu", [1, 0], variants=("acnet",))
     assert set(first["acnet"]) == {0, 1}
     for seed in (0, 1):
         pd.testing.assert_frame_equal(first["acnet"][seed], again["acnet"][seed])
@@ -206,6 +225,6 @@ def test_initial_importance_is_the_runs_own_initialisation():
     spec = runs.table_specs("cpu")[-1]          # a ResNet-20 ACNet run
     torch.manual_seed(spec.seed)                # what the runner does right before building the model
     expected = kernel_importance(create_model(spec.model, **dict(spec.model_kwargs)))
-    got = claims_lib.importance_init("cpu", [spec.seed], variants=(variant_of(spec),))[variant_of(spec)][spec.seed]
+    got = skeleton_claims.importance_init("cpu", [spec.seed], variants=(variant_of(spec),))[variant_of(spec)][spec.seed]
     assert spec.model == "resnet20" and variant_of(spec) == "acnet"
     pd.testing.assert_frame_equal(got, expected)

@@ -201,6 +201,18 @@ def _book_sources(only):
     return sources(only)
 
 
+def _grade_bound(ours, bound, side):
+    from effconv.claims import grade_bound
+
+    return grade_bound(ours, bound, side)
+
+
+def _grade_equivalence(margin):
+    from effconv.claims import grade_equivalence
+
+    return grade_equivalence({0: 1.0}, {0: 1.0}, margin=margin)
+
+
 API_CASES = [
     (lambda: _create("resnet20", width="0.5"), "width must be a number > 0, got '0.5'"),
     (lambda: _create("resnet20", width=math.nan), "width must be a number > 0, got nan"),
@@ -228,6 +240,9 @@ API_CASES = [
     (lambda: _run(devices=0), "devices must be an integer >= 1, got 0"),
     (lambda: _resolve("fast"), "unknown profile 'fast'; use one of smoke, cpu, full, best"),
     (lambda: _book_sources(["acnet", "acnte"]), "no chapter or page named acnte"),
+    (lambda: _grade_bound(1.0, 2.0, "=<"), "a bound's side must be one of <, <=, >, >=, got '=<'"),
+    (lambda: _grade_equivalence(margin=-0.5), "the equivalence margin must be a number > 0, got -0.5"),
+    (lambda: _grade_equivalence(margin=math.nan), "the equivalence margin must be a number > 0, got nan"),
 ]
 
 

@@ -118,6 +118,7 @@ def test_one_failing_case_is_not_reproduced(checks):
     table = counted(broken).set_index("claim")
     row = table.loc["cost of a decomposed layer = r/N + r/k^2: (layer, rank) cases counted otherwise"]
     assert row["verdict"] == "not reproduced" and row["ours"] == "1"
+    assert "bound: 1 misses <= 0" in row["evidence"]  # none may fail: no relative tolerance around 0
 
 
 def test_empty_checks_are_not_run(checks):

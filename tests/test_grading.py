@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from effconv.claims import (DEFINITIONS, VERDICTS, ClaimsTable, combine, grade_change, grade_count, grade_effect,
-                            grade_setting, grade_timing, mean_interval)
+from effconv.claims import (DEFINITIONS, VERDICTS, ClaimsTable, combine, grade_bound, grade_change, grade_count,
+                            grade_effect, grade_equivalence, grade_setting, grade_timing, mean_interval)
 from effconv.claims.rules import Grade, t_quantile
 from effconv.errors import EffconvError
 
@@ -31,6 +31,69 @@ def test_counted_values(ours, paper, decimals, verdict):
     assert grade.verdict == verdict
     if ours is not None and not math.isnan(ours):
         assert grade.delta == pytest.approx(ours - paper)
+
+
+@pytest.mark.parametrize("ours, bound, side, verdict", [
+    (32.69, 32, ">", "reproduced"),      # "less than 1/32 of the params": at least 32x fewer
+    (32.0, 32, ">=", "reproduced"),      # on the bound, and the bound allows it
+    (32.0, 32, ">", "partly"),           # on the bound, which it must pass: a miss of 0
+    (19.0, 20, ">", "partly"),           # misses by exactly 5% of the bound
+    (18.99, 20, ">", "not reproduced"),  # just beyond the band
+    (0.0312, 1 / 32, "<", "reproduced"),
+    (0.0328, 1 / 32, "<", "partly"),     # 4.96% above
+    (0, 0, "<=", "reproduced"),          # no case fails
+    (1, 0, "<=", "not reproduced"),      # a bound of 0 leaves no band: one failure is a contradiction
+    (None, 32, ">", "not run"),
+    (float("nan"), 0, "<=", "not run"),
+])
+def test_printed_bounds(ours, bound, side, verdict):
+    grade = grade_bound(ours, bound, side)
+    assert grade.verdict == verdict
+    if verdict != "not run":
+        assert grade.delta == pytest.approx(ours - bound) and grade.rule.startswith("bound:")
+
+
+def test_a_bound_needs_a_known_side():
+    with pytest.raises(EffconvError, match="side must be one of"):
+        grade_bound(1.0, 2.0, "=<")
+
+
+def _pairs(diffs, base=36.0):
+    """Two conditions measured on the same runs whose paired differences are ``diffs``."""
+    return {k: base + d for k, d in enumerate(diffs)}, {k: base for k in range(len(diffs))}
+
+
+@pytest.mark.parametrize("diffs, verdict", [
+    ([0.1, -0.1, 0.05, 0.0], "reproduced"),          # interval well inside +-0.5
+    ([0.3, 0.4, 0.35], "reproduced"),                # off zero, yet within the margin: about the same
+    ([0.2, 0.6, 0.4], "inconclusive"),               # the interval crosses +0.5
+    ([1.5, -1.5, 0.0], "inconclusive"),              # too noisy to tell: crosses both edges
+    ([0.9, 1.0, 1.1], "not reproduced"),             # wholly above the margin
+    ([-1.1, -0.9, -1.0], "not reproduced"),          # wholly below
+    ([0.0, 0.01], "inconclusive"),                   # two pairs cannot decide
+    ([], "not run"),
+])
+def test_about_the_same_within_a_margin(diffs, verdict):
+    a, b = _pairs(diffs)
+    grade = grade_equivalence(a, b, margin=0.5)
+    assert grade.verdict == verdict and grade.n == len(diffs)
+    if len(diffs) >= 3:
+        assert grade.low <= grade.ours <= grade.high and "margin +-0.5" in grade.rule
+
+
+def test_equivalence_edges_pair_by_key_and_check_the_margin():
+    # the interval's edges on the margin count as inside it
+    mean, low, high = mean_interval([0.0, 0.1, 0.2])
+    a, b = _pairs([0.0, 0.1, 0.2], base=0.0)
+    assert grade_equivalence(a, b, margin=max(-low, high)).verdict == "reproduced"
+    assert grade_equivalence(a, b, margin=max(-low, high) * 0.99).verdict == "inconclusive"
+    # any key pairs: (variant, seed) runs; a run measured in one condition only is left out
+    turned = {("base", 0): 35.0, ("hor", 0): 38.0, ("hor", 1): 38.2, ("ver", 0): 37.0}
+    flipped = {("base", 0): 35.1, ("hor", 0): 38.1, ("hor", 1): 38.1}
+    grade = grade_equivalence(turned, flipped, margin=0.5)
+    assert grade.n == 3 and grade.ours == pytest.approx(-0.1 / 3)
+    with pytest.raises(EffconvError, match="equivalence margin"):
+        grade_equivalence(turned, flipped, margin=0)
 
 
 def test_t_interval_matches_the_tables():

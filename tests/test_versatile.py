@@ -15,7 +15,7 @@ from effconv.errors import EffconvError
 from effconv.ops.versatile import (
     VersatileConv2d, concentric_masks, convert, cost_convention, num_secondary, versatile_v1, versatile_v2,
 )
-from effconv.studies import versatile as study
+from effconv.studies import versatile_costs as costs
 from effconv.studies.paper import paper_table, paper_value
 
 
@@ -187,15 +187,15 @@ def test_convert_matches_a_conv_on_cpu():
 def test_vgg_fc6_as_conv():
     with torch.device("meta"):
         model = torchvision.models.vgg16(weights=None)
-    study.vgg_fc6_as_conv(model)
+    costs.vgg_fc6_as_conv(model)
     counted = count_flops(model, (3, 224, 224))
     assert counted.by_layer.set_index("name").loc["classifier.0.1", "macs"] == 25088 * 4096
     with pytest.raises(EffconvError, match="torchvision VGG"):
-        study.vgg_fc6_as_conv(model)
+        costs.vgg_fc6_as_conv(model)
 
 
 def test_imagenet_complexity_against_published():
-    table = study.imagenet_complexity().set_index("model")
+    table = costs.imagenet_complexity().set_index("model")
     base, v1, v2 = (table.loc[k] for k in ("ResNet-50", "Versatile-v1 ResNet-50", "Versatile-v2 ResNet-50"))
     assert base["GFLOPs"] == pytest.approx(4.1, abs=0.05) and base["params_M"] == pytest.approx(25.6, abs=0.05)
     assert v1["GFLOPs"] == pytest.approx(3.2, abs=0.05)
@@ -209,8 +209,8 @@ def test_imagenet_complexity_against_published():
 
 
 def test_cifar_complexity_table():
-    table = study.cifar_vgg16_complexity(width=0.125).set_index("model")
-    assert list(table.index) == list(study.CIFAR_VARIANTS)
+    table = costs.cifar_vgg16_complexity(width=0.125).set_index("model")
+    assert list(table.index) == list(costs.CIFAR_VARIANTS)
     assert table.loc["versatile v1", "params_ratio"] < 0.55
     assert table.loc["versatile v2", "params_ratio"] < table.loc["versatile v1", "params_ratio"]
     # learned masks start at the concentric masks: same paper FLOPs as v1, dense execution

@@ -1,5 +1,5 @@
 """Chapter 5 report: CIFAR table, paired comparisons, mask curves and claims from synthetic results (no training);
-the chapter's live checks in studies.versatile (crop form, channel windows, costs, orthogonal loss)."""
+the chapter's live checks in studies.versatile_checks and versatile_costs (crop form, channel windows, costs, orthogonal loss)."""
 
 import math
 import warnings
@@ -16,6 +16,8 @@ from effconv.models import create_model  # first: importing effconv.ops before e
 from effconv.claims import COLUMNS, VERDICTS, ClaimsTable
 from effconv.errors import EffconvError
 from effconv.studies import versatile as study
+from effconv.studies import versatile_checks as checks
+from effconv.studies import versatile_costs as costs
 from effconv.studies import versatile_claims
 from effconv.studies import versatile_report as report
 from effconv.studies import versatile_runs as runs_spec
@@ -229,10 +231,10 @@ def live_frames():
         {"model": "Versatile-v2 ResNet-50 (c_hat = 15c/16)", "params_M": 10.44, "params_official_M": 10.997,
          "memory_MB": 41.95, "GFLOPs": 2.986},
     ])
-    return dict(spatial=study.spatial_check_table(((3, 1, None), (5, 2, None)), channels=3, out_channels=6, size=7),
-                channel=study.channel_check_table(((8, 7, 1), (8, 4, 2)), out_channels=24, size=5),
-                layer_costs=study.layer_cost_table(channels=32, out_channels=32, size=8),
-                ortho=study.ortho_gradient_check(((2, 3, 2),)), imagenet=imagenet)
+    return dict(spatial=checks.spatial_check_table(((3, 1, None), (5, 2, None)), channels=3, out_channels=6, size=7),
+                channel=checks.channel_check_table(((8, 7, 1), (8, 4, 2)), out_channels=24, size=5),
+                layer_costs=costs.layer_cost_table(channels=32, out_channels=32, size=8),
+                ortho=checks.ortho_gradient_check(((2, 3, 2),)), imagenet=imagenet)
 
 
 def trained_frame(accs, profile="cpu", **mask_kwargs):
@@ -315,7 +317,7 @@ def test_smoke_claims_give_no_verdict():
 
 
 # ---------------------------------------------------------------------------------------------
-# Live checks in studies.versatile
+# Live checks in studies.versatile_checks and versatile_costs
 # ---------------------------------------------------------------------------------------------
 
 def test_spatial_and_channel_checks(live_frames):
@@ -344,21 +346,21 @@ def test_ortho_checks(live_frames):
     assert ortho.loc[0, "m = d^2 c"] == 18
     assert ortho.loc[0, "max |autograd - closed form|"] < 1e-12
     assert ortho.loc[0, "max |layer (STE) - closed form|"] < 1e-12
-    best = study.ortho_minimum(3, 1)
+    best = checks.ortho_minimum(3, 1)
     assert best["pairs"] == 4 ** 9 and best["concentric_loss"] == pytest.approx(33 / 81)
     assert best["min_loss"] == pytest.approx(33 / 162)  # densities 5/9, 6/9, overlap 2/9
     assert sorted([best["min_density_1"], best["min_density_2"]]) == pytest.approx([5 / 9, 6 / 9])
     assert best["min_loss"] >= best["relaxed_loss"]  # the relaxation bounds every binary pair from below
     assert best["concentric_hamming"] == pytest.approx(8 / 9) and best["concentric_overlap"] == pytest.approx(1 / 9)
     with pytest.raises(EffconvError, match="too large"):
-        study.ortho_minimum(3, 2)
+        checks.ortho_minimum(3, 2)
 
 
 def test_memory_offsets_leave_out_our_fit(live_frames):
     table = live_frames["imagenet"].assign(
         paper_memory_MB=[97.2, 75.6, 41.7, 41.7], delta_memory_MB=lambda t: t["memory_MB"] - t["paper_memory_MB"],
         note=["torchvision resnet50", "v1", "official", "our fit, not a published setting"])
-    offsets = study.memory_offsets(table)
+    offsets = costs.memory_offsets(table)
     assert len(offsets) == 3 and "c_hat" not in " ".join(offsets["model"])
     assert offsets.loc[0, "delta_kparams"] == pytest.approx(0.29 * 2 ** 20 / 4 / 1e3)
 
@@ -372,7 +374,7 @@ def test_concentric_mask_figure():
 
 
 def test_latency_table_is_small_and_complete():
-    table = study.latency_table(channels=8, size=8, batch=1, repeats=2, warmup=1)
+    table = checks.latency_table(channels=8, size=8, batch=1, repeats=2, warmup=1)
     assert len(table) == 4 and table.loc[0, "time ratio"] == 1.0 and (table["median_ms"] > 0).all()
     assert (table["calls"] == 3).all()  # at least one call per round
     assert "1 thread" in table.loc[0, "device"]
@@ -381,12 +383,12 @@ def test_latency_table_is_small_and_complete():
 def test_mask_drift_bound_orders_the_strategies():
     cpu = next(s for s in runs_spec.experiments("cpu") if s.name == "vgg16-masks-b").recipe
     smoke = next(s for s in runs_spec.experiments("smoke") if s.name == "vgg16-masks-b").recipe
-    table = study.mask_drift_bound({"width": 0.125}, cpu, batch=8).set_index("strategy")
+    table = checks.mask_drift_bound({"width": 0.125}, cpu, batch=8).set_index("strategy")
     assert table.loc["a", "steps"] == cpu.epochs * math.ceil(50_000 / cpu.batch_size)
     # a shared mask collects the gradient of all primaries using it; a per-primary mask only its own
     assert table.loc["a", "median |dL/dH|"] > table.loc["b", "median |dL/dH|"] > 0
     assert 0 <= table.loc["b", "share that could flip"] <= table.loc["a", "share that could flip"] <= 1
     assert 0.3 < table.loc["a", "median distance to 1/2"] < 0.5  # nudged at most 0.49 from the rings
-    short = study.mask_drift_bound({"width": 0.125}, smoke, batch=8).set_index("strategy")
+    short = checks.mask_drift_bound({"width": 0.125}, smoke, batch=8).set_index("strategy")
     assert short.loc["a", "steps"] == math.ceil(512 / smoke.batch_size)
     assert short.loc["b", "share that could flip"] <= table.loc["b", "share that could flip"]

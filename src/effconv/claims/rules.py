@@ -1,11 +1,13 @@
-"""Every verdict in the book is decided here, by one of five small rules.
+"""Every verdict in the book is decided here, by one of seven small rules.
 
 A chapter chooses a rule and its inputs (which runs, which printed figure, which direction the paper
 claims); it never writes a rule of its own. Each rule returns a ``Grade``: the verdict, our value, the
 delta to the paper, and for statistical rules the 95% interval and the number of pairs or rounds.
 
 - ``grade_count``: a number we count (MACs, parameters, a cost ratio) against a printed one.
+- ``grade_bound``: a number we count against a printed inequality ("< 1/32", "no case fails").
 - ``grade_effect``: "A beats B" from paired seeds (same seed in both arms), with a t interval.
+- ``grade_equivalence``: "A is about the same as B" from paired runs, within a margin the chapter states.
 - ``grade_change``: a property that may already hold at initialisation, graded on what training changed.
 - ``grade_timing``: a live timing against a threshold, from repeated rounds.
 - ``grade_setting``: an absolute number from a setting unlike the paper's: "not comparable".
@@ -16,10 +18,12 @@ delta to the paper, and for statistical rules the 95% interval and the number of
 from __future__ import annotations
 
 import math
+import operator
 import statistics
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
+from effconv.checks import check_positive
 from effconv.claims.verdicts import (INCONCLUSIVE, NOT_COMPARABLE, NOT_REPRODUCED, NOT_RUN, PARTLY, REPRODUCED,
                                      check_verdict)
 from effconv.errors import EffconvError
@@ -27,6 +31,7 @@ from effconv.errors import EffconvError
 COUNT_TOLERANCE = 0.005   # a counted value within 0.5% of the printed one is the printed one
 COUNT_PARTLY = 0.05       # within 5%: close, but not the same number
 MIN_PAIRS = 3             # fewer paired seeds (or timing rounds) than this cannot decide an effect
+BOUNDS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}  # printed inequalities
 
 # Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom (standard tables); from 31 on the
 # normal 1.96 is within 2% of t, which is all an interval over a handful of seeds can carry.
@@ -92,10 +97,39 @@ def grade_count(ours: float | None, paper: float, *, decimals: int | None = None
     return Grade(verdict, ours=ours, delta=delta, rule=f"counted: {how} (tolerance 0.5%, partly within 5%)")
 
 
-def _paired(treatment: Mapping[int, float], control: Mapping[int, float]) -> list[float]:
-    seeds = sorted(set(treatment) & set(control))
-    return [float(treatment[s]) - float(control[s]) for s in seeds
-            if not (_missing(treatment[s]) or _missing(control[s]))]
+def grade_bound(ours: float | None, bound: float, side: str) -> Grade:
+    """A counted value against a printed inequality ``ours <side> bound`` (``side`` one of <, <=, >, >=):
+    reproduced when it holds; partly when it misses by at most 5% of the bound (the counted rule's "near
+    but not at the printed figure"); not reproduced beyond, so a bound of 0 ("no case fails") allows no miss."""
+    if side not in BOUNDS:
+        raise EffconvError(f"a bound's side must be one of {', '.join(BOUNDS)}, got {side!r}.")
+    if _missing(ours):
+        return Grade(NOT_RUN, rule="not counted")
+    delta = ours - bound
+    if BOUNDS[side](ours, bound):
+        return Grade(REPRODUCED, ours=ours, delta=delta, rule=f"bound: {ours:.4g} {side} {bound:.4g} holds")
+    miss = abs(delta)
+    verdict = PARTLY if miss <= COUNT_PARTLY * abs(bound) else NOT_REPRODUCED
+    share = f" ({miss / abs(bound):.2%} of it)" if bound else ""
+    return Grade(verdict, ours=ours, delta=delta,
+                 rule=f"bound: {ours:.4g} misses {side} {bound:.4g} by {miss:.4g}{share}; partly within 5% of the bound")
+
+
+def _paired(treatment: Mapping, control: Mapping) -> list[float]:
+    keys = sorted(set(treatment) & set(control))
+    return [float(treatment[k]) - float(control[k]) for k in keys
+            if not (_missing(treatment[k]) or _missing(control[k]))]
+
+
+def _undecided(values: Sequence[float], paper: float | None, min_pairs: int, *, none: str, unit: str) -> Grade | None:
+    """The grade of too little evidence: not run without values, inconclusive with fewer than ``min_pairs``."""
+    if not values:
+        return Grade(NOT_RUN, rule=none)
+    if len(values) >= min_pairs:
+        return None
+    mean = statistics.fmean(values)
+    return Grade(INCONCLUSIVE, ours=mean, delta=None if paper is None else mean - paper, n=len(values),
+                 rule=f"{len(values)} {unit}; at least {min_pairs} are needed to decide")
 
 
 def grade_effect(treatment: Mapping[int, float], control: Mapping[int, float], *, direction: int = 1,
@@ -110,13 +144,9 @@ def grade_effect(treatment: Mapping[int, float], control: Mapping[int, float], *
     if direction not in (1, -1):
         raise EffconvError(f"direction must be +1 or -1, got {direction!r}.")
     diffs = _paired(treatment, control)
-    if not diffs:
-        return Grade(NOT_RUN, rule="no seed run in both arms")
-    mean = statistics.fmean(diffs)
-    delta = None if paper is None else mean - paper
-    if len(diffs) < min_pairs:
-        return Grade(INCONCLUSIVE, ours=mean, delta=delta, n=len(diffs),
-                     rule=f"{len(diffs)} paired seed(s); at least {min_pairs} are needed to decide")
+    undecided = _undecided(diffs, paper, min_pairs, none="no seed run in both arms", unit="paired seed(s)")
+    if undecided:
+        return undecided
     mean, low, high = mean_interval(diffs)
     signed_low, signed_high = sorted((direction * low, direction * high))
     if signed_low > 0:
@@ -126,8 +156,31 @@ def grade_effect(treatment: Mapping[int, float], control: Mapping[int, float], *
     else:
         verdict = INCONCLUSIVE
     side = "above" if direction > 0 else "below"
-    return Grade(verdict, ours=mean, delta=delta, low=low, high=high, n=len(diffs),
+    return Grade(verdict, ours=mean, delta=None if paper is None else mean - paper, low=low, high=high, n=len(diffs),
                  rule=f"paired effect over {len(diffs)} seeds, 95% t interval; the paper says {side} 0")
+
+
+def grade_equivalence(a: Mapping, b: Mapping, *, margin: float, paper: float | None = None,
+                      min_pairs: int = MIN_PAIRS) -> Grade:
+    """Is ``a`` about the same as ``b``, as the paper says? Both map a run (a seed, or any key) to a value;
+    the mean paired difference a - b with its 95% t interval (as in ``grade_effect``): reproduced when the
+    whole interval lies within +-``margin`` (the chapter's stated choice), not reproduced when it lies wholly
+    outside, inconclusive when it crosses a margin's edge or fewer than ``min_pairs`` pairs exist (not run
+    when there are none)."""
+    check_positive("the equivalence margin", margin)
+    diffs = _paired(a, b)
+    undecided = _undecided(diffs, paper, min_pairs, none="no run measured in both conditions", unit="pair(s)")
+    if undecided:
+        return undecided
+    mean, low, high = mean_interval(diffs)
+    if -margin <= low and high <= margin:
+        verdict = REPRODUCED
+    elif low > margin or high < -margin:
+        verdict = NOT_REPRODUCED
+    else:
+        verdict = INCONCLUSIVE
+    return Grade(verdict, ours=mean, delta=None if paper is None else mean - paper, low=low, high=high, n=len(diffs),
+                 rule=f"equivalence over {len(diffs)} pairs, 95% t interval against the margin +-{margin:g}")
 
 
 def grade_change(initial: Mapping[int, float], trained: Mapping[int, float], *, direction: int = 1,
@@ -145,12 +198,9 @@ def grade_timing(rounds: Sequence[float], threshold: float, *, direction: int = 
     95% interval over rounds lies on the claim's side, not reproduced when on the other, inconclusive
     when it straddles the threshold or fewer than 3 rounds exist."""
     values = [float(v) for v in rounds if not _missing(v)]
-    if not values:
-        return Grade(NOT_RUN, rule="not timed")
-    if len(values) < MIN_PAIRS:
-        mean = statistics.fmean(values)
-        return Grade(INCONCLUSIVE, ours=mean, delta=None if paper is None else mean - paper, n=len(values),
-                     rule=f"{len(values)} timing round(s); at least {MIN_PAIRS} are needed")
+    undecided = _undecided(values, paper, MIN_PAIRS, none="not timed", unit="timing round(s)")
+    if undecided:
+        return undecided
     mean, low, high = mean_interval(values)
     signed = sorted((direction * (low - threshold), direction * (high - threshold)))
     verdict = REPRODUCED if signed[0] > 0 else NOT_REPRODUCED if signed[1] < 0 else INCONCLUSIVE

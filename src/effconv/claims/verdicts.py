@@ -13,13 +13,18 @@ NOT_RUN = "not run"
 VERDICTS = (REPRODUCED, PARTLY, NOT_REPRODUCED, INCONCLUSIVE, NOT_COMPARABLE, NOT_RUN)
 
 DEFINITIONS = {
-    REPRODUCED: "Our evidence agrees: a counted value within 0.5% of the printed one (or rounding to it), or a "
-                "trained effect whose 95% interval over at least 3 paired seeds excludes zero on the paper's side.",
-    PARTLY: "The claim holds only in part: a counted value within 5% but outside 0.5% of the printed one, or a "
-            "claim over several cases that holds in some and is contradicted in none.",
-    NOT_REPRODUCED: "Our evidence contradicts the claim: a counted value more than 5% away, or an effect whose 95% "
-                    "interval excludes zero on the other side.",
-    INCONCLUSIVE: "Our runs cannot decide: the interval contains zero, or there are fewer than 3 paired seeds.",
+    REPRODUCED: "Our evidence agrees: a counted value within 0.5% of the printed one (or rounding to it) or on the "
+                "printed side of a printed bound; a trained effect whose 95% interval over at least 3 paired seeds "
+                "excludes zero on the paper's side; or, for \"about the same\", an interval wholly within the "
+                "chapter's stated margin.",
+    PARTLY: "The claim holds only in part: a counted value near but not at the printed figure (within 5% of it, "
+            "outside 0.5%, or missing a printed bound by at most 5% of the bound), or a claim over several cases "
+            "that holds in some and is contradicted in none.",
+    NOT_REPRODUCED: "Our evidence contradicts the claim: a counted value more than 5% away from the printed figure "
+                    "or beyond its bound, an effect whose 95% interval excludes zero on the other side, or, for "
+                    "\"about the same\", an interval wholly outside the margin.",
+    INCONCLUSIVE: "Our runs cannot decide: the interval contains zero (or crosses the margin of an \"about the "
+                  "same\" claim), or there are fewer than 3 paired seeds.",
     NOT_COMPARABLE: "Our number comes from a setting unlike the paper's (narrower model, shorter schedule, JPEG "
                     "CIFAR-10 instead of ImageNet); it is shown with its setting, not graded.",
     NOT_RUN: "The experiment behind the claim has not been run for this profile.",

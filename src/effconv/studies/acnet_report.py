@@ -1,5 +1,9 @@
-"""Chapter 3 (ACNet): stored runs -> the tables the chapter shows (figures: ``acnet_plots``, claims:
-``acnet_claims``).
+"""Chapter 3 (ACNet): stored runs -> the tables the chapter shows: Table 1 on CIFAR-10, the branch
+ablation, rotation robustness, the fusion of trained runs and the counted costs.
+
+The runs and the shared labels are in ``acnet_results``, the kernel-skeleton tables (importance, pruning)
+in ``acnet_skeleton``; the names the notebook calls on this module stay reachable here. Figures:
+``acnet_plots``; claims: ``acnet_claims``.
 
 Every function copes with missing runs: a comparison whose runs are not stored yet gives rows marked
 "not run". Accuracies are shown in percent; differences in percentage points (pp). Nothing here
@@ -9,109 +13,21 @@ decides a verdict: every verdict comes from ``effconv.claims.rules`` (see ``acne
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from effconv.errors import EffconvError
-from effconv.experiments import ExperimentSpec, analysis, resolve, results_table
+from effconv.experiments import analysis
 from effconv.studies import acnet_runs as runs
+from effconv.studies.acnet_results import (  # noqa: F401  (the notebook's and the figures' names)
+    CHAPTER, CONDITIONS, FLOAT64_TOLERANCE, FUSION_TOLERANCE, MODEL_LABELS, PAPER_FAMILIES, VARIANT_LABELS, Runs,
+    fmt, is_missing, load, merge, variant_of)
+from effconv.studies.acnet_skeleton import (  # noqa: F401  (the notebook's names)
+    DESTROYED_PCT, REGION_ORDER, accuracy_at, curve_gap, destroyed_at, importance_display, importance_matrices,
+    importance_summary_table, init_importance, pruning_rows, pruning_summary, pruning_wide, region_mean,
+    skeleton_gap, skeleton_setting)
 from effconv.studies.paper import paper_value
-
-CHAPTER = "acnet"
-FUSION_TOLERANCE = 1e-5       # float32, max|fused - unfused| / max|unfused|: what "same output" means
-FLOAT64_TOLERANCE = 1e-12
-DESTROYED_PCT = 20.0          # "destroyed": accuracy at most twice chance (10 classes)
-
-#: the paper's CIFAR-10 table, in its order, with our zoo names and the paper-value keys
-PAPER_FAMILIES = {"cifar_quick": ("Cifar-quick", "cifar_quick"), "vgg16_cifar": ("VGG-16", "vgg16"),
-                  "resnet56": ("ResNet-56", "resnet56"), "wrn16_8": ("WRN-16-8", "wrn16_8"),
-                  "densenet40": ("DenseNet-40", "densenet40")}
-MODEL_LABELS = {**{k: v[0] for k, v in PAPER_FAMILIES.items()}, "resnet20": "ResNet-20"}
-VARIANT_LABELS = {
-    "base": "base", "hor": "square + hor", "ver": "square + ver", "sum-bn": "ACB, BN after sum",
-    "acnet": "ACB", "border": "ACB on the border",
-}
-CONDITIONS = {"original": "original", "rot90_ccw": "90° ccw", "rot180": "180°", "flip_ud": "up-down flip"}
-REGION_ORDER = ("corners", "skeleton", "global", "border", "top_left")
-
-
-
-
-def _nan(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def fmt(value: Any, digits: int = 2, *, signed: bool = False, unit: str = "") -> str:
-    """A number for prose and tables; "not run" for a missing one."""
-    if _nan(value):
-        return "not run"
-    return f"{value:+.{digits}f}{unit}" if signed else f"{value:.{digits}f}{unit}"
-
-
-# --------------------------------------------------------------------------- loading runs
-
-
-@dataclass
-class Runs:
-    """One comparison: the profile it shows, its specs and their results (None where not run)."""
-
-    profile: str
-    specs: list[ExperimentSpec]
-    results: list[dict[str, Any] | None]
-
-    @property
-    def stored(self) -> int:
-        return sum(r is not None for r in self.results)
-
-    def table(self) -> pd.DataFrame:
-        """``results_table`` plus ``variant`` and accuracies in percent (``acc_pct``)."""
-        table = results_table(self.specs, self.results)
-        table.insert(2, "variant", [variant_of(s) for s in self.specs])
-        table["acc_pct"] = 100 * table["test_acc"]
-        return table
-
-    def result(self, model: str, variant: str, seed: int | None = None) -> dict[str, Any] | None:
-        """The stored result of (model, variant[, seed]); the first seed when ``seed`` is None."""
-        for spec, result in zip(self.specs, self.results):
-            if spec.model == model and variant_of(spec) == variant and (seed is None or spec.seed == seed):
-                if result is not None or seed is not None:
-                    return result
-        return None
-
-
-def variant_of(spec: ExperimentSpec) -> str:
-    """The ACNet variant of a chapter spec: its name without the model prefix ("resnet20-border" -> "border")."""
-    prefix = spec.model.replace("_", "-") + "-"
-    return spec.name[len(prefix):] if spec.name.startswith(prefix) else spec.name
-
-
-def load(spec_fn: Callable[[str], list[ExperimentSpec]], profile: str = "best", run_missing: bool = False,
-         log=print) -> Runs:
-    """``resolve`` a comparison (``acnet_runs.table_specs`` ...) into ``Runs``."""
-    used, specs, results = resolve(spec_fn, profile, run_missing=run_missing, log=log)
-    return Runs(used, specs, results)
-
-
-def merge(*comparisons: Runs) -> Runs:
-    """Several comparisons of one profile as one, each experiment once."""
-    profiles = {c.profile for c in comparisons}
-    if len(profiles) != 1:
-        raise EffconvError(f"cannot merge comparisons of different profiles {sorted(profiles)}; load them with one profile.")
-    seen: dict[str, tuple[ExperimentSpec, Any]] = {}
-    for comparison in comparisons:
-        for spec, result in zip(comparison.specs, comparison.results):
-            seen.setdefault(spec.key, (spec, result))
-    specs, results = zip(*seen.values()) if seen else ((), ())
-    return Runs(profiles.pop(), list(specs), list(results))
-
-
-
-
-
-
 
 
 # --------------------------------------------------------------------------- Table 1: CIFAR-10
@@ -187,13 +103,13 @@ def cifar10_table(comparison: Runs) -> pd.DataFrame:
 
 
 def _pm(mean: float, std: float, seeds: int) -> str:
-    if _nan(mean):
+    if is_missing(mean):
         return "not run"
-    return f"{mean:.2f} ± {std:.2f} ({seeds} seeds)" if seeds > 1 and not _nan(std) else f"{mean:.2f}"
+    return f"{mean:.2f} ± {std:.2f} ({seeds} seeds)" if seeds > 1 and not is_missing(std) else f"{mean:.2f}"
 
 
 def _num(value: float, digits: int = 2, signed: bool = False) -> str:
-    if _nan(value):
+    if is_missing(value):
         return "–"
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
 
@@ -206,7 +122,7 @@ def cifar10_display(table: pd.DataFrame) -> pd.DataFrame:
         "model": models,
         "ours: base %": [_pm(m, s, n) for m, s, n in zip(table["base_mean"], table["base_std"], seeds["base"])],
         "ours: ACNet %": [_pm(m, s, n) for m, s, n in zip(table["acnet_mean"], table["acnet_std"], seeds["acnet"])],
-        "ours: gain pp": [_num(g, signed=True) if not _nan(g) else "not run" for g in table["gain"]],
+        "ours: gain pp": [_num(g, signed=True) if not is_missing(g) else "not run" for g in table["gain"]],
         "paper": [_arrow(b, a, t) for b, a, t in zip(table["paper_base"], table["paper_acnet"], table["paper_tag"])],
         "repo re-run": [_arrow(b, a, "") for b, a in zip(table["repo_base"], table["repo_acnet"])],
         "our runs": [setting if status in ("stored", "not run") or status.startswith("not in") else
@@ -215,7 +131,7 @@ def cifar10_display(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _arrow(base: float, acnet: float, tag: str) -> str:
-    if _nan(base) or _nan(acnet):
+    if is_missing(base) or is_missing(acnet):
         return "–"
     note = " *" if tag == "transcribed" else ""
     return f"{base:.2f} → {acnet:.2f} ({acnet - base:+.2f}){note}"
@@ -256,9 +172,9 @@ def ablation_display(table: pd.DataFrame) -> pd.DataFrame:
     """``ablation_table`` as text for the page."""
     return pd.DataFrame({
         "variant": table["variant"], "1xk": table["horizontal 1xk"], "kx1": table["vertical kx1"], "BN": table["BN"],
-        "accuracy %": [_num(v) if not _nan(v) else "not run" for v in table["acc_pct"]],
-        "vs base pp": [_num(v, signed=True) if not _nan(v) else "–" for v in table["vs_base_pp"]],
-        "vs ACB pp": [_num(v, signed=True) if not _nan(v) else "–" for v in table["vs_acb_pp"]],
+        "accuracy %": [_num(v) if not is_missing(v) else "not run" for v in table["acc_pct"]],
+        "vs base pp": [_num(v, signed=True) if not is_missing(v) else "–" for v in table["vs_base_pp"]],
+        "vs ACB pp": [_num(v, signed=True) if not is_missing(v) else "–" for v in table["vs_acb_pp"]],
     })
 
 
@@ -288,10 +204,8 @@ def rotation_display(rotation: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({"variant": rotation["variant"].map(lambda v: VARIANT_LABELS.get(v, v)),
                         "seed": rotation["seed"]})
     for key, label in CONDITIONS.items():
-        out[label] = [_num(v) if not _nan(v) else "not run" for v in rotation[key]]
+        out[label] = [_num(v) if not is_missing(v) else "not run" for v in rotation[key]]
     return out
-
-
 
 
 def rotation_gaps(rotation: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
@@ -305,176 +219,6 @@ def rotation_gaps(rotation: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     for a, b in (("hor", "base"), ("ver", "base"), ("hor", "ver"), ("acnet", "base")):
         rows.append({"comparison": f"{a} − {b}", **{c: acc(a, c) - acc(b, c) for c in CONDITIONS}})
     return pd.DataFrame(rows)
-
-
-
-
-
-
-# --------------------------------------------------------------------------- kernel importance
-
-
-def importance_matrices(comparison: Runs) -> dict[str, pd.DataFrame | None]:
-    """The stored 3x3 average relative importance of each skeleton-model variant (None if not run)."""
-    out: dict[str, pd.DataFrame | None] = {}
-    for spec, result in zip(comparison.specs, comparison.results):
-        stored = analysis(result, "acnet.importance")
-        out[variant_of(spec)] = None if stored is None else pd.DataFrame(stored["matrix"])
-    return out
-
-
-def skeleton_setting(profile: str) -> tuple[str, float]:
-    """The skeleton model of a profile and its width (cpu: ResNet-20 at half width; full: ResNet-56)."""
-    model = runs.SKELETON_MODEL[profile]
-    return model, runs.TABLE[profile][model]["width"]
-
-
-def init_importance(profile: str, seed: int = 0) -> dict[str, pd.DataFrame]:
-    """Live: the importance matrices of the profile's skeleton models (base, ACNet, border) before training."""
-    from effconv.studies.acnet import importance_at_init
-
-    model, width = skeleton_setting(profile)
-    return importance_at_init(model, {v: dict(runs.VARIANTS[v]) for v in ("base", "acnet", "border")},
-                              width=width, seed=seed)
-
-
-def region_mean(matrix: pd.DataFrame | None, region: str) -> float:
-    """Mean importance over a kernel region (see ``effconv.studies.acnet.region_mask``)."""
-    from effconv.studies.acnet import region_mask
-
-    if matrix is None:
-        return math.nan
-    values = matrix.to_numpy()
-    return float(values[region_mask(region, values.shape[0]).numpy()].mean())
-
-
-def importance_summary_table(matrices: dict[str, pd.DataFrame | None], profile: str) -> pd.DataFrame:
-    """Corner max, skeleton min, centre, and region means per variant."""
-    from effconv.studies.acnet import importance_summary
-
-    rows = []
-    for variant, matrix in matrices.items():
-        row: dict[str, Any] = {"profile": profile, "variant": VARIANT_LABELS.get(variant, variant), "key": variant}
-        if matrix is None:
-            row.update(status="not run")
-        else:
-            row.update(importance_summary(matrix), status="stored")
-            for region in ("corners", "skeleton", "border", "top_left"):
-                row[f"mean_{region}"] = region_mean(matrix, region)
-        rows.append(row)
-    columns = ["profile", "variant", "key", "corner_max", "skeleton_min", "centre", "mean_corners", "mean_skeleton",
-               "mean_border", "mean_top_left", "status"]
-    return pd.DataFrame(rows).reindex(columns=columns)
-
-
-def importance_display(*tables: pd.DataFrame) -> pd.DataFrame:
-    """Importance summaries (``importance_summary_table``) as text, stacked."""
-    table = pd.concat(tables, ignore_index=True)
-
-    def col(values: pd.Series) -> list[str]:
-        return [f"{v:.3f}" if not _nan(v) else "not run" for v in values]
-
-    return pd.DataFrame({
-        "models": table["profile"], "variant": table["variant"], "largest corner": col(table["corner_max"]),
-        "smallest skeleton": col(table["skeleton_min"]), "centre": col(table["centre"]),
-        "skeleton − corners (means)": col(table["mean_skeleton"] - table["mean_corners"]),
-        "border − top-left (means)": col(table["mean_border"] - table["mean_top_left"]),
-    })
-
-
-
-
-def skeleton_gap(matrix: pd.DataFrame | None) -> float:
-    """Mean skeleton importance minus mean corner importance."""
-    return region_mean(matrix, "skeleton") - region_mean(matrix, "corners")
-
-
-# --------------------------------------------------------------------------- pruning curves
-
-
-def pruning_rows(comparison: Runs) -> pd.DataFrame:
-    """Every stored pruned evaluation, accuracy in %: variant, the training seed (``run_seed``), region,
-    sparsity, repeat (``seed`` is the pruning draw's), accuracy."""
-    frames = []
-    for spec, result in zip(comparison.specs, comparison.results):
-        stored = analysis(result, "acnet.pruning")
-        if stored:
-            frame = pd.DataFrame(stored)
-            frame.insert(0, "variant", variant_of(spec))
-            frame.insert(1, "run_seed", spec.seed)
-            frames.append(frame)
-    if not frames:
-        return pd.DataFrame(columns=["variant", "run_seed", "region", "sparsity", "repeat", "seed", "pruned",
-                                     "accuracy"])
-    rows = pd.concat(frames, ignore_index=True)
-    rows["accuracy"] = 100 * rows["accuracy"]
-    return rows
-
-
-def pruning_summary(rows: pd.DataFrame) -> pd.DataFrame:
-    """Mean and std (over the repeats) of accuracy per variant, region and sparsity."""
-    if rows.empty:
-        return pd.DataFrame(columns=["variant", "region", "sparsity", "mean", "std", "repeats"])
-    summary = (rows.groupby(["variant", "region", "sparsity"])["accuracy"]
-               .agg(["mean", "std", "count"]).reset_index().rename(columns={"count": "repeats"}))
-    return summary
-
-
-def pruning_wide(summary: pd.DataFrame, variant: str) -> pd.DataFrame:
-    """One variant's curves as a sparsity x region table of "mean ± std" strings."""
-    part = summary[summary["variant"] == variant]
-    if part.empty:
-        return pd.DataFrame()
-    text = part.assign(cell=[f"{m:.1f} ± {s:.1f}" if not _nan(s) else f"{m:.1f}"
-                             for m, s in zip(part["mean"], part["std"])])
-    wide = text.pivot(index="sparsity", columns="region", values="cell")
-    wide = wide[[r for r in REGION_ORDER if r in wide.columns]].fillna("–")
-    wide.index = [f"{100 * s:.0f}%" for s in wide.index]
-    wide.index.name = "sparsity"
-    return wide
-
-
-
-
-def curve_gap(summary: pd.DataFrame, variant: str, a: str, b: str) -> tuple[float, float]:
-    """Mean over the shared sparsities (> 0) of mean(a) - mean(b), and the pooled repeat std there."""
-    part = summary[(summary["variant"] == variant) & (summary["sparsity"] > 0)]
-    left = part[part["region"] == a].set_index("sparsity")
-    right = part[part["region"] == b].set_index("sparsity")
-    shared = left.index.intersection(right.index)
-    if not len(shared):
-        return math.nan, math.nan
-    gap = float((left.loc[shared, "mean"] - right.loc[shared, "mean"]).mean())
-    spread = float(pd.concat([left.loc[shared, "std"], right.loc[shared, "std"]]).mean())
-    return gap, spread
-
-
-def destroyed_at(summary: pd.DataFrame, variant: str, region: str = "skeleton",
-                 threshold: float = DESTROYED_PCT) -> float:
-    """Global sparsity (%) where the mean curve first falls to ``threshold``% accuracy, linearly
-    interpolated between grid points; NaN if it never does, if the unpruned model is already there,
-    or if the curve is missing."""
-    part = summary[(summary["variant"] == variant) & (summary["region"] == region)].sort_values("sparsity")
-    if part.empty:
-        return math.nan
-    xs, ys = (100 * part["sparsity"]).to_numpy(), part["mean"].to_numpy()
-    if ys[0] <= threshold:  # already at chance before pruning: there is no collapse to locate
-        return math.nan
-    for i in range(1, len(xs)):
-        if ys[i] <= threshold:
-            return float(xs[i - 1] + (ys[i - 1] - threshold) / (ys[i - 1] - ys[i]) * (xs[i] - xs[i - 1]))
-    return math.nan
-
-
-def accuracy_at(summary: pd.DataFrame, variant: str, region: str, sparsity: float | None = None) -> float:
-    """Mean accuracy at ``sparsity`` (default: the region's last point)."""
-    part = summary[(summary["variant"] == variant) & (summary["region"] == region)].sort_values("sparsity")
-    if part.empty:
-        return math.nan
-    if sparsity is None:
-        return float(part["mean"].iloc[-1])
-    match = part[np.isclose(part["sparsity"], sparsity)]
-    return float(match["mean"].iloc[0]) if len(match) else math.nan
 
 
 # --------------------------------------------------------------------------- fusion of trained runs, cost
@@ -507,9 +251,9 @@ def trained_fusion_table(comparison: Runs) -> pd.DataFrame:
 def trained_fusion_display(table: pd.DataFrame) -> pd.DataFrame:
     """``trained_fusion_table`` as text."""
     def num(values: pd.Series, pattern: str) -> list[str]:
-        return [pattern.format(v) if not _nan(v) else "not run" for v in values]
+        return [pattern.format(v) if not is_missing(v) else "not run" for v in values]
 
-    same = ["yes" if m == b else ("NO" if not (_nan(m) or _nan(b)) else "not run")
+    same = ["yes" if m == b else ("NO" if not (is_missing(m) or is_missing(b)) else "not run")
             for m, b in zip(table["macs_fused"], table["base_macs"])]
     return pd.DataFrame({
         "model": table["model"], "variant": table["variant"].map(lambda v: VARIANT_LABELS.get(v, v)),
@@ -560,7 +304,5 @@ def models_display(models: pd.DataFrame) -> pd.DataFrame:
         "float32 floor": [f"{v:.1e}" for v in models["float32_rounding"]],
         "fused = folded base": ["yes" if same else "NO" for same in models["same_as_base"]],
     })
-
-
 
 

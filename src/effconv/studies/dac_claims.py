@@ -16,13 +16,13 @@ from typing import Any
 import pandas as pd
 import torch
 
-from effconv.claims import ClaimsTable, Grade, grade_count, grade_effect, grade_setting, grade_timing
+from effconv.claims import ClaimsTable, Grade, grade_bound, grade_count, grade_effect, grade_setting, grade_timing
 from effconv.experiments import resolve
 from effconv.models import create_model
 from effconv.ops import dac
 from effconv.studies import dac as study
 from effconv.studies import dac_checks, dac_runs
-from effconv.studies.dac_report import layer_order, sweep_frame
+from effconv.studies.dac_results import layer_order, sweep_frame
 from effconv.studies.paper import paper_value
 
 CHAPTER = "dac"
@@ -55,10 +55,12 @@ def counted_checks() -> dict[str, pd.DataFrame]:
             "cost": cost}
 
 
-def _failures(passed: pd.Series) -> float | None:
-    """Cases that break a rule the method guarantees, graded against the rule's 0; no case checked is
-    "not run", never a pass (a count of failures, so one failure in hundreds of cases is not "within 0.5%")."""
-    return None if len(passed) == 0 else float((~passed.astype(bool)).sum())
+def _failures(passed: pd.Series) -> Grade:
+    """Cases that break a rule the method guarantees, against the bound "none fails" (at most 0): a
+    relative tolerance around 0 means nothing, and one failure in hundreds of cases is a contradiction, not
+    "within 0.5%". No case checked is "not run", never a pass."""
+    failed = None if len(passed) == 0 else int((~passed.astype(bool)).sum())
+    return grade_bound(failed, 0, "<=")
 
 
 def _counted(table: ClaimsTable, checks: dict[str, pd.DataFrame]) -> None:
@@ -66,24 +68,25 @@ def _counted(table: ClaimsTable, checks: dict[str, pd.DataFrame]) -> None:
     exact = ((exactness["rel_error_float32"] < EXACT_FLOAT32) & (exactness["rel_error_float64"] < EXACT_FLOAT64)
              if len(exactness) else pd.Series(dtype=bool))
     ref = paper_value(CHAPTER, "exact_rank")
-    table.grade("DAC is exact at rank k^2: layers whose pair differs from the conv", grade_count(_failures(exact), 0),
+    table.grade("DAC is exact at rank k^2: layers whose pair differs from the conv", _failures(exact),
                 kind="counted", source=ref.cite, paper=0, profile="counted",
                 evidence=f"{len(exactness)} convs of full-width CIFAR VGG-16 (random weights, seed 0) at full rank, "
                          f"random inputs; equal means relative output error < {EXACT_FLOAT32:g} in float32 and "
-                         f"< {EXACT_FLOAT64:g} in float64")
+                         f"< {EXACT_FLOAT64:g} in float64; the method allows no layer to differ")
     follows = ((eckart["max_rel_gap"] < EXACT_FLOAT64) & eckart["monotone"] if len(eckart)
                else pd.Series(dtype=bool))
     ref = paper_value(CHAPTER, "eckart_young")
     table.grade("truncation error = singular-value tail, never growing with rank: layers that break it",
-                grade_count(_failures(follows), 0), kind="counted", source=ref.cite, paper=0, profile="counted",
+                _failures(follows), kind="counted", source=ref.cite, paper=0, profile="counted",
                 evidence=f"float64, every rank of {len(eckart)} full-width CIFAR VGG-16 convs (random weights, seed 0); "
-                         f"holds when error = tail within {EXACT_FLOAT64:g} of ||W||^2 and non-increasing")
+                         f"holds when error = tail within {EXACT_FLOAT64:g} of ||W||^2 and non-increasing; the "
+                         "theorem allows no layer to break it")
     agrees = cost["agrees"] if len(cost) else pd.Series(dtype=bool)
     ref = paper_value(CHAPTER, "cost_ratio")
     table.grade("cost of a decomposed layer = r/N + r/k^2: (layer, rank) cases counted otherwise",
-                grade_count(_failures(agrees), 0), kind="counted", source=ref.cite, paper=0, profile="counted",
+                _failures(agrees), kind="counted", source=ref.cite, paper=0, profile="counted",
                 evidence=f"count_flops of converted CIFAR VGG-16 (widths 1 and 0.25), ranks 1..9: {len(cost)} cases, "
-                         "exact integers")
+                         "exact integers; the formula allows no case to differ")
     if len(cost):
         predicted = cost["rank"] < pd.Series([dac.break_even_rank(int(n)) for n in cost["out_channels"]], index=cost.index)
         consistent = (cost["counted_ratio"] < 1) == predicted
@@ -91,8 +94,9 @@ def _counted(table: ClaimsTable, checks: dict[str, pd.DataFrame]) -> None:
         consistent = pd.Series(dtype=bool)
     ref = paper_value(CHAPTER, "break_even_rank")
     table.grade("saves only below r = k^2 N / (N + k^2): (layer, rank) cases that disagree",
-                grade_count(_failures(consistent), 0), kind="counted", source=ref.cite, paper=0, profile="counted",
-                evidence=f"the same {len(cost)} counted cases; break-even 5.76 at N=16, 7.89 at N=64, 8.84 at N=512 (3x3)")
+                _failures(consistent), kind="counted", source=ref.cite, paper=0, profile="counted",
+                evidence=f"the same {len(cost)} counted cases; break-even 5.76 at N=16, 7.89 at N=64, 8.84 at N=512 "
+                         "(3x3); the formula allows no case to disagree")
 
 
 # ---------------------------------------------------------------------------------------------

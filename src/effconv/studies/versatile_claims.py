@@ -5,8 +5,8 @@ layers and ImageNet networks counted on the ``meta`` device) and from the stored
 ``profile``; it trains nothing, times nothing and runs no notebook.
 
 - Counted numbers: ``grade_count`` with the decimals the figure is printed with. An exact identity
-  (crop form = mask form, the loss gradient) is a count of the float64 difference against 0, rounded
-  to 1e-9 so the ledger does not depend on the machine's last bits.
+  (crop form = mask form, the loss gradient) is ``grade_bound``: the float64 difference, rounded to 1e-9
+  so the ledger does not depend on the machine's last bits, must be at most 0.
 - Trained effects ("A beats B"): ``grade_effect`` on final test accuracy (points) paired by seed.
 - Absolute CIFAR-10 accuracies against the papers' ImageNet figures: ``grade_setting`` (not comparable).
 """
@@ -17,10 +17,11 @@ from typing import Sequence
 
 import pandas as pd
 
-from effconv.claims import ClaimsTable, combine, grade_count, grade_effect, grade_setting
+from effconv.claims import ClaimsTable, Grade, combine, grade_bound, grade_count, grade_effect, grade_setting
 from effconv.errors import EffconvError
 from effconv.experiments import ExperimentSpec
-from effconv.studies import versatile as study
+from effconv.studies import versatile_checks as checks
+from effconv.studies import versatile_costs as costs
 from effconv.studies import versatile_report as report
 from effconv.studies.paper import paper_table, paper_value
 
@@ -49,39 +50,44 @@ def _ratio(claims: ClaimsTable, claim: str, num_key: str, den_key: str, ours: fl
                         profile=COUNTED, evidence=evidence)
 
 
+def _exact(diff: float) -> Grade:
+    """An identity checked in float64: the largest difference, rounded to 1e-9, against the bound 0 (a
+    relative tolerance around 0 means nothing)."""
+    return grade_bound(round(diff, EXACT_DECIMALS), 0.0, "<=")
+
+
 def _identity(claims: ClaimsTable, claim: str, key: str, diff: float, evidence: str) -> str:
-    grade = grade_count(round(diff, EXACT_DECIMALS), 0.0, decimals=EXACT_DECIMALS)
-    return claims.grade(claim, grade, kind="counted", source=paper_value(CHAPTER, key).cite, paper=0.0,
-                        profile=COUNTED, evidence=f"{evidence}; max |diff| rounded to 1e-{EXACT_DECIMALS}")
+    return claims.grade(claim, _exact(diff), kind="counted", source=paper_value(CHAPTER, key).cite, paper=0.0,
+                        profile=COUNTED, evidence=f"{evidence}; max |diff| rounded to 1e-{EXACT_DECIMALS}, which "
+                                                  "must be 0")
 
 
 def _definition_claims(claims: ClaimsTable) -> None:
-    spatial = study.spatial_check_table()
+    spatial = checks.spatial_check_table()
     crop = float(spatial[["max |crop - mask form|", "max |crop - dense conv|"]].to_numpy().max())
     _identity(claims, "secondary filter i = centre crop of size d-2(i-1) at padding reduced by i-1 (= mask form)",
               "crop_form", crop, f"{len(spatial)} layers (d = 3, 5, 7; stride 1, 2; reduced padding), random "
                                  "float64 inputs")
-    channel = study.channel_check_table()
+    channel = checks.channel_check_table()
     grades = [grade_count(float(got), float(want)) for got, want in
               zip(channel["n (layer)"], channel["n = (c - c_hat)/g + 1"])]
-    diff = round(float(channel["max |layer - definition|"].max()), EXACT_DECIMALS)
-    grades.append(grade_count(diff, 0.0, decimals=EXACT_DECIMALS))
+    grades.append(_exact(float(channel["max |layer - definition|"].max())))
     matched = sum(g.verdict == "reproduced" for g in grades[:-1])
     claims.add("channel versatile: n = (c - c_hat)/g + 1 outputs per primary and offset window", kind="counted",
                source=paper_value(CHAPTER, "method").cite, paper="n = (c - c_hat)/g + 1",
                ours=f"{matched}/{len(channel)} layers match", verdict=combine(grades), profile=COUNTED,
                evidence="VersatileConv2d against the definition, c in {8, 64}, several c_hat and g; outputs equal "
                         f"to 1e-{EXACT_DECIMALS} (combine over the layers)")
-    ortho = study.ortho_gradient_check()
+    ortho = checks.ortho_gradient_check()
     grad = float(ortho[["max |autograd - closed form|", "max |layer (STE) - closed form|"]].to_numpy().max())
     _identity(claims, "gradient of the orthogonal loss: 2/(d^4 c^2) M M^T M - 2/(d^2 c) M", "ortho_gradient", grad,
               f"autograd and the layer's straight-through backward, {len(ortho)} (s, d, c) settings")
 
 
 def _cost_claims(claims: ClaimsTable) -> None:
-    costs = study.layer_cost_table().set_index("layer")
-    v1 = costs.loc["versatile v1 (spatial)"]
-    v2 = costs.loc["versatile v2, c_hat = c - 1, g = 1 (official)"]
+    layer = costs.layer_cost_table().set_index("layer")
+    v1 = layer.loc["versatile v1 (spatial)"]
+    v2 = layer.loc["versatile v2, c_hat = c - 1, g = 1 (official)"]
     _count(claims, "spatial versatile 3x3 layer: FLOPs 10/18 of the standard layer", "spatial_3x3_flops_ratio",
            float(v1["FLOPs ratio"]), "count_flops, 64 -> 64 channels at 32x32")
     _count(claims, "spatial versatile 3x3 layer: parameters 1/(s n) = 1/2", "spatial_3x3_params_ratio",
@@ -91,7 +97,7 @@ def _cost_claims(claims: ClaimsTable) -> None:
            f"official storage keeps c channels per primary; ours stores c_hat: {int(v2['params'])} vs "
            f"{int(v2['params_official'])}")
 
-    table = study.imagenet_complexity().set_index("model")
+    table = costs.imagenet_complexity().set_index("model")
     base, r1, r2 = (table.loc[k] for k in ("ResNet-50", "Versatile-v1 ResNet-50", "Versatile-v2 ResNet-50"))
     fit = table.loc["Versatile-v2 ResNet-50 (c_hat = 15c/16)"]
     _count(claims, "ResNet-50 parameters (M)", "resnet50_params", float(base["params_M"]), "torchvision resnet50")

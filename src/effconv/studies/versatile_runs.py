@@ -14,7 +14,7 @@ from torch import nn
 from effconv.errors import EffconvError
 from effconv.experiments import AnalysisContext, ExperimentSpec, register_analysis
 from effconv.ops.versatile_masks import mask_statistics
-from effconv.studies import versatile as study
+from effconv.studies.versatile_costs import complexity
 from effconv.studies.dac_runs import MODEL, VGG, baseline_spec
 from effconv.train.recipes import recipe_for
 
@@ -69,7 +69,7 @@ def experiments(profile: str) -> list[ExperimentSpec]:
 @register_analysis("versatile.complexity")
 def trained_complexity(model: nn.Module, ctx: AnalysisContext) -> dict[str, float]:
     """Parameters, memory and multiply-adds (paper convention and as executed) of the trained model."""
-    return study.complexity(model, (3, 32, 32))
+    return complexity(model, (3, 32, 32))
 
 
 @register_analysis("versatile.masks")

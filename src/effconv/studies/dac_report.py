@@ -190,7 +190,7 @@ def plot_single_layer(means: pd.DataFrame, baseline: Baseline) -> plt.Figure | N
             seed.loc[layer, "rank 1"] = paper_base - paper_value(CHAPTER, key).value
     top = max(float(np.nanmax(drops.to_numpy())), float(np.nanmax(seed.to_numpy())), 1.0)
     fig, axes = plt.subplots(1, 2, figsize=(7.8, 4.8), gridspec_kw={"width_ratios": [1, 1.2]})
-    style = dict(vmin=0, vmax=top, cmap="rocket_r", annot=True, fmt=".1f", annot_kws={"size": 7},
+    style = dict(vmin=0, vmax=top, cmap="rocket_r", annot=True, fmt=".1f", annot_kws={"size": 8},
                  linewidths=0.4, linecolor="white")
     sns.heatmap(drops, ax=axes[0], cbar=False, **style)
     sns.heatmap(seed, ax=axes[1], cbar=True, cbar_kws={"label": "accuracy drop (pp)"}, **style)
@@ -408,7 +408,7 @@ def plot_equal_flops(table: pd.DataFrame, profile: str) -> plt.Figure | None:
     bound = max(float(np.nanmax(np.abs(grid.to_numpy()))), 1.0)
     fig, ax = plt.subplots(figsize=(5.2, 5.0))
     sns.heatmap(grid, ax=ax, cmap="vlag", vmin=-bound, vmax=bound, annot=True, fmt=".1f",
-                annot_kws={"size": 7}, cbar_kws={"label": "DAC - channel SVD (pp)"})
+                annot_kws={"size": 8}, cbar_kws={"label": "DAC - channel SVD (pp)"})
     ax.set(xlabel="DAC rank (SVD gets the same or fewer FLOPs)", ylabel="",
            title=f"DAC vs channel SVD at equal FLOPs ({profile})")
     fig.tight_layout()

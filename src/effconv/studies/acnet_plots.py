@@ -49,7 +49,7 @@ def plot_rotation(rotation: pd.DataFrame, profile: str) -> plt.Figure:
     pair of variants (pp; one dot per seed, a bar for the 95% interval where seeds allow), against the shaded
     band of seed-to-seed noise (±2 sd of the base model over its seeds)."""
     points = rotation_gap_points(rotation)
-    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
     if points.empty or points["n"].sum() == 0:
         _not_run(ax, f"rotation accuracies: not run yet ({profile} profile)")
         ax.set_title(f"Rotated and flipped test sets ({MODEL_LABELS[runs.ABLATION_MODEL]}, {profile} profile)",
@@ -92,8 +92,9 @@ def plot_rotation(rotation: pd.DataFrame, profile: str) -> plt.Figure:
     ax.set_ylabel("accuracy difference (pp)")
     ax.set_title(f"Rotated and flipped test sets: paired gaps ({MODEL_LABELS[runs.ABLATION_MODEL]}, "
                  f"{profile} profile)", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="a − b (◆ mean, | 95% interval)",
-              title_fontsize=8)
+    # the legend under the axes, so the four groups keep the page's width
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, frameon=False,
+              title="a − b (◆ mean of the paired seeds, | their 95% interval)", title_fontsize=9)
     fig.tight_layout()
     return fig
 

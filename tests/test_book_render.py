@@ -266,3 +266,47 @@ def test_bibliography_labels_are_author_year(browser):
     assert labels, f"{page}: no bibliography entries found"
     odd = [label for label in labels if not re.fullmatch(r"\[?[^\[\]]+, (\d{4}|n\.d\.)\]?", label)]
     assert not odd, f"{page}: labels not in the text's author-year form: {odd[:5]}"
+
+
+# Every image in a chapter's text column, with the figure that holds it and that figure's caption.
+FIGURES = r"""
+const column = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+return Array.from(column.querySelectorAll('img')).map(img => {
+  const figure = img.closest('figure');
+  const caption = figure ? figure.querySelector('figcaption') : null;
+  const number = caption ? caption.querySelector('.caption-number') : null;
+  return {src: (img.getAttribute('src') || '').slice(-60), id: figure ? figure.id : '',
+          number: number ? number.textContent.trim() : '', caption: caption ? caption.textContent.trim() : ''};
+});
+"""
+CHAPTER_PAGES = [p for p in PAGES if re.search(r"/\d\d_[a-z]+$", p)]
+
+
+def chapter_figures(browser, page: str) -> list[dict]:
+    target = HTML / f"{page}.html"
+    assert target.exists(), f"{target} was not built"
+    browser.get(target.as_uri())
+    return browser.execute_script(FIGURES)
+
+
+@pytest.mark.parametrize("page", CHAPTER_PAGES)
+def test_every_chapter_figure_is_numbered_and_captioned(browser, page):
+    """Each image sits in a figure with a "Fig. N" number and a caption (glue_figure + {glue:figure})."""
+    figures = chapter_figures(browser, page)
+    assert figures, f"{page}: no figure"
+    bad = [f"{f['src']}: " + ("not in a <figure>" if not f["id"] and not f["caption"] else
+                              f"caption {f['caption'][:60]!r} has no 'Fig.' number" if not f["number"].startswith("Fig.")
+                              else "caption too short to say what is plotted")
+           for f in figures if not f["number"].startswith("Fig.") or len(f["caption"]) < 60]
+    assert not bad, (f"{page}: {len(bad)} images without a numbered caption (glue them with "
+                     "effconv.analysis.plots.glue_figure and place them with a {glue:figure} directive):\n  "
+                     + "\n  ".join(bad))
+    numbers = [f["number"] for f in figures]
+    assert len(set(numbers)) == len(numbers), f"{page}: figure numbers repeat: {numbers}"
+
+
+def test_the_rotation_result_is_drawn_as_gaps(browser):
+    page = next(p for p in CHAPTER_PAGES if p.endswith("03_acnet"))
+    rotation = [f for f in chapter_figures(browser, page) if f["id"] == "fig-acnet-rotation"]
+    assert rotation, f"{page}: no figure named fig-acnet-rotation"
+    assert "gaps" in rotation[0]["caption"] and "noise" in rotation[0]["caption"], rotation[0]["caption"][:200]

@@ -94,8 +94,8 @@ def plot_single_layer(means: pd.DataFrame, baseline: Baseline) -> plt.Figure | N
         if layer in seed.index:
             seed.loc[layer, "rank 1"] = paper_base - paper_value(CHAPTER, key).value
     top = max(float(np.nanmax(drops.to_numpy())), float(np.nanmax(seed.to_numpy())), 1.0)
-    fig, axes = plt.subplots(1, 2, figsize=(9.5, 4.6), gridspec_kw={"width_ratios": [1, 1]})
-    style = dict(vmin=0, vmax=top, cmap="rocket_r", annot=True, fmt=".1f", annot_kws={"size": 7},
+    fig, axes = plt.subplots(1, 2, figsize=(7.8, 4.8), gridspec_kw={"width_ratios": [1, 1.2]})
+    style = dict(vmin=0, vmax=top, cmap="rocket_r", annot=True, fmt=".1f", annot_kws={"size": 8},
                  linewidths=0.4, linecolor="white")
     sns.heatmap(drops, ax=axes[0], cbar=False, **style)
     sns.heatmap(seed, ax=axes[1], cbar=True, cbar_kws={"label": "accuracy drop (pp)"}, **style)
@@ -191,7 +191,13 @@ def plot_first_last(means: pd.DataFrame, baseline: Baseline) -> plt.Figure | Non
     if means.empty:
         return None
     ranks = sorted(means["rank"].unique())
-    fig, axes = plt.subplots(1, len(ranks), figsize=(2.3 * len(ranks) + 0.8, 3.4), sharey=True, squeeze=False)
+    # at most three panels a row, so each keeps a readable size at the page width
+    cols = min(3, len(ranks))
+    rows = -(-len(ranks) // cols)
+    fig, grid = plt.subplots(rows, cols, figsize=(7.5, 0.4 + 2.8 * rows), sharey=True, squeeze=False)
+    axes = [list(grid.flat)[:len(ranks)]]
+    for spare in list(grid.flat)[len(ranks):]:
+        spare.set_axis_off()
     colours = {"first": "tab:red", "last": "tab:blue"}
     for ax, rank in zip(axes[0], ranks):
         for end, marker in (("first", "o"), ("last", "s")):
@@ -200,18 +206,27 @@ def plot_first_last(means: pd.DataFrame, baseline: Baseline) -> plt.Figure | Non
                     label=f"{end} k")
         if baseline.accuracy is not None:
             ax.axhline(baseline.accuracy, color="grey", lw=0.8, ls=":")
-        ax.set_title(f"rank {rank}", fontsize=9)
+        ax.set_title(f"rank {rank}", fontsize=10)
         ax.set_xlabel("FLOPs saved (%)")
     values = list(means["accuracy"]) + ([baseline.accuracy] if baseline.accuracy is not None else [])
     low, high = max(0.0, min(values) - 2.0), min(100.0, max(values) + 2.0)
     for ax in axes[0]:
         ax.set_ylim(low, high)
         ax.ticklabel_format(axis="y", useOffset=False)
-    axes[0][0].set_ylabel("test accuracy (%)")
+    for row in grid:
+        row[0].set_ylabel("test accuracy (%)")
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper right", fontsize=8, frameon=False)
-    fig.suptitle(f"First k vs last k convs decomposed, k = 1..13 ({baseline.profile}; dotted: baseline)", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 0.93, 1))
+    spare = list(grid.flat)[len(ranks):]
+    if spare:  # the empty panel holds the legend
+        spare[0].legend(handles, labels, loc="center", fontsize=10, frameon=False)
+        fig.suptitle(f"First k vs last k convs decomposed, k = 1..13 ({baseline.profile}; dotted: baseline)",
+                     fontsize=10)
+        fig.tight_layout()
+    else:
+        fig.legend(handles, labels, loc="upper right", fontsize=9, frameon=False)
+        fig.suptitle(f"First k vs last k convs decomposed, k = 1..13 ({baseline.profile}; dotted: baseline)",
+                     fontsize=10)
+        fig.tight_layout(rect=(0, 0, 0.88, 1))
     return fig
 
 
@@ -298,7 +313,7 @@ def plot_equal_flops(table: pd.DataFrame, profile: str) -> plt.Figure | None:
     bound = max(float(np.nanmax(np.abs(grid.to_numpy()))), 1.0)
     fig, ax = plt.subplots(figsize=(5.2, 5.0))
     sns.heatmap(grid, ax=ax, cmap="vlag", vmin=-bound, vmax=bound, annot=True, fmt=".1f",
-                annot_kws={"size": 7}, cbar_kws={"label": "DAC - channel SVD (pp)"})
+                annot_kws={"size": 8}, cbar_kws={"label": "DAC - channel SVD (pp)"})
     ax.set(xlabel="DAC rank (SVD gets the same or fewer FLOPs)", ylabel="",
            title=f"DAC vs channel SVD at equal FLOPs ({profile})")
     fig.tight_layout()
@@ -318,7 +333,7 @@ def reconstruction_means(frame: pd.DataFrame) -> pd.DataFrame:
 
 def plot_reconstruction(random_init: pd.DataFrame, trained: pd.DataFrame, profile: str) -> plt.Figure:
     """Relative weight error against rank per layer: random initialisation (live) and trained (stored)."""
-    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.6), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(7.8, 3.6), sharey=True)
     for ax, frame, title in ((axes[0], random_init, "random initialisation (live)"),
                              (axes[1], trained, f"trained weights ({profile})")):
         if frame.empty:
@@ -335,8 +350,8 @@ def plot_reconstruction(random_init: pd.DataFrame, trained: pd.DataFrame, profil
     axes[0].set_ylabel("||W - W_r|| / ||W||")
     handles, labels = axes[0].get_legend_handles_labels()
     if handles:
-        fig.legend(handles, labels, loc="center right", fontsize=7, frameon=False)
-    fig.tight_layout(rect=(0, 0, 0.88, 1))
+        fig.legend(handles, labels, loc="center right", fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 0.85, 1))
     return fig
 
 
@@ -364,7 +379,7 @@ def plot_cost(check: pd.DataFrame, widths: Sequence[int] = (16, 64, 128, 512), k
 
 def plot_latency(layers: pd.DataFrame, model: pd.DataFrame) -> plt.Figure:
     """Measured time ratio against MACs ratio: decomposed layers (left) and whole models (right)."""
-    fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.9))
+    fig, axes = plt.subplots(1, 2, figsize=(7.8, 3.8))
     layers = layers.assign(layer=[f"{c}->{n} @{s}" for c, n, s in zip(layers["in_channels"], layers["out_channels"],
                                                                        layers["size"])])
     sns.scatterplot(data=layers, x="macs_ratio", y="time_ratio", hue="rank", palette="flare", style="rank",

@@ -330,7 +330,7 @@ def _not_run_note(ax, profile: str) -> None:
 def plot_table2(t2: pd.DataFrame, profile: str) -> plt.Figure:
     """Left: our CIFAR-10 error per g and width (error bars: std over seeds). Right: the paper's
     ImageNet Table 2 for the same widths, for orientation (different data, different scale)."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7.8, 3.6))
     groups = list(study.GROUPS)
     positions = {g: i for i, g in enumerate(groups)}
     stored = t2[t2["n"] > 0]

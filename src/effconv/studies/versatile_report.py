@@ -215,7 +215,9 @@ def plot_mask_curves(curves: pd.DataFrame, profile: str, *, optimum: dict[str, f
     When no learned-mask run is stored, each panel says so (the figure is still drawn).
     """
     stats = ("density", "pairwise_hamming", "changed_from_init", "ortho_loss")
-    fig, axes = plt.subplots(1, len(stats), figsize=(11, 3.0))
+    # two rows of two: four panels side by side would shrink their text at the page width
+    fig, grid = plt.subplots(2, 2, figsize=(7.5, 5.6))
+    axes = list(grid.flat)
     targets = {} if optimum is None else {"density": optimum.get("relaxed_density"),
                                           "pairwise_hamming": optimum.get("relaxed_hamming"),
                                           "ortho_loss": optimum.get("relaxed_loss")}
@@ -239,7 +241,7 @@ def plot_mask_curves(curves: pd.DataFrame, profile: str, *, optimum: dict[str, f
     if handles:
         fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     fig.suptitle(f"Learned masks during training (profile {profile}; epoch 0 = initialisation)", fontsize=10)
-    fig.tight_layout(rect=(0, 0.08 if handles else 0, 1, 1))
+    fig.tight_layout(rect=(0, 0.05 if handles else 0, 1, 1))
     return fig
 
 
@@ -255,7 +257,8 @@ def accuracy_curves(specs: Sequence[ExperimentSpec], results: Sequence[dict | No
 def plot_cifar(table: pd.DataFrame, curves: pd.DataFrame, profile: str) -> plt.Figure:
     """Left: parameters, memory and FLOPs (paper convention and executed) relative to the baseline (counted);
     right: test accuracy per epoch of the stored runs (or a "not run yet" note)."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [1.3, 1]})
+    # one panel a row: the variant names and the legends need the page's width
+    fig, (left, right) = plt.subplots(2, 1, figsize=(7.5, 7.0))
     ratios = table.melt(id_vars="variant", value_vars=["params_ratio", "memory_ratio", "FLOPs_ratio",
                                                        "executed_ratio"], var_name="quantity", value_name="ratio")
     ratios["quantity"] = ratios["quantity"].map({"params_ratio": "parameters", "memory_ratio": "memory",
@@ -264,8 +267,8 @@ def plot_cifar(table: pd.DataFrame, curves: pd.DataFrame, profile: str) -> plt.F
     left.axhline(1.0, color="black", linewidth=0.8)
     left.set_xlabel("")
     left.set_ylabel("relative to the baseline")
-    left.tick_params(axis="x", labelrotation=20, labelsize=8)
-    left.legend(fontsize=8, frameon=False)
+    left.tick_params(axis="x", labelrotation=15, labelsize=9)
+    left.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     left.set_title(f"Complexity, CIFAR-10 VGG-16 (profile {profile})", fontsize=10)
     if curves.empty:
         right.text(0.5, 0.5, f"no stored run yet (profile {profile})", ha="center", va="center",
@@ -274,7 +277,7 @@ def plot_cifar(table: pd.DataFrame, curves: pd.DataFrame, profile: str) -> plt.F
         present = [v for v in VARIANTS.values() if v in set(curves["variant"])]
         sns.lineplot(data=curves, x="epoch", y="test_acc_%", hue="variant", hue_order=present, ax=right, marker="o",
                      markersize=4, errorbar=("pi", 100) if curves["seed"].nunique() > 1 else None)
-        right.legend(fontsize=8, frameon=False)
+        right.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     right.set_xlabel("epoch")
     right.set_ylabel("test accuracy (%)")
     right.set_title(f"Test accuracy per epoch (profile {profile})", fontsize=10)

@@ -22,7 +22,8 @@ from pandas.io.formats.style import Styler
 
 from effconv.errors import EffconvError
 
-__all__ = ["VERDICTS", "VERDICT_COLOURS", "set_display_options", "human_name", "number_format", "styled"]
+__all__ = ["VERDICTS", "VERDICT_COLOURS", "set_display_options", "human_name", "number_format", "styled",
+           "verdict_css"]
 
 # The book's verdict vocabulary, in order from best to "nothing to say".
 VERDICTS = ("reproduced", "partly", "not reproduced", "inconclusive", "not comparable", "not run")
@@ -147,7 +148,9 @@ def _nowrap_numbers(value) -> str:
     return "white-space: nowrap" if _looks_numeric(value) else ""
 
 
-def _verdict_css(value) -> str:
+def verdict_css(value) -> str:
+    """The inline CSS of a verdict cell (empty for anything that is not one of the six verdicts); tables
+    and the findings boxes share it, so a verdict has one colour everywhere in the book."""
     colours = VERDICT_COLOURS.get(str(value).strip().lower()) if isinstance(value, str) else None
     if not colours:
         return ""
@@ -199,7 +202,7 @@ def styled(df: pd.DataFrame, *, names: Mapping[str, str] | None = None, units: M
         series = table[label]
         if str(original) == verdict or label == verdict:
             styler = styler.format(number_format(0), subset=[label], escape="html")
-            styler = styler.map(_verdict_css, subset=[label])
+            styler = styler.map(verdict_css, subset=[label])
             per_column[label] = [{"selector": "td", "props": "white-space: normal; overflow-wrap: normal"}]
             continue
         wanted = decimals.get(original) if isinstance(decimals, Mapping) else decimals

@@ -65,6 +65,7 @@ class FindingsBox:
     scale: Sequence[str] = ()
     title: str = "Findings"
     groups: Mapping[int, str] = field(default_factory=dict)
+    lead: Sequence[str] = ()  # lines shown above the claims (what the reader must know first)
 
     def __post_init__(self) -> None:
         missing = {"claim", "kind", "paper", "ours", "verdict"} - set(self.rows.columns)
@@ -94,8 +95,9 @@ class FindingsBox:
                 "</tr>")
         head = "".join(f"<th>{name}</th>" for name in ("claim", "paper", "ours", "evidence", "verdict"))
         scale = "".join(f'<p class="{CSS_CLASS}-scale">{escape(line)}</p>' for line in self.scale)
+        lead = "".join(f'<p class="{CSS_CLASS}-lead">{escape(line)}</p>' for line in self.lead)
         return (f'<div class="{CSS_CLASS}">'
-                f'<p class="{CSS_CLASS}-title">{escape(self.title)}</p>'
+                f'<p class="{CSS_CLASS}-title">{escape(self.title)}</p>{lead}'
                 f'<table class="{CSS_CLASS}-table"><thead><tr>{head}</tr></thead>'
                 f"<tbody>{''.join(body)}</tbody></table>{scale}</div>")
 

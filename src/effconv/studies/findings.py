@@ -225,10 +225,10 @@ def intro_findings() -> FindingsBox:
                 "scale, not its size.")
     else:
         lead = "No trained number is stored yet: every trained claim is marked not run."
-    notes = [lead, *(s.text() for s in scales),
-             "Counted rows are exact counts of the built networks. Each chapter opens with its own box; the "
+    notes = ["Counted rows are exact counts of the built networks. Each chapter opens with its own box; the "
              "overview page lists every claim."]
-    return FindingsBox(rows, list(rows["label"]), notes, title="Findings across the book", groups=groups)
+    return FindingsBox(rows, list(rows["label"]), notes, title="Findings across the book", groups=groups,
+                       lead=[lead, *(s.text() for s in scales)])
 
 
 def write_intro_findings(path: Path) -> Path:

@@ -103,3 +103,6 @@ class FindingsBox:
 
     def _repr_html_(self) -> str:
         return self.html()
+
+    def __repr__(self) -> str:  # the plain-text fallback a notebook stores beside the HTML
+        return f"{self.title}: {len(self.rows)} key claims ({', '.join(map(str, self.rows['verdict']))})"

@@ -145,7 +145,8 @@ def _is_numeric_column(series: pd.Series) -> bool:
 
 
 def _nowrap_numbers(value) -> str:
-    return "white-space: nowrap" if _looks_numeric(value) else ""
+    # !important: the column's own rule (text wraps) is more specific than this per-cell one ("0.113 7")
+    return "white-space: nowrap !important" if _looks_numeric(value) else ""
 
 
 def verdict_css(value) -> str:
@@ -217,8 +218,12 @@ def styled(df: pd.DataFrame, *, names: Mapping[str, str] | None = None, units: M
             longest = max((len(str(v)) for v in series), default=0)
             # long text wraps; a minimum width keeps it from collapsing into a one-word column
             width = "min-width: 6em; " if longest > 40 else ""
+            # words break inside only when some are very long (paths, identifiers); otherwise "counted"
+            # would show as "counte / d" in a narrow column
+            word = max((len(w) for v in series for w in str(v).split()), default=0)
+            wrap = "anywhere" if word > 20 else "normal"
             per_column[label] = [{"selector": "", "props": "text-align: left"},
-                                 {"selector": "td", "props": f"{width}white-space: normal; overflow-wrap: anywhere"}]
+                                 {"selector": "td", "props": f"{width}white-space: normal; overflow-wrap: {wrap}"}]
     if per_column:
         styler = styler.set_table_styles(per_column, overwrite=False)
     return styler

@@ -203,7 +203,7 @@ def findings_box(chapter: str, ledger: pd.DataFrame | None = None) -> FindingsBo
     """The chapter's findings box, from its committed ledger (or ``ledger``, its rows) and stored results."""
     ledger = load_ledger(chapters=(chapter,)) if ledger is None else ledger
     rows = key_claims(chapter, ledger)
-    return FindingsBox(rows, list(rows["label"]), scale_notes(chapter, ledger))
+    return FindingsBox(rows, list(rows["label"]), scale_notes(chapter, ledger), title="Key claims and verdicts")
 
 
 def intro_findings() -> FindingsBox:

@@ -23,7 +23,7 @@ from pandas.io.formats.style import Styler
 from effconv.errors import EffconvError
 
 __all__ = ["VERDICTS", "VERDICT_COLOURS", "set_display_options", "human_name", "number_format", "styled",
-           "verdict_css"]
+           "verdict_css", "LEDGER_ORDER", "styled_ledger"]
 
 # The book's verdict vocabulary, in order from best to "nothing to say".
 VERDICTS = ("reproduced", "partly", "not reproduced", "inconclusive", "not comparable", "not run")
@@ -227,3 +227,17 @@ def styled(df: pd.DataFrame, *, names: Mapping[str, str] | None = None, units: M
     if per_column:
         styler = styler.set_table_styles(per_column, overwrite=False)
     return styler
+
+
+# A claims table read left to right: what is claimed, the two values and the verdict, then the detail.
+LEDGER_ORDER = ("claim", "paper", "ours", "verdict", "delta", "interval", "n", "kind", "profile", "source", "evidence")
+
+
+def styled_ledger(frame: pd.DataFrame, **options) -> Styler:
+    """A claims table (ledger rows) in :func:`styled`'s style, its columns in ``LEDGER_ORDER`` (others after),
+    with room for the two sentence columns; a table wider than the page scrolls in its own box."""
+    columns = [c for c in LEDGER_ORDER if c in frame.columns] + [c for c in frame.columns if c not in LEDGER_ORDER]
+    room = {c: [{"selector": "td", "props": f"min-width: {width}"}]
+            for c, width in (("claim", "16em"), ("evidence", "18em")) if c in columns}
+    styler = styled(frame[columns].reset_index(drop=True), **options)
+    return styler.set_table_styles(room, overwrite=False) if room else styler

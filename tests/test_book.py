@@ -42,3 +42,23 @@ def test_partial_build_skips_html_until_every_page_exists(tmp_path, monkeypatch)
     messages = []
     book.build(["demo"], log=messages.append)
     assert any("not building the HTML" in m and "99_other" in m for m in messages)
+
+
+def test_one_folded_parameters_cell_with_the_values_used(tmp_path):
+    from effconv.book import _effective_parameters, _hide_default_parameters
+
+    defaults = 'profile = "best"\nrun_missing = False  # trains nothing\nlatency_repeats = 5\n'
+    injected = '# Parameters\nprofile = "cpu"\nrun_missing = False\n'
+    merged = _effective_parameters(defaults, injected)
+    assert merged == '# Parameters\nprofile = "cpu"\nrun_missing = False\nlatency_repeats = 5\n'
+
+    notebook = nbformat.v4.new_notebook()
+    default_cell = nbformat.v4.new_code_cell(defaults, metadata={"tags": ["parameters"]})
+    injected_cell = nbformat.v4.new_code_cell(injected, metadata={"tags": ["injected-parameters"]})
+    notebook.cells = [default_cell, injected_cell, nbformat.v4.new_code_cell("print(latency_repeats)")]
+    path = tmp_path / "n.ipynb"
+    nbformat.write(notebook, path)
+    _hide_default_parameters(path)
+    cells = nbformat.read(path, as_version=4).cells
+    assert "remove-cell" in cells[0].metadata["tags"] and "hide-input" in cells[1].metadata["tags"]
+    assert "latency_repeats = 5" in cells[1].source and 'profile = "cpu"' in cells[1].source

@@ -310,3 +310,67 @@ def test_the_rotation_result_is_drawn_as_gaps(browser):
     rotation = [f for f in chapter_figures(browser, page) if f["id"] == "fig-acnet-rotation"]
     assert rotation, f"{page}: no figure named fig-acnet-rotation"
     assert "gaps" in rotation[0]["caption"] and "noise" in rotation[0]["caption"], rotation[0]["caption"][:200]
+
+
+FINDINGS = r"""
+const column = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+const box = column.querySelector('.effconv-findings');
+const h2 = Array.from(column.querySelectorAll('h2'));
+const before = n => !!(box.compareDocumentPosition(n) & Node.DOCUMENT_POSITION_FOLLOWING);
+return box ? {rows: box.querySelectorAll('tbody tr').length, text: box.textContent,
+              headingsBefore: h2.filter(h => !before(h)).map(h => h.textContent.trim()),
+              verdictColours: Array.from(box.querySelectorAll('td.effconv-findings-verdict'))
+                .map(c => getComputedStyle(c).backgroundColor)} : null;
+"""
+
+
+def _open(browser, page: str) -> None:
+    target = HTML / f"{page}.html"
+    assert target.exists(), f"{target} was not built"
+    browser.set_window_size(1280, 1000)
+    browser.get(target.as_uri())
+
+
+def _findings_pages() -> list[str]:
+    return [PAGES[0]] + [p for p in PAGES if re.search(r"/\d\d_", p)]
+
+
+@pytest.mark.parametrize("page", _findings_pages())
+def test_findings_box_is_near_the_top(browser, page):
+    """The intro and every chapter open with a findings box, before their second h2, that states the
+    verdicts (in colour) and the scale of the evidence."""
+    _open(browser, page)
+    box = browser.execute_script(FINDINGS)
+    assert box, f"{page}: no findings box (div.effconv-findings)"
+    assert len(box["headingsBefore"]) <= 1, f"{page}: the findings box comes after {box['headingsBefore']}"
+    assert box["rows"] >= 3, f"{page}: the findings box lists {box['rows']} rows"
+    plain = {"rgba(0, 0, 0, 0)", "transparent"}
+    assert box["verdictColours"] and all(c not in plain for c in box["verdictColours"]), f"{page}: verdicts not coloured"
+    assert "rows:" in box["text"], f"{page}: the findings box does not state the scale of the evidence"
+    if page == PAGES[0]:
+        assert "Every trained number in this book comes from the" in box["text"]
+
+
+def test_overview_counts_every_evidence_kind_and_filters(browser):
+    page = next(p for p in PAGES if p.endswith("overview"))
+    _open(browser, page)
+    kinds = browser.execute_script(
+        "return Array.from(document.querySelectorAll('table.effconv-table tbody tr'))"
+        ".map(r => r.children[0] && r.children[0].textContent.trim());")
+    for kind in ("counted", "trained", "live"):
+        assert kind in kinds, f"{page}: the counts by evidence kind lack {kind!r}"
+    body = browser.find_element("tag name", "body").text
+    assert "timed on" in body or "not rendered" in body, f"{page}: does not say where the live claims come from"
+    seen = browser.execute_script(r"""
+      const menu = document.getElementById('effconv-verdict-filter');
+      if (!menu) return null;
+      menu.value = 'reproduced'; menu.dispatchEvent(new Event('change'));
+      const rows = Array.from(document.querySelectorAll('table.effconv-ledger tbody tr'));
+      const shown = rows.filter(r => r.style.display !== 'none');
+      const verdicts = new Set(shown.map(r => {
+        const heads = Array.from(r.closest('table').querySelectorAll('thead th')).map(t => t.textContent.trim());
+        return r.children[heads.indexOf('verdict')].textContent.trim(); }));
+      menu.value = ''; menu.dispatchEvent(new Event('change'));
+      return {rows: rows.length, shown: shown.length, verdicts: Array.from(verdicts)};""")
+    assert seen, f"{page}: no verdict filter"
+    assert 0 < seen["shown"] < seen["rows"] and seen["verdicts"] == ["reproduced"], f"{page}: the filter shows {seen}"

@@ -37,3 +37,50 @@ def test_every_chapter_is_in_the_book():
     toc = (ROOT / "_toc.yml").read_text()
     for path in CHAPTERS + PAGES:
         assert f"book/_generated/{path.stem}" in toc, f"{path.stem} is missing from _toc.yml"
+
+
+def _h2(cell) -> list[str]:
+    return [line[3:].strip() for line in cell.source.splitlines() if line.startswith("## ")] \
+        if cell.cell_type == "markdown" else []
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_skeleton(path):
+    """Every chapter: opening, findings, where our setting differs, ... , claims (in that order)."""
+    notebook = nbformat.read(path, as_version=4)
+    headings = [h for cell in notebook.cells for h in _h2(cell)]
+    assert headings[:2] == ["Findings", "Where our setting differs"], f"{path.name}: {headings[:3]}"
+    assert headings[-1] == "Claims", f"{path.name} must end with its Claims section, not {headings[-1]!r}"
+    at = next(i for i, c in enumerate(notebook.cells) if "Findings" in _h2(c))
+    box = notebook.cells[at + 1]
+    assert box.cell_type == "code" and f'findings_box("{path.stem.split("_", 1)[1]}")' in box.source
+    assert "remove-input" in box.metadata.get("tags", [])
+
+
+def _glue_only(cell) -> bool:
+    """A code cell that shows nothing: every statement is an assignment, an import or a glue(...) call."""
+    if "plot" in cell.source or "fig" in cell.source:  # a figure shows itself
+        return False
+    body = ast.parse(cell.source).body
+
+    def quiet(node):
+        if isinstance(node, (ast.Assign, ast.Import, ast.ImportFrom)):
+            return True
+        return (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+                and getattr(node.value.func, "id", "") == "glue")
+    return bool(body) and all(quiet(n) for n in body) and any(
+        isinstance(n, ast.Expr) for n in body)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_plumbing_cells_are_hidden(path):
+    """Glue-only cells show no source; the parameters cell is folded (its values stay one click away)."""
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = cell.metadata.get("tags", [])
+        if "parameters" in tags:
+            assert "hide-input" in tags or "remove-input" in tags, f"{path.name}: fold the parameters cell"
+        elif _glue_only(cell):
+            assert "remove-input" in tags, f"{path.name}: glue-only cell {cell.id} should be tagged remove-input"

@@ -131,3 +131,13 @@ def test_bad_input():
         styled(pd.Series([1, 2]))
     with pytest.raises(EffconvError, match="ours \\(M MACs\\)"):
         styled(pd.DataFrame({"ours_Mmacs": [1], "ours (M MACs)": [2]}))
+
+
+def test_a_ledger_reads_claim_values_verdict_first():
+    from effconv.claims.style import styled_ledger
+
+    frame = pd.DataFrame([{"evidence": "counted", "verdict": "reproduced", "claim": "x", "ours": "1", "paper": "1",
+                           "extra": "y"}])
+    styler = styled_ledger(frame)
+    assert list(styler.data.columns) == ["claim", "paper", "ours", "verdict", "evidence", "extra"]
+    assert re.search(r"td\.col0 {[^}]*min-width: 16em", styler.to_html())

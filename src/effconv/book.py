@@ -2,13 +2,18 @@
 
 ``make book`` calls ``effconv book``. Chapters (``chapters/NN_*.ipynb``) run first, then the book's own
 page notebooks (``book/pages/*.ipynb``: the overview stacks the committed ``claims.csv`` ledgers, which
-``effconv claims`` writes; rendering writes no tracked file). Executed copies go to ``book/_generated/`` (git-ignored). The build fails on a notebook error,
-on any error or stderr output in an executed notebook, and on any Sphinx warning.
+``effconv claims`` writes; rendering writes no tracked file). Executed copies go to ``book/_generated/``
+(git-ignored), and so do two build products: the intro's findings box (``findings.md``, which
+``book/intro.md`` includes) and the live claims each chapter timed (``live/<chapter>.csv``, through
+``EFFCONV_LIVE_DIR``), which the overview counts. The build fails on a notebook error, on any error or
+stderr output in an executed notebook, and on any Sphinx warning.
 """
 
 from __future__ import annotations
 
+import ast
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -16,8 +21,10 @@ from pathlib import Path
 
 import nbformat
 
+from effconv.claims.live import ENV as LIVE_ENV
 from effconv.errors import EffconvError
 from effconv.paths import repo_root
+from effconv.studies.findings import write_intro_findings
 from effconv.train.recipes import check_profile
 
 PAGE_ORDER = ("overview", "provenance", "performance")
@@ -95,16 +102,32 @@ def execute(source: Path, output: Path, parameters: dict) -> float:
     return time.perf_counter() - started
 
 
+def _effective_parameters(defaults: str, injected: str) -> str:
+    """Papermill's injected assignments followed by every default they do not override: the values the
+    page actually used, all in one cell (so no visible code uses a parameter that no cell defines)."""
+    given = {t.id for node in ast.parse(injected).body if isinstance(node, ast.Assign)
+             for t in node.targets if isinstance(t, ast.Name)}
+    kept = [ast.get_source_segment(defaults, node) for node in ast.parse(defaults).body
+            if not (isinstance(node, ast.Assign) and {t.id for t in node.targets if isinstance(t, ast.Name)} <= given)]
+    lines = [line for line in injected.splitlines() if line.strip()]
+    return "\n".join(lines + [k for k in kept if k]) + "\n"
+
+
 def _hide_default_parameters(path: Path) -> None:
-    """Keep only papermill's injected cell (the values actually used) on the page, not the defaults too."""
+    """One parameters cell on the page, folded away (plumbing): papermill's injected values merged with
+    the defaults they leave alone; the defaults cell itself is removed."""
     notebook = nbformat.read(path, as_version=4)
-    injected = any("injected-parameters" in c.metadata.get("tags", []) for c in notebook.cells)
-    if not injected:
+    injected = next((c for c in notebook.cells if "injected-parameters" in c.metadata.get("tags", [])), None)
+    if injected is None:
         return
     for cell in notebook.cells:
         tags = cell.metadata.get("tags", [])
         if "parameters" in tags and "remove-cell" not in tags:
+            injected.source = _effective_parameters(cell.source, injected.source)
             cell.metadata["tags"] = [*tags, "remove-cell"]
+    tags = injected.metadata.get("tags", [])
+    if "hide-input" not in tags:
+        injected.metadata["tags"] = [*tags, "hide-input"]
     nbformat.write(notebook, path)
 
 
@@ -117,11 +140,15 @@ def build(only: list[str] | None = None, *, profile: str = "best", run_missing: 
     generated.mkdir(parents=True, exist_ok=True)
     os.environ["EFFCONV_PROGRESS"] = "0"  # inherited by the kernels: no progress bars in the book
     os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
+    live = generated / "live"
+    shutil.rmtree(live, ignore_errors=True)  # the overview counts only what this build timed
+    os.environ[LIVE_ENV] = str(live)  # chapters leave their live claims here for the overview
     total = time.perf_counter()
     for source in chosen:
         parameters = {"profile": profile, "run_missing": run_missing} if source.parent.name == "chapters" else {}
         seconds = execute(source, generated / source.name, parameters)
         log(f"executed {source.relative_to(root)} in {seconds:.0f} s")
+    write_intro_findings(generated / "findings.md")  # the intro's findings box, from the ledgers
     missing = [page for page in toc_pages() if page.startswith("book/_generated/")
                and not (root / f"{page}.ipynb").exists()]
     if html and missing:

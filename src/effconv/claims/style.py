@@ -22,7 +22,8 @@ from pandas.io.formats.style import Styler
 
 from effconv.errors import EffconvError
 
-__all__ = ["VERDICTS", "VERDICT_COLOURS", "set_display_options", "human_name", "number_format", "styled"]
+__all__ = ["VERDICTS", "VERDICT_COLOURS", "set_display_options", "human_name", "number_format", "styled",
+           "verdict_css", "LEDGER_ORDER", "styled_ledger"]
 
 # The book's verdict vocabulary, in order from best to "nothing to say".
 VERDICTS = ("reproduced", "partly", "not reproduced", "inconclusive", "not comparable", "not run")
@@ -144,10 +145,13 @@ def _is_numeric_column(series: pd.Series) -> bool:
 
 
 def _nowrap_numbers(value) -> str:
-    return "white-space: nowrap" if _looks_numeric(value) else ""
+    # !important: the column's own rule (text wraps) is more specific than this per-cell one ("0.113 7")
+    return "white-space: nowrap !important" if _looks_numeric(value) else ""
 
 
-def _verdict_css(value) -> str:
+def verdict_css(value) -> str:
+    """The inline CSS of a verdict cell (empty for anything that is not one of the six verdicts); tables
+    and the findings boxes share it, so a verdict has one colour everywhere in the book."""
     colours = VERDICT_COLOURS.get(str(value).strip().lower()) if isinstance(value, str) else None
     if not colours:
         return ""
@@ -199,7 +203,7 @@ def styled(df: pd.DataFrame, *, names: Mapping[str, str] | None = None, units: M
         series = table[label]
         if str(original) == verdict or label == verdict:
             styler = styler.format(number_format(0), subset=[label], escape="html")
-            styler = styler.map(_verdict_css, subset=[label])
+            styler = styler.map(verdict_css, subset=[label])
             per_column[label] = [{"selector": "td", "props": "white-space: normal; overflow-wrap: normal"}]
             continue
         wanted = decimals.get(original) if isinstance(decimals, Mapping) else decimals
@@ -214,8 +218,26 @@ def styled(df: pd.DataFrame, *, names: Mapping[str, str] | None = None, units: M
             longest = max((len(str(v)) for v in series), default=0)
             # long text wraps; a minimum width keeps it from collapsing into a one-word column
             width = "min-width: 6em; " if longest > 40 else ""
+            # words break inside only when some are very long (paths, identifiers); otherwise "counted"
+            # would show as "counte / d" in a narrow column
+            word = max((len(w) for v in series for w in str(v).split()), default=0)
+            wrap = "anywhere" if word > 20 else "normal"
             per_column[label] = [{"selector": "", "props": "text-align: left"},
-                                 {"selector": "td", "props": f"{width}white-space: normal; overflow-wrap: anywhere"}]
+                                 {"selector": "td", "props": f"{width}white-space: normal; overflow-wrap: {wrap}"}]
     if per_column:
         styler = styler.set_table_styles(per_column, overwrite=False)
     return styler
+
+
+# A claims table read left to right: what is claimed, the two values and the verdict, then the detail.
+LEDGER_ORDER = ("claim", "paper", "ours", "verdict", "delta", "interval", "n", "kind", "profile", "source", "evidence")
+
+
+def styled_ledger(frame: pd.DataFrame, **options) -> Styler:
+    """A claims table (ledger rows) in :func:`styled`'s style, its columns in ``LEDGER_ORDER`` (others after),
+    with room for the two sentence columns; a table wider than the page scrolls in its own box."""
+    columns = [c for c in LEDGER_ORDER if c in frame.columns] + [c for c in frame.columns if c not in LEDGER_ORDER]
+    room = {c: [{"selector": "td", "props": f"min-width: {width}"}]
+            for c, width in (("claim", "16em"), ("evidence", "18em")) if c in columns}
+    styler = styled(frame[columns].reset_index(drop=True), **options)
+    return styler.set_table_styles(room, overwrite=False) if room else styler

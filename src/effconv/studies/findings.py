@@ -1,0 +1,236 @@
+"""What each chapter's findings box shows: its key claims and the scale of the evidence behind them.
+
+The key claims are named by their ledger claim (a test fails when a name is missing from its ledger),
+3 to 6 per chapter: the paper's headline claims, counted and trained. The box reads the committed ledger
+(``results/<chapter>/claims.csv``); the scale is computed from the chapter's stored results (profile,
+runs, seeds per arm, epochs, model widths, data source), never typed. ``intro_findings`` builds the
+intro page's box from the same pieces, and ``write_intro_findings`` writes it where ``book/intro.md``
+includes it (``effconv book`` calls it; the file is a build product, git-ignored).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from effconv.claims.findings import FindingsBox
+from effconv.claims.ledger import load_ledger
+from effconv.data.cifar import REENCODED, SHIPPED_QUALITY
+from effconv.errors import EffconvError
+from effconv.experiments.store import read_result
+from effconv.io import atomic_write_text
+from effconv.paths import results_dir
+from effconv.studies import CHAPTERS
+
+# chapter -> [(ledger claim, the label a reader sees)], in the order the box lists them
+KEY_CLAIMS: dict[str, list[tuple[str, str]]] = {
+    "splitting": [
+        ("depthwise separable cost 1/N + 1/Dk^2 (N=256, Dk=3)",
+         "a depthwise-separable conv costs 1/N + 1/Dk² of a dense one (ratio)"),
+        ("1.0 MobileNet-224 mult-adds (M)", "MobileNet 1.0-224 multiply-adds (M)"),
+        ("MobileNet has about 1/27 of VGG-16's mult-adds (x fewer)",
+         "MobileNet needs about 27x fewer multiply-adds than VGG-16 (x)"),
+        ("SqueezeNet has about 1/50 of AlexNet's params (x fewer)",
+         "SqueezeNet has about 50x fewer parameters than AlexNet (x)"),
+        ("OctConv FLOPs at alpha=0.5 (% of plain)", "an octave conv at α = 0.5 costs 44% of a plain one (%)"),
+        ("1.0 MobileNet-224 ImageNet top-1 (%)", "MobileNet 1.0-224 ImageNet top-1 (%)"),
+    ],
+    "shufflenet": [
+        ("Table 1 complexity g=3 (MFLOPs, without FC)", "Table 1: ShuffleNet 1x, g = 3 (MFLOPs)"),
+        ("ResNeXt unit: 1x1 convs are 93.4% of mult-adds", "ResNeXt units spend 93.4% of their multiply-adds in 1x1 convs (%)"),
+        ("ShuffleNet 0.5x vs AlexNet, theoretical speedup (x)", "ShuffleNet 0.5x needs 18x fewer multiply-adds than AlexNet (x)"),
+        ("CIFAR-10 Table 2, 0.25x: g > 1 has lower error than g = 1 (mean gain, pp)",
+         "grouping (g > 1) lowers the error at 0.25x (pp)"),
+        ("CIFAR-10 Table 3, 0.25x g=8: the shuffle lowers the error (gain, pp)",
+         "the shuffle lowers the error, 0.25x g = 8 (pp)"),
+        ("ShuffleNet 0.5x has about AlexNet's ImageNet error", "ShuffleNet 0.5x matches AlexNet's ImageNet error"),
+    ],
+    "acnet": [
+        ("an ACB folds into one kxk conv with the same output (random blocks that fold, of 36)",
+         "an ACB folds into one conv with the same output (blocks that fold)"),
+        ("the fused ACNet has exactly the base model's parameters and FLOPs (families equal, of 5)",
+         "the fused ACNet costs exactly what the base costs (families)"),
+        ("CIFAR-10 Cifar-quick: ACNet gain over the base (pp)", "CIFAR-10 Cifar-quick: ACNet beats the base (pp)"),
+        ("CIFAR-10 ResNet-56 (ResNet-20 at width 0.5 stands in for ResNet-56): ACNet gain over the base (pp)",
+         "CIFAR-10 ResNet-56 (ours: ResNet-20 at width 0.5): ACNet beats the base (pp)"),
+        ("rotation (Cifar-quick on CIFAR-10; paper: ImageNet ResNet-18): horizontal-only − base, 180° rotated (pp)",
+         "horizontal kernels help on 180°-rotated images (pp)"),
+        ("ACNet: training strengthens the skeleton beyond what adding random kernels gives "
+         "(skeleton − corner mean importance, trained − initialised)",
+         "ACNet training strengthens the kernel skeleton (importance)"),
+    ],
+    "dac": [
+        ("DAC is exact at rank k^2: layers whose pair differs from the conv",
+         "at full rank the DAC pair equals the conv (layers that differ)"),
+        ("cost of a decomposed layer = r/N + r/k^2: (layer, rank) cases counted otherwise",
+         "a DAC pair costs r/N + r/k² of the layer (cases that disagree)"),
+        ("higher rank loses less accuracy (one layer at a time)", "a higher rank loses less accuracy (pp)"),
+        ("last k layers lose less than first k at equal rank", "decomposing the last k layers loses less than the first k (pp)"),
+        ("DAC beats another decomposition at equal FLOPs (channel SVD)", "DAC beats channel SVD at equal FLOPs (pp)"),
+        ("ImageNet VGG-16: FLOPs saved (%)", "ImageNet VGG-16: 53% fewer FLOPs (%)"),
+    ],
+    "versatile": [
+        ("spatial versatile 3x3 layer: FLOPs 10/18 of the standard layer",
+         "a spatial versatile 3x3 layer costs 10/18 of a standard one (ratio)"),
+        ("Versatile-v1 ResNet-50 GFLOPs", "Versatile-v1 ResNet-50 (GFLOPs)"),
+        ("Versatile-v2 ResNet-50 GFLOPs", "Versatile-v2 ResNet-50 (GFLOPs)"),
+        ("spatial versatile filters (v1) are at least as accurate as the baseline at about half the parameters",
+         "v1 is at least as accurate as the baseline (pp)"),
+        ("spatial + channel versatile filters (v2) lose accuracy against the baseline at a quarter of the parameters",
+         "v2 loses accuracy against the baseline (pp)"),
+        ("learned masks: a mask set per primary (b) beats one set shared by the layer (a)",
+         "per-primary masks (b) beat shared masks (a) (pp)"),
+    ],
+}
+
+# ledger profiles that name no training profile (counted rows, claims with nothing to run)
+_NOT_A_PROFILE = {"", "count", "counted", "none"}
+TITLES = {"splitting": "1. Splitting and grouping convolutions", "shufflenet": "2. ShuffleNet V1", "acnet": "3. ACNet",
+          "dac": "4. DAC", "versatile": "5. Versatile filters"}
+
+
+def key_claims(chapter: str, ledger: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The chapter's key claims as ledger rows, in box order, with a ``label`` column; a key claim the
+    ledger does not hold is an error naming it (rename it here when the ledger renames it)."""
+    if chapter not in KEY_CLAIMS:
+        raise EffconvError(f"unknown chapter {chapter!r}; chapters: {', '.join(CHAPTERS)}.")
+    ledger = load_ledger(chapters=(chapter,)) if ledger is None else ledger
+    by_claim = ledger.drop_duplicates("claim").set_index("claim")
+    names = [name for name, _ in KEY_CLAIMS[chapter]]
+    missing = [name for name in names if name not in by_claim.index]
+    if missing:
+        raise EffconvError(f"the {chapter} findings name claims its ledger does not hold: {missing}; update "
+                           "KEY_CLAIMS in effconv/studies/findings.py (or rebuild the ledger with `effconv claims`).")
+    rows = by_claim.loc[names].reset_index()
+    rows["label"] = [label for _, label in KEY_CLAIMS[chapter]]
+    return rows
+
+
+@dataclass(frozen=True)
+class Scale:
+    """The training behind one profile of a chapter, read from its stored results."""
+
+    profile: str
+    runs: int
+    arms: int
+    seeds: tuple[int, int]  # fewest and most seeds of one arm
+    epochs: tuple[int, int]
+    widths: dict[str, tuple[float, float]]  # model -> (narrowest, widest)
+    data: tuple[str, ...]
+
+    def text(self) -> str:
+        if not self.runs:
+            return f"Trained rows: profile {self.profile}, no run stored yet (every trained claim is not run)."
+        models = ", ".join(f"{model} at width {_span(lo, hi, 'g')}" for model, (lo, hi) in self.widths.items())
+        return (f"Trained rows: profile {self.profile}, {self.runs} run{'s' if self.runs != 1 else ''} in "
+                f"{self.arms} arm{'s' if self.arms != 1 else ''}, {_span(*self.seeds)} seed"
+                f"{'s' if self.seeds[1] != 1 else ''} per arm, {_span(*self.epochs)} epochs; {models}; "
+                f"{' and '.join(self.data)}.")
+
+
+def _span(lo, hi, spec: str = "d") -> str:
+    return f"{lo:{spec}}" if lo == hi else f"{lo:{spec}}–{hi:{spec}}"
+
+
+def data_label(source: str) -> str:
+    """A reader's name for a result's data source."""
+    if source == "jpeg":
+        return f"JPEG CIFAR-10 (quality {SHIPPED_QUALITY})"
+    if source == "raw":
+        return "CIFAR-10 (original batches)"
+    match = REENCODED.fullmatch(source)
+    if match:
+        return f"JPEG CIFAR-10 re-encoded at quality {match.group(1)}"
+    return source
+
+
+def stored_results(chapter: str, root: Path | None = None) -> list[dict]:
+    """Every readable training result stored for ``chapter`` (a corrupt file is left to the store's report)."""
+    found = []
+    for path in sorted(((root or results_dir()) / chapter).glob("*.json")):
+        try:
+            found.append(read_result(path))
+        except EffconvError:
+            continue
+    return found
+
+
+def scale(results: list[dict], profile: str) -> Scale:
+    """The scale of the ``profile`` runs among ``results``."""
+    runs = [r for r in results if r["spec"].get("profile") == profile]
+    seeds: dict[str, set] = defaultdict(set)
+    widths: dict[str, list[float]] = defaultdict(list)
+    epochs, data = [], []
+    for result in runs:
+        spec = result["spec"]
+        seeds[spec["name"]].add(spec.get("seed"))
+        widths[spec["model"]].append(float(spec.get("model_kwargs", {}).get("width", 1.0)))
+        epochs.append(int(spec.get("recipe", {}).get("epochs", len(result.get("curve", [])))))
+        source = (result.get("provenance", {}).get("data") or {}).get("source") or spec.get("data", "")
+        if data_label(source) not in data:
+            data.append(data_label(source))
+    counts = [len(s) for s in seeds.values()] or [0]
+    return Scale(profile=profile, runs=len(runs), arms=len(seeds), seeds=(min(counts), max(counts)),
+                 epochs=(min(epochs, default=0), max(epochs, default=0)),
+                 widths={m: (min(w), max(w)) for m, w in sorted(widths.items())}, data=tuple(data))
+
+
+def trained_profiles(rows: pd.DataFrame) -> list[str]:
+    """The training profiles a ledger's trained rows name, in order of appearance."""
+    names = rows.loc[rows["kind"] == "trained", "profile"].astype(str).str.strip()
+    return list(dict.fromkeys(p for p in names if p not in _NOT_A_PROFILE))
+
+
+def scale_notes(chapter: str, ledger: pd.DataFrame, results: list[dict] | None = None) -> list[str]:
+    """The box's closing lines: what the counted rows rest on, and the scale of each trained profile."""
+    results = stored_results(chapter) if results is None else results
+    notes = []
+    if (ledger["kind"] == "counted").any():
+        notes.append("Counted rows: the networks are built and their layers counted (or the formula checked) "
+                     "exactly; nothing is trained.")
+    profiles = trained_profiles(ledger)
+    notes += [scale(results, profile).text() for profile in profiles]
+    if not profiles and (ledger["kind"] == "trained").any():
+        notes.append("Trained rows: none is run here (ImageNet-scale training), so they are marked not run.")
+    notes.append("Live timings stay in the chapter and out of the ledger; the full ledger is in the Claims section.")
+    return notes
+
+
+def findings_box(chapter: str, ledger: pd.DataFrame | None = None) -> FindingsBox:
+    """The chapter's findings box, from its committed ledger (or ``ledger``, its rows) and stored results."""
+    ledger = load_ledger(chapters=(chapter,)) if ledger is None else ledger
+    rows = key_claims(chapter, ledger)
+    return FindingsBox(rows, list(rows["label"]), scale_notes(chapter, ledger), title="Key claims and verdicts")
+
+
+def intro_findings() -> FindingsBox:
+    """Every chapter's key claims in one box, grouped by chapter, and the profiles behind the trained ones."""
+    ledger = load_ledger(chapters=CHAPTERS)
+    frames, groups, position = [], {}, 0
+    for chapter in CHAPTERS:
+        rows = key_claims(chapter, ledger[ledger["chapter"] == chapter])
+        groups[position] = TITLES[chapter]
+        position += len(rows)
+        frames.append(rows)
+    rows = pd.concat(frames, ignore_index=True)
+    profiles = trained_profiles(ledger)
+    scales = [scale([r for c in CHAPTERS for r in stored_results(c)], p) for p in profiles]
+    if scales:
+        lead = (f"Every trained number in this book comes from the {' and '.join(profiles)} profile"
+                f"{'s' if len(profiles) > 1 else ''}, as the ledger shows: few seeds, short schedules, narrow models "
+                "and JPEG CIFAR-10, so a trained verdict tests whether an effect's direction survives at that "
+                "scale, not its size.")
+    else:
+        lead = "No trained number is stored yet: every trained claim is marked not run."
+    notes = ["Counted rows are exact counts of the built networks. Each chapter opens with its own box; the "
+             "overview page lists every claim."]
+    return FindingsBox(rows, list(rows["label"]), notes, title="Findings across the book", groups=groups,
+                       lead=[lead, *(s.text() for s in scales)])
+
+
+def write_intro_findings(path: Path) -> Path:
+    """Write the intro's box as a Markdown include (raw HTML) at ``path``."""
+    return atomic_write_text(path, intro_findings().html() + "\n")

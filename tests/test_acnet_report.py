@@ -148,8 +148,15 @@ def test_ablation_and_rotation_tables():
     table = report.ablation_table(ablation).set_index("key")
     assert table.loc["hor", "vs_base_pp"] == pytest.approx(1.0) and table.loc["sum-bn", "vs_acb_pp"] == pytest.approx(-3.0)
     assert table.loc["sum-bn", "BN"] == "one, after the sum" and table.loc["hor", "vertical kx1"] == "–"
-    assert list(report.ablation_display(report.ablation_table(ablation))["accuracy %"]) == [
-        "80.00", "81.00", "80.50", "79.00", "82.00"]
+    shown = report.ablation_display(report.ablation_table(ablation))
+    assert list(shown["accuracy %"]) == ["80.00", "81.00", "80.50", "79.00", "82.00"]
+    assert shown["vs base pp"].iloc[1] == "+1.00 (1 paired)" and shown["seeds"].iloc[0] == "1/3"
+    # a second seed: mean ± sd over seeds, and differences paired by seed (not difference of means)
+    accs.update({("cifar_quick", "base", 1): 0.78, ("cifar_quick", "hor", 1): 0.80})
+    table = report.ablation_table(comparison(runs.ablation_specs, accs, rot)).set_index("key")
+    assert table.loc["base", "n"] == 2 and table.loc["base", "acc_std"] == pytest.approx(1.4142, abs=1e-3)
+    assert table.loc["hor", "vs_base_pp"] == pytest.approx(1.5) and table.loc["hor", "pairs_base"] == 2
+    assert table.loc["acnet", "vs_base_pp"] == pytest.approx(2.0) and table.loc["acnet", "pairs_base"] == 1
     rotation = report.rotation_table(ablation)
     gaps = report.rotation_gaps(rotation).set_index("comparison")
     assert gaps.loc["hor − base", "rot180"] == pytest.approx(4.0)

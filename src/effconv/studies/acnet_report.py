@@ -141,40 +141,52 @@ def _arrow(base: float, acnet: float, tag: str) -> str:
 
 
 def ablation_table(comparison: Runs) -> pd.DataFrame:
-    """Branch and BN ablation on the ablation model (first seed): accuracy, vs base, vs the full ACB."""
+    """Branch and BN ablation on the ablation model, over every stored seed: accuracy (mean, sd, n), and the
+    differences from the base and from the full ACB, each the mean over the seeds both arms have (paired)."""
     table = comparison.table()
     kwargs = {v: runs.VARIANTS[v].get("conv_kwargs", {}) for v in runs.ABLATION_VARIANTS}
+    stored = table[table["status"] == "stored"]
+    by_seed = {v: dict(zip(stored.loc[stored["variant"] == v, "seed"], stored.loc[stored["variant"] == v, "acc_pct"]))
+               for v in runs.ABLATION_VARIANTS}
+
+    def paired(variant: str, reference: str) -> tuple[float, int]:
+        seeds = sorted(set(by_seed[variant]) & set(by_seed[reference]))
+        diffs = [by_seed[variant][s] - by_seed[reference][s] for s in seeds]
+        return (sum(diffs) / len(diffs) if diffs else math.nan), len(diffs)
+
     rows = []
     for variant in runs.ABLATION_VARIANTS:
-        part = table[table["variant"] == variant]
         options = kwargs[variant]
         branches = options.get("branches", ["square", "hor", "ver"]) if variant != "base" else ["square"]
+        accs = pd.Series(list(by_seed[variant].values()), dtype=float)
+        vs_base, n_base = paired(variant, "base")
+        vs_acb, n_acb = paired(variant, "acnet")
         rows.append({
             "variant": VARIANT_LABELS[variant], "key": variant,
             "horizontal 1xk": "yes" if "hor" in branches else "–",
             "vertical kx1": "yes" if "ver" in branches else "–",
             "BN": "after the conv" if variant == "base" else (
                 "one, after the sum" if options.get("norm") == "sum" else "one per branch"),
-            "acc_pct": part["acc_pct"].iloc[0] if len(part) else math.nan,
-            "seed": part["seed"].iloc[0] if len(part) else math.nan,
-            "status": part["status"].iloc[0] if len(part) else "not run",
+            "acc_pct": accs.mean() if len(accs) else math.nan, "acc_std": accs.std() if len(accs) > 1 else math.nan,
+            "n": len(accs), "planned": int((table["variant"] == variant).sum()),
+            "vs_base_pp": vs_base, "pairs_base": n_base, "vs_acb_pp": vs_acb, "pairs_acb": n_acb,
         })
     out = pd.DataFrame(rows)
-    base = out.loc[out["key"] == "base", "acc_pct"].iloc[0]
-    full = out.loc[out["key"] == "acnet", "acc_pct"].iloc[0]
-    out["vs_base_pp"] = out["acc_pct"] - base
-    out["vs_acb_pp"] = out["acc_pct"] - full
     out.insert(0, "profile", comparison.profile)
     return out
 
 
 def ablation_display(table: pd.DataFrame) -> pd.DataFrame:
-    """``ablation_table`` as text for the page."""
+    """``ablation_table`` as text for the page: mean ± sd (seeds), and paired differences with their pairs."""
+    def diff(value: float, pairs: int) -> str:
+        return "–" if is_missing(value) else f"{value:+.2f} ({pairs} paired)"
+
     return pd.DataFrame({
         "variant": table["variant"], "1xk": table["horizontal 1xk"], "kx1": table["vertical kx1"], "BN": table["BN"],
-        "accuracy %": [_num(v) if not is_missing(v) else "not run" for v in table["acc_pct"]],
-        "vs base pp": [_num(v, signed=True) if not is_missing(v) else "–" for v in table["vs_base_pp"]],
-        "vs ACB pp": [_num(v, signed=True) if not is_missing(v) else "–" for v in table["vs_acb_pp"]],
+        "accuracy %": [_pm(m, s, n) for m, s, n in zip(table["acc_pct"], table["acc_std"], table["n"])],
+        "seeds": [f"{n}/{p}" for n, p in zip(table["n"], table["planned"])],
+        "vs base pp": [diff(v, n) for v, n in zip(table["vs_base_pp"], table["pairs_base"])],
+        "vs ACB pp": [diff(v, n) for v, n in zip(table["vs_acb_pp"], table["pairs_acb"])],
     })
 
 

@@ -335,6 +335,17 @@ def _findings_pages() -> list[str]:
     return [PAGES[0]] + [p for p in PAGES if re.search(r"/\d\d_", p)]
 
 
+@pytest.mark.parametrize("page", CHAPTER_PAGES)
+def test_chapter_h2s_follow_the_skeleton(browser, page):
+    """A chapter's h2s, as rendered: findings, where our setting differs, method, results, claims."""
+    _open(browser, page)
+    h2 = browser.execute_script(
+        "const column = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;"
+        "return Array.from(column.querySelectorAll('h2')).map(h => h.textContent.replace(/[#\\u00b6]/g, '').trim());")
+    expected = ["Findings", "Where our setting differs", "Method", "Results", "Claims"]
+    assert h2 == expected, f"{page}: h2s {h2}, expected {expected}"
+
+
 @pytest.mark.parametrize("page", _findings_pages())
 def test_findings_box_is_near_the_top(browser, page):
     """The intro and every chapter open with a findings box, before their second h2, that states the

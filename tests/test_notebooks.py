@@ -44,13 +44,26 @@ def _h2(cell) -> list[str]:
         if cell.cell_type == "markdown" else []
 
 
+SKELETON = ["Findings", "Where our setting differs", "Method", "Results", "Claims"]
+
+
+def _section(notebook, title: str) -> str:
+    """The markdown of the h2 section ``title`` (up to the next h2), code cells left out."""
+    text = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    return text.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_chapter_skeleton(path):
-    """Every chapter: opening, findings, where our setting differs, ... , claims (in that order)."""
+    """Every chapter: opening, findings, where our setting differs, method, results, claims (in that order);
+    the topic sections are h3s under Method (derive, count, explain) or Results (trained runs)."""
     notebook = nbformat.read(path, as_version=4)
     headings = [h for cell in notebook.cells for h in _h2(cell)]
-    assert headings[:2] == ["Findings", "Where our setting differs"], f"{path.name}: {headings[:3]}"
-    assert headings[-1] == "Claims", f"{path.name} must end with its Claims section, not {headings[-1]!r}"
+    assert headings == SKELETON, f"{path.name}: h2s {headings}, expected {SKELETON}"
+    method, results = _section(notebook, "Method"), _section(notebook, "Results")
+    assert "\n### " in "\n" + method, f"{path.name}: Method has no topic sections (### ...)"
+    assert "\n### " in "\n" + results or len(results.strip()) > 40, \
+        f"{path.name}: Results has neither topic sections nor a sentence saying the chapter trains nothing"
     at = next(i for i, c in enumerate(notebook.cells) if "Findings" in _h2(c))
     box = notebook.cells[at + 1]
     assert box.cell_type == "code" and f'findings_box("{path.stem.split("_", 1)[1]}")' in box.source

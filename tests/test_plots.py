@@ -129,3 +129,17 @@ def test_acnet_panels_fit_the_page():
                 acnet_plots.plot_pruning(empty, "cpu", "resnet20")):
         assert fits_the_page(fig)
         plt.close(fig)
+
+
+def test_heat_map_cells_that_round_to_zero_print_without_a_sign():
+    labels = plots.cell_labels([[-0.004, 0.004, -0.006], [float("nan"), -1.25, 0.0]], ".2f")
+    assert labels.tolist() == [["0.00", "0.00", "-0.01"], ["", "-1.25", "0.00"]]
+    assert plots.cell_labels([-0.04], ".1f").tolist() == ["0.0"]
+
+
+def test_branch_fusion_heat_map_prints_no_negative_zero():
+    kernel = np.array([[-0.001, 0.5, -0.5], [0.0, -0.004, 0.2], [0.3, -0.2, 0.1]])
+    fig = acnet_plots.plot_branch_fusion({"square": kernel, "fused": kernel})
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert "0.00" in texts and "-0.00" not in texts
+    plt.close(fig)

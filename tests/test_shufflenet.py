@@ -15,7 +15,17 @@ from effconv.models.shufflenet_v1 import (
 )
 from effconv.ops import reparameterize_model
 from effconv.ops.shuffle import ChannelShuffle, channel_shuffle
-from effconv.studies import shufflenet as study
+from effconv.studies.shufflenet_costs import shufflenet_cost
+from effconv.studies.shufflenet_count_claims import add_complexity_claims
+from effconv.studies.shufflenet_errata import official_code_notes, seed_errata
+from effconv.studies.shufflenet_latency import model_latency, shuffle_cost
+from effconv.studies.shufflenet_tables import (
+    alexnet_speedup, paper_table2, paper_table3, repo_table, scaled_complexity, table1_channels, table1_complexity,
+    torchvision_v2_table,
+)
+from effconv.studies.shufflenet_units import (
+    UNIT_FORMULAS, resnext_pointwise_search, resnext_torchvision_units, unit_formulas,
+)
 from effconv.studies.paper import paper_table, paper_value
 
 GROUPS = (1, 2, 3, 4, 8)
@@ -203,7 +213,7 @@ def test_bad_unit_arguments():
 # --- counting: Table 1, released models, torchvision ---------------------------------------------
 
 def test_table1_complexity_matches_only_without_fc():
-    table = study.table1_complexity().set_index("g")
+    table = table1_complexity().set_index("g")
     assert table["match_without_fc"].all()
     assert not table["match_with_fc"].all()
     assert list(table.index[~table["match_with_fc"]]) == [2, 4, 8]
@@ -215,18 +225,18 @@ def test_table1_complexity_matches_only_without_fc():
 
 
 def test_exact_counts_of_the_1x_models():
-    assert study.shufflenet_cost(3).params == paper_value("shufflenet", "repo_params_exact_1.0x_g3").value
-    assert study.shufflenet_cost(8).params == paper_value("shufflenet", "repo_params_exact_1.0x_g8").value
+    assert shufflenet_cost(3).params == paper_value("shufflenet", "repo_params_exact_1.0x_g3").value
+    assert shufflenet_cost(8).params == paper_value("shufflenet", "repo_params_exact_1.0x_g8").value
     assert count_flops(_meta(groups=3), 224).macs == 137_460_672
 
 
 def test_table1_channels_all_match():
-    table = study.table1_channels()
+    table = table1_channels()
     assert len(table) == 15 and table["match"].all()
 
 
 def test_released_models():
-    table = study.repo_table().set_index("model")
+    table = repo_table().set_index("model")
     assert (table["delta_mflops"].abs() < 0.6).all()
     # all 8 within the book's 0.5% for counted values; 1.0x g=3 (137.46 against the README's 138) only by it
     assert table["mflops_match"].all()
@@ -237,21 +247,21 @@ def test_released_models():
 
 
 def test_scaled_complexity_near_table2_headers():
-    table = study.scaled_complexity()
+    table = scaled_complexity()
     assert len(table) == 15
     close = table[table["g"] != 8]
     assert (close["delta_%"].abs() < 5).all()
 
 
 def test_torchvision_v2_metadata():
-    table = study.torchvision_v2_table()
+    table = torchvision_v2_table()
     assert table["params_match"].all() and table["gflops_match"].all()
 
 
 # --- unit formulas and the 93.4% ------------------------------------------------------------------
 
 def test_unit_formulas_equal_counts():
-    table = study.unit_formulas()
+    table = unit_formulas()
     assert set(table["unit"]) == {"ResNet", "ResNeXt", "ShuffleNet"}
     assert table["equal"].all()
     assert len(table) == 2 * 2 * 2 * (1 + 5 + 5)
@@ -261,14 +271,14 @@ def test_unit_formulas_would_catch_a_wrong_unit():
     # a ShuffleNet unit whose 3x3 is dense is not hw(2cm/g+9m): the check is not vacuous
     unit = ShuffleUnit(96, 96, groups=4, mid_channels=24, conv_factory=lambda i, o, k, stride=1, groups=1:
                        nn.Conv2d(i, o, k, stride, 1, bias=False))
-    assert count_flops(unit, (96, 7, 7)).macs != study.UNIT_FORMULAS["ShuffleNet"](7, 7, 96, 24, 4)
+    assert count_flops(unit, (96, 7, 7)).macs != UNIT_FORMULAS["ShuffleNet"](7, 7, 96, 24, 4)
 
 
 def test_pointwise_share_of_resnext():
-    search = study.resnext_pointwise_search()
+    search = resnext_pointwise_search()
     assert set(search.loc[search["matches"], "template"]) == {"32x4d", "64x4d"}
     assert search.loc[search["matches"], "pointwise_%"].eq(round(100 * 128 / 137, 2)).all()
-    units = study.resnext_torchvision_units()
+    units = resnext_torchvision_units()
     matching = units[units["matches"]]
     assert set(matching["model"]) == {"resnext50_32x4d", "resnext101_64x4d"}
     assert (matching["unit"] == "others").all()
@@ -277,13 +287,13 @@ def test_pointwise_share_of_resnext():
 # --- errata, paper values, claims, latency ---------------------------------------------------------
 
 def test_seed_errata():
-    errata = study.seed_errata()
+    errata = seed_errata()
     text = " ".join(errata.astype(str).to_numpy().ravel())
     for needle in ("567", "576", "num_groups", "bias", "kaiming_normal", "[3, 7, 3]", "4/8/4"):
         assert needle in text
     typo = errata.set_index("what").loc["g=1 stage-4 width", "effect"]
-    assert f"{study.shufflenet_cost(1, channels=(144, 288, 567)).mflops:.2f}" in typo
-    assert not study.official_code_notes().empty
+    assert f"{shufflenet_cost(1, channels=(144, 288, 567)).mflops:.2f}" in typo
+    assert not official_code_notes().empty
 
 
 def test_paper_values_file():
@@ -292,14 +302,14 @@ def test_paper_values_file():
     for g in GROUPS:
         for stage, c in zip((2, 3, 4), TABLE1_CHANNELS[g]):
             assert paper_value("shufflenet", f"table1_c{stage}_g{g}").value == c
-    assert study.paper_table2().shape == (3, 5)
-    assert study.paper_table3()["gain"].gt(0).all()
+    assert paper_table2().shape == (3, 5)
+    assert paper_table3()["gain"].gt(0).all()
     assert paper_value("shufflenet", "repo_mflops_2.0x_g3").tag == "repo"
 
 
 def test_complexity_claims():
     claims = ClaimsTable("shufflenet")
-    study.add_complexity_claims(claims)
+    add_complexity_claims(claims)
     frame = claims.frame()
     assert len(frame) == 5 + 1 + 8 + 1 + 1 and set(frame["kind"]) == {"counted"}
     # every count is within the book's 0.5% tolerance, the released 1.0x g=3 included (137.46 against the
@@ -310,9 +320,9 @@ def test_complexity_claims():
 
 
 def test_latency_functions_run():
-    models = study.model_latency(groups=(3,), repeats=2)
+    models = model_latency(groups=(3,), repeats=2)
     assert models.loc[0, "best_ms"] > 0 and models.loc[0, "mflops"] == pytest.approx(137.46, abs=0.01)
-    shuffles = study.shuffle_cost(groups=(3,), repeats=3)
+    shuffles = shuffle_cost(groups=(3,), repeats=3)
     row = shuffles.iloc[0]
     assert row["c"] == 480 and row["shuffle_alone_ms"] > 0 and row["unit_ms"] > 0
     # the share is the shuffle's best time over the unit's; with 3 repeats on a loaded machine it went
@@ -322,5 +332,5 @@ def test_latency_functions_run():
 
 
 def test_theoretical_speedup_over_alexnet():
-    table = study.alexnet_speedup()
+    table = alexnet_speedup()
     assert table["speedup"].between(17, 20).all()  # the paper's 18x, not the seed's "about 10x"

@@ -9,7 +9,10 @@ import pytest
 matplotlib.use("Agg")
 
 from effconv.claims import VERDICTS, ClaimsTable  # noqa: E402
-from effconv.studies import shufflenet as study  # noqa: E402
+from effconv.studies.shufflenet_costs import cifar_cost  # noqa: E402
+from effconv.studies.shufflenet_latency import add_latency_claims  # noqa: E402
+from effconv.studies.shufflenet_mixing import channel_labels, shuffle_example, shuffle_rows  # noqa: E402
+from effconv.studies.shufflenet_tables import cifar_complexity  # noqa: E402
 from effconv.studies import shufflenet_report as rep  # noqa: E402
 from effconv.studies import shufflenet_runs as runs  # noqa: E402
 
@@ -79,7 +82,7 @@ def test_tables_with_nothing_run():
     assert (t2["profile"] == "cpu").all()
     # counted complexity and the paper's numbers are there even without runs
     row = t2[(t2["width"] == "0.25x") & (t2["g"] == 8)].iloc[0]
-    assert row["mflops_32"] == pytest.approx(study.cifar_cost(8, 0.25)[0], abs=1e-3)
+    assert row["mflops_32"] == pytest.approx(cifar_cost(8, 0.25)[0], abs=1e-3)
     assert row["paper_imagenet_error_%"] == 52.7 and row["paper_gain_vs_g1_pp"] == pytest.approx(4.4)
     assert row["seeds"] == "0/5"                      # a headline configuration plans 5 seeds
     assert list(zip(t3["width"], t3["g"])) == [("0.25x", 3), ("0.25x", 8)]
@@ -179,7 +182,7 @@ def test_training_claims_rows():
 
 def test_latency_claims_are_live_and_graded_over_timed_calls():
     claims = ClaimsTable("shufflenet")
-    study.add_latency_claims(claims, None)
+    add_latency_claims(claims, None)
     out = claims.frame()
     assert set(out["verdict"]) == {"not run"} and set(out["kind"]) == {"live"} and len(out) == 2
     alexnet = pd.DataFrame({"device": ["cpu"] * 2, "model": ["AlexNet (torchvision)", "ShuffleNet 0.5x g=3"],
@@ -187,14 +190,14 @@ def test_latency_claims_are_live_and_graded_over_timed_calls():
                             "speedup_rounds": [[1.0] * 4, [10.5, 11.0, 11.5, 11.2]]})
     shuffles = pd.DataFrame({"device": ["cpu"] * 2, "g": [3, 8], "share_rounds": [[2.0, 2.5, 1.8], [3.0, 2.9, 3.2]]})
     claims = ClaimsTable("shufflenet")
-    study.add_latency_claims(claims, (pd.DataFrame(), shuffles, alexnet))
+    add_latency_claims(claims, (pd.DataFrame(), shuffles, alexnet))
     out = claims.frame().set_index("claim")
     assert out.loc["ShuffleNet 0.5x is faster than AlexNet, measured (x)", "verdict"] == "reproduced"
     assert out.loc["the channel shuffle is costly in practice (% of a unit's time)", "verdict"] == "not reproduced"
     assert claims.csv().count("\n") == 1                  # live rows never reach the committed ledger
     shuffles["share_rounds"] = [[4.0, 16.0, 9.0], [12.0, 6.0, 11.0]]   # straddles 10%
     claims = ClaimsTable("shufflenet")
-    study.add_latency_claims(claims, (pd.DataFrame(), shuffles, alexnet))
+    add_latency_claims(claims, (pd.DataFrame(), shuffles, alexnet))
     verdict = claims.frame().set_index("claim").loc["the channel shuffle is costly in practice (% of a unit's time)",
                                                     "verdict"]
     assert verdict == "inconclusive"
@@ -223,16 +226,16 @@ def test_load_runs_with_an_empty_store(tmp_path, monkeypatch):
 
 
 def test_shuffle_example_matches_the_worked_example():
-    example = study.shuffle_example(3, 5)
-    rows = study.shuffle_rows(example, 3)
+    example = shuffle_example(3, 5)
+    rows = shuffle_rows(example, 3)
     assert rows.iloc[0].tolist() == ["a1", "b1", "c1", "a2", "b2"]
     assert rows.iloc[1].tolist() == ["c2", "a3", "b3", "c3", "a4"]
     assert rows.iloc[2].tolist() == ["b4", "c4", "a5", "b5", "c5"]
-    assert example["unshuffled"].tolist() == study.channel_labels(3, 5)
+    assert example["unshuffled"].tolist() == channel_labels(3, 5)
 
 
 def test_cifar_complexity_shows_table1_drift_and_the_matched_widths():
-    table = study.cifar_complexity(scales=(0.25,)).set_index("g")
+    table = cifar_complexity(scales=(0.25,)).set_index("g")
     assert table.loc[8, "table1_vs_g3_%"] > 10                 # Table 1's widths favour g = 8 at 0.25x
     assert table["mflops_vs_g3_%"].abs().max() <= 1.0          # the widths we train do not
     assert table.loc[3, "mflops_vs_g3_%"] == 0 and table.loc[1, "channels"] == table.loc[1, "table1_channels"]

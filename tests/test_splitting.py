@@ -221,7 +221,7 @@ def test_ledger_is_complete_and_counted(ledger_frame):
     assert verdicts["DSConv speed-up (x)"] == "not run"
     assert (table.loc[table["verdict"] != "not run", "ours"] != "").all()
     assert table["evidence"].str.contains(r"\(counted:|\(bound:|\(not run\)|combine").all()
-    bound = table.set_index("claim").loc["MobileNet has about 1/32 of VGG-16's params (x fewer)"]
+    bound = table.set_index("claim").loc["MobileNet has less than 1/32 of VGG-16's params (x fewer)"]
     assert bound["paper"] == "> 32" and bound["verdict"] == "reproduced"  # printed as "less than 1/32"
 
 

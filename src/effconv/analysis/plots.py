@@ -8,6 +8,7 @@ caption. Sphinx (``numfig``) numbers it.
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 
 # The book's content column is about 7.5 inches at the figures' resolution: a figure this wide is shown
 # at its drawn size, so its 9-10 pt text reads as drawn. A wider figure is scaled down, and its text with it;
@@ -37,3 +38,20 @@ def glue_figure(key: str, fig: plt.Figure | None, *, missing: str = "not run yet
         fig = not_run_figure(missing)
     glue(key, fig, display=False)
     plt.close(fig)
+
+
+def cell_labels(values, fmt: str = ".2f") -> np.ndarray:
+    """Text for a heat map's cells (``sns.heatmap(..., annot=cell_labels(v, fmt), fmt="")``).
+
+    Formats like ``fmt`` but prints a value that rounds to zero without a sign: a "-0.00" reads as a
+    negative effect where there is none. NaN cells get no text.
+    """
+    array = np.asarray(values, dtype=float)
+
+    def label(value: float) -> str:
+        if np.isnan(value):
+            return ""
+        text = format(value, fmt)
+        return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+    return np.vectorize(label, otypes=[object])(array)

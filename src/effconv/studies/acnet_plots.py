@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from effconv.analysis.plots import cell_labels
 from effconv.claims.rules import mean_interval
 from effconv.studies import acnet_runs as runs
 from effconv.studies.acnet_report import (CONDITIONS, FLOAT64_TOLERANCE, FUSION_TOLERANCE, MODEL_LABELS,
@@ -119,7 +120,8 @@ def plot_importance(matrices: dict[str, pd.DataFrame | None], profile: str, mode
             if matrix is None:
                 _not_run(ax, "not run yet")
             else:
-                sns.heatmap(pd.DataFrame(np.asarray(matrix, dtype=float)), annot=True, fmt=".3f", cmap="Blues",
+                sns.heatmap(pd.DataFrame(np.asarray(matrix, dtype=float)), annot=cell_labels(matrix, ".3f"), fmt="",
+                            cmap="Blues",
                             vmin=0, vmax=1, cbar=False, square=True, ax=ax, xticklabels=False, yticklabels=False)
             ax.set_title(f"{VARIANT_LABELS.get(name, name)}\n{label}", fontsize=9)
     fig.suptitle(f"Average relative importance of 3x3 kernel positions ({MODEL_LABELS.get(model, model)}, "
@@ -167,7 +169,7 @@ def plot_branch_fusion(kernels: dict[str, Any]) -> plt.Figure:
     fig, axes = plt.subplots(1, len(names), figsize=(min(7.5, 1.9 * len(names)), 2.4))
     titles = {"square": "3x3 (BN folded)", "hor": "+ 1x3 (BN folded)", "ver": "+ 3x1 (BN folded)", "fused": "= fused 3x3"}
     for ax, name, value in zip(axes, names, values):
-        sns.heatmap(value, annot=True, fmt=".2f", cmap="RdBu_r", vmin=-limit, vmax=limit, cbar=False, square=True,
+        sns.heatmap(value, annot=cell_labels(value, ".2f"), fmt="", cmap="RdBu_r", vmin=-limit, vmax=limit, cbar=False, square=True,
                     ax=ax, xticklabels=False, yticklabels=False, annot_kws={"fontsize": 8})
         ax.set_title(titles.get(name, name), fontsize=9)
     fig.suptitle("Branch fusion of one ACB kernel slice (random weights and BN statistics)", fontsize=10)

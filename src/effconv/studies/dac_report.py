@@ -19,6 +19,7 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown
 
+from effconv.analysis.plots import cell_labels
 from effconv.studies import dac as study
 from effconv.studies.dac_results import (  # noqa: F401  (the notebook's names)
     ACCURACY_COLUMNS, FULL_TEST_SET, Baseline, baseline_summary, baseline_table, layer_order, n_test_images,
@@ -95,10 +96,10 @@ def plot_single_layer(means: pd.DataFrame, baseline: Baseline) -> plt.Figure | N
             seed.loc[layer, "rank 1"] = paper_base - paper_value(CHAPTER, key).value
     top = max(float(np.nanmax(drops.to_numpy())), float(np.nanmax(seed.to_numpy())), 1.0)
     fig, axes = plt.subplots(1, 2, figsize=(7.8, 4.8), gridspec_kw={"width_ratios": [1, 1.2]})
-    style = dict(vmin=0, vmax=top, cmap="rocket_r", annot=True, fmt=".1f", annot_kws={"size": 8},
-                 linewidths=0.4, linecolor="white")
-    sns.heatmap(drops, ax=axes[0], cbar=False, **style)
-    sns.heatmap(seed, ax=axes[1], cbar=True, cbar_kws={"label": "accuracy drop (pp)"}, **style)
+    style = dict(vmin=0, vmax=top, cmap="rocket_r", fmt="", annot_kws={"size": 8}, linewidths=0.4, linecolor="white")
+    sns.heatmap(drops, ax=axes[0], cbar=False, annot=cell_labels(drops, ".1f"), **style)
+    sns.heatmap(seed, ax=axes[1], cbar=True, cbar_kws={"label": "accuracy drop (pp)"}, annot=cell_labels(seed, ".1f"),
+                **style)
     axes[0].set_title(f"ours ({baseline.profile}, baseline {baseline.text()})", fontsize=9)
     axes[1].set_title(f"seed (baseline {paper_base:g}%; only two cells quoted)", fontsize=9)
     for ax in axes:
@@ -312,7 +313,7 @@ def plot_equal_flops(table: pd.DataFrame, profile: str) -> plt.Figure | None:
     grid.columns = [f"rank {r}" for r in grid.columns]
     bound = max(float(np.nanmax(np.abs(grid.to_numpy()))), 1.0)
     fig, ax = plt.subplots(figsize=(5.2, 5.0))
-    sns.heatmap(grid, ax=ax, cmap="vlag", vmin=-bound, vmax=bound, annot=True, fmt=".1f",
+    sns.heatmap(grid, ax=ax, cmap="vlag", vmin=-bound, vmax=bound, annot=cell_labels(grid, ".1f"), fmt="",
                 annot_kws={"size": 8}, cbar_kws={"label": "DAC - channel SVD (pp)"})
     ax.set(xlabel="DAC rank (SVD gets the same or fewer FLOPs)", ylabel="",
            title=f"DAC vs channel SVD at equal FLOPs ({profile})")

@@ -28,10 +28,12 @@ import pandas as pd
 from effconv.claims import ClaimsTable, Grade, grade_effect
 from effconv.errors import EffconvError
 from effconv.experiments import ExperimentSpec, resolve, results_table
-from effconv.studies import shufflenet as study
 from effconv.studies.paper import paper_value
+from effconv.studies.shufflenet_costs import CHAPTER, GROUPS, SCALE_LABELS, cifar_cost
+from effconv.studies.shufflenet_count_claims import add_complexity_claims, add_more_count_claims
+from effconv.studies.shufflenet_latency import add_latency_claims
+from effconv.studies.shufflenet_tables import paper_table2
 
-CHAPTER = study.CHAPTER
 SHUFFLE_GROUPS = (3, 8)
 
 
@@ -72,7 +74,7 @@ def run_table(specs: Sequence[ExperimentSpec], results: Sequence[dict[str, Any] 
 
 
 def width_label(width: float) -> str:
-    return study.SCALE_LABELS.get(width, f"{width:g}x")
+    return SCALE_LABELS.get(width, f"{width:g}x")
 
 
 # --- statistics --------------------------------------------------------------------------------------
@@ -154,10 +156,10 @@ def table2(table: pd.DataFrame, profile: str) -> pd.DataFrame:
     for width in sorted(shuffled["width"].unique()):
         base = arm(table, width, 1)
         base_paper = _paper_error(width, 1)
-        base_mflops = study.cifar_cost(1, width)[0]
+        base_mflops = cifar_cost(1, width)[0]
         for g in sorted(shuffled.loc[shuffled["width"] == width, "groups"].unique()):
             a = arm(table, width, int(g))
-            mflops, params, _ = study.cifar_cost(int(g), width)
+            mflops, params, _ = cifar_cost(int(g), width)
             paper = _paper_error(width, int(g))
             rows.append({
                 "profile": profile, "width": width_label(width), "g": int(g), "status": _status(a),
@@ -331,7 +333,7 @@ def plot_table2(t2: pd.DataFrame, profile: str) -> plt.Figure:
     """Left: our CIFAR-10 error per g and width (error bars: std over seeds). Right: the paper's
     ImageNet Table 2 for the same widths, for orientation (different data, different scale)."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(7.8, 3.6))
-    groups = list(study.GROUPS)
+    groups = list(GROUPS)
     positions = {g: i for i, g in enumerate(groups)}
     stored = t2[t2["n"] > 0]
     colours = dict(zip(sorted(t2["width"].unique()), plt.rcParams["axes.prop_cycle"].by_key()["color"]))
@@ -346,7 +348,7 @@ def plot_table2(t2: pd.DataFrame, profile: str) -> plt.Figure:
     left.set(xticks=range(len(groups)), xticklabels=[str(g) for g in groups], xlim=(-0.4, len(groups) - 0.6),
              xlabel="groups g",
              ylabel="test error (%)", title=f"CIFAR-10, ours (profile {profile})")
-    published = study.paper_table2()
+    published = paper_table2()
     for width in sorted(t2["width"].unique()):
         if width in published.index:
             right.plot(range(len(groups)), [published.loc[width, f"g={g}"] for g in groups], marker="s", ls="--",
@@ -418,8 +420,8 @@ def ledger(profile: str = "best") -> ClaimsTable:
     runs = load_runs(profile, log=lambda *_: None)
     table = runs.table
     claims = ClaimsTable(CHAPTER)
-    study.add_complexity_claims(claims)
-    study.add_more_count_claims(claims)
+    add_complexity_claims(claims)
+    add_more_count_claims(claims)
     add_training_claims(claims, verdicts(table, table3(table, runs.profile), runs.profile))
     return claims
 
@@ -427,7 +429,7 @@ def ledger(profile: str = "best") -> ClaimsTable:
 def with_live_claims(claims: ClaimsTable, latency: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None
                      ) -> ClaimsTable:
     """``claims`` plus the live latency claims timed on this machine (for display only)."""
-    study.add_latency_claims(claims, latency)
+    add_latency_claims(claims, latency)
     return claims
 
 

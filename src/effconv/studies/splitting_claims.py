@@ -113,7 +113,7 @@ def _reference_claims(claims: ClaimsTable, counts: dict, inception: pd.DataFrame
     _count(claims, "VGG-16 params (M)", "vgg16_params", vgg.params / 1e6, "torchvision vgg16")
     ref = paper_value(CHAPTER, "mobilenet_vs_vgg16_params")
     # printed as a bound: "less than 1/32 of the params" is "more than 32 times fewer"
-    claims.grade("MobileNet has about 1/32 of VGG-16's params (x fewer)",
+    claims.grade("MobileNet has less than 1/32 of VGG-16's params (x fewer)",
                  grade_bound(vgg.params / mb.params, ref.value, ">"), kind="counted", source=ref.cite,
                  paper=f"> {ref.value:g}", profile=PROFILE,
                  evidence=f"params ratio of the two counted models; the seed prints a bound (less than 1/32 of "

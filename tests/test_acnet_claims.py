@@ -113,9 +113,9 @@ def test_three_seeds_where_the_paper_holds():
 
 def test_absolute_accuracies_of_our_setting_are_not_comparable():
     frame = build(paper_like())
-    resnet = row(frame, "ResNet-56 (ResNet-20 at width 0.5 stands in for ResNet-56): ACNet accuracy")
+    resnet = row(frame, "ResNet-56 (ResNet-20 at width 1 stands in for ResNet-56): ACNet accuracy")
     assert resnet["verdict"] == "not comparable" and "8 epochs" in resnet["evidence"]
-    gain = row(frame, "ResNet-56 (ResNet-20 at width 0.5 stands in for ResNet-56): ACNet gain")
+    gain = row(frame, "ResNet-56 (ResNet-20 at width 1 stands in for ResNet-56): ACNet gain")
     assert gain["verdict"] == "reproduced"
     for fragment in ("border variant accuracy", "almost all corners pruned", "destroys the model by 13%"):
         assert row(frame, fragment)["verdict"] == "not comparable", fragment

@@ -98,7 +98,7 @@ def test_everything_copes_with_no_runs():
     table, ablation, skeleton = (comparison(runs.table_specs), comparison(runs.ablation_specs),
                                  comparison(runs.skeleton_specs))
     cifar10 = report.cifar10_table(table)
-    assert list(cifar10["model"][:6]) == ["Cifar-quick", "VGG-16", "ResNet-56", "ResNet-20 (width 0.5)", "WRN-16-8",
+    assert list(cifar10["model"][:6]) == ["Cifar-quick", "VGG-16", "ResNet-56", "ResNet-20", "WRN-16-8",
                                           "DenseNet-40"]
     assert cifar10["gain"].isna().all() and cifar10.iloc[-1]["dataset"] == "CIFAR-100"
     assert set(cifar10["status"]) == {"not run", "not in the cpu profile", "not run (no data)"}

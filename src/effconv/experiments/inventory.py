@@ -174,7 +174,8 @@ def jpeg_cost(root: Path | None = None) -> pd.DataFrame:
 def _timing_keys(spec: dict) -> tuple[tuple, tuple]:
     """(exact, near) keys under which a run's epoch time estimates another's: the same profile, model,
     options and batch size; or the same but for explicit stage widths (a FLOP-matched variant)."""
-    kwargs = {k: v for k, v in sorted(spec.get("model_kwargs", {}).items())}
+    # width 1.0 is every builder's default: a run that spells it out times the same model as one that does not
+    kwargs = {k: v for k, v in sorted(spec.get("model_kwargs", {}).items()) if (k, v) != ("width", 1.0)}
     near = {k: v for k, v in kwargs.items() if k != "channels"}
     batch = spec["recipe"].get("batch_size")
     return ((spec["profile"], spec["model"], json.dumps(kwargs), batch),

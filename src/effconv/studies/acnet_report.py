@@ -52,7 +52,7 @@ def cifar10_table(comparison: Runs) -> pd.DataFrame:
     beside the paper's and the authors' repository re-run, plus a CIFAR-100 row (no data: not run).
 
     One row per paper family, plus our profile's models that are not paper families (the cpu profile's
-    ResNet-20 at half width). Numeric columns are NaN where not run; ``status`` says why.
+    ResNet-20). Numeric columns are NaN where not run; ``status`` says why.
     """
     table = comparison.table()
     trained = list(dict.fromkeys(table["model"]))

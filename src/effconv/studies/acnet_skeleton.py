@@ -31,7 +31,7 @@ def importance_matrices(comparison: Runs) -> dict[str, pd.DataFrame | None]:
 
 
 def skeleton_setting(profile: str) -> tuple[str, float]:
-    """The skeleton model of a profile and its width (cpu: ResNet-20 at half width; full: ResNet-56)."""
+    """The skeleton model of a profile and its width (cpu: ResNet-20; full: ResNet-56)."""
     model = runs.SKELETON_MODEL[profile]
     return model, runs.TABLE[profile][model]["width"]
 

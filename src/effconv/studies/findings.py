@@ -54,8 +54,8 @@ KEY_CLAIMS: dict[str, list[tuple[str, str]]] = {
         ("the fused ACNet has exactly the base model's parameters and FLOPs (families equal, of 5)",
          "the fused ACNet costs exactly what the base costs (families)"),
         ("CIFAR-10 Cifar-quick: ACNet gain over the base (pp)", "CIFAR-10 Cifar-quick: ACNet beats the base (pp)"),
-        ("CIFAR-10 ResNet-56 (ResNet-20 at width 0.5 stands in for ResNet-56): ACNet gain over the base (pp)",
-         "CIFAR-10 ResNet-56 (ours: ResNet-20 at width 0.5): ACNet beats the base (pp)"),
+        ("CIFAR-10 ResNet-56 (ResNet-20 at width 1 stands in for ResNet-56): ACNet gain over the base (pp)",
+         "CIFAR-10 ResNet-56 (ours: ResNet-20): ACNet beats the base (pp)"),
         ("rotation (Cifar-quick on CIFAR-10; paper: ImageNet ResNet-18): horizontal-only − base, 180° rotated (pp)",
          "horizontal kernels help on 180°-rotated images (pp)"),
         ("ACNet: training strengthens the skeleton beyond what adding random kernels gives "

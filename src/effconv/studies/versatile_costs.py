@@ -184,12 +184,9 @@ def cifar_vgg16_complexity(width: float = 1.0, seed: int = 0) -> pd.DataFrame:
             "memory_MB": counts["memory_mb"], "MFLOPs": counts["macs"] / 1e6,
             "MFLOPs_executed": counts["macs_executed"] / 1e6,
         })
-    table = pd.DataFrame(rows)
-    base = table.iloc[0]
-    table["params_ratio"] = table["params_M"] / base["params_M"]
-    table["memory_ratio"] = table["memory_MB"] / base["memory_MB"]
-    table["FLOPs_ratio"] = table["MFLOPs"] / base["MFLOPs"]
-    return table
+    return ratios_to_first_row(pd.DataFrame(rows), {"params_ratio": ("params_M", "params_M"),
+                                                    "memory_ratio": ("memory_MB", "memory_MB"),
+                                                    "FLOPs_ratio": ("MFLOPs", "MFLOPs")})
 
 
 def layer_cost_table(channels: int = 64, out_channels: int = 64, size: int = 32, kernel: int = 3,
@@ -225,11 +222,17 @@ def layer_cost_table(channels: int = 64, out_channels: int = 64, size: int = 32,
         rows.append({"layer": name, "params": counts["params"], "params_official": counts["params_official"],
                      "mask_bits": counts["mask_bits"], "macs": counts["macs"],
                      "macs_executed": counts["macs_executed"], "expected FLOPs ratio": expected})
-    table = pd.DataFrame(rows)
+    return ratios_to_first_row(pd.DataFrame(rows), {"params_official ratio": ("params_official", "params"),
+                                                    "FLOPs ratio": ("macs", "macs"),
+                                                    "executed ratio": ("macs_executed", "macs")})
+
+
+def ratios_to_first_row(table: pd.DataFrame, ratios: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """Adds ``name = table[column] / first row's reference column`` for each ``name: (column, reference)``:
+    the first row is the standard model or layer every form is compared with."""
     base = table.iloc[0]
-    table["params_official ratio"] = table["params_official"] / base["params"]
-    table["FLOPs ratio"] = table["macs"] / base["macs"]
-    table["executed ratio"] = table["macs_executed"] / base["macs"]
+    for name, (column, reference) in ratios.items():
+        table[name] = table[column] / base[reference]
     return table
 
 

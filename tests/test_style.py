@@ -178,3 +178,18 @@ def test_pivot_columns_read_as_words():
     single = long.pivot_table(index="g", columns="width", values="mflops_32", sort=False)
     assert headers(styled(single).to_html()) == ["g", "0.25x", "0.5x"]
     assert not any("_" in h for h in headers(html))
+
+
+def test_row_numbers_are_dropped_and_unnamed_row_labels_get_no_header():
+    filtered = pd.DataFrame({"g": [1, 2, 3], "macs": [5, 6, 7]}).iloc[[2, 0]]
+    html = styled(filtered).to_html()
+    assert headers(html) == ["g", "MACs"] and cells(html) == ["3", "7", "1", "5"]
+    labelled = pd.DataFrame({"slot 1": ["a1", "c2"]}, index=["new group 1", "new group 2"])
+    html = styled(labelled).to_html()
+    assert headers(html) == ["", "slot 1"] and cells(html)[:2] == ["new group 1", "a1"]
+
+
+def test_pivot_top_level_can_be_renamed():
+    pivot = pd.DataFrame({"g": [1, 2], "w": ["a", "a"], "x_pp": [1.0, 2.0]}).pivot_table(index="g", columns="w",
+                                                                                      values=["x_pp"])
+    assert headers(styled(pivot, names={"x_pp": "gain (pp)"}).to_html()) == ["g", "gain (pp), w a"]

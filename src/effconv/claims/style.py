@@ -181,14 +181,15 @@ def verdict_css(value) -> str:
     return f"background-color: {background}; color: {text}; font-weight: 600; overflow-wrap: normal"
 
 
-def _flat_columns(columns: pd.MultiIndex, units: Mapping[str, str] | None) -> tuple[list, list[str]]:
+def _flat_columns(columns: pd.MultiIndex, units: Mapping[str, str] | None,
+                  names: Mapping[str, str] | None) -> tuple[list, list[str]]:
     """A pivot's two-level header as one line per column: "table1 vs g3 (%), width 0.25x".
 
-    The top level (the values) gets its reader name; a lower level is prefixed with its level name, if any.
-    Returns the top-level keys (for ``names``/``decimals``/``formats`` lookups) and the labels."""
+    The top level (the values) gets its reader name (``names`` may give it); a lower level is prefixed
+    with its level name, if any. Returns the top-level keys (for ``decimals``/``formats``) and the labels."""
     tops, labels = [], []
     for parts in columns:
-        words = [human_name(parts[0], units)] if str(parts[0]) else []
+        words = [(names or {}).get(parts[0]) or human_name(parts[0], units)] if str(parts[0]) else []
         for level, part in zip(columns.names[1:], parts[1:]):
             if str(part):
                 words.append(f"{level} {part}" if level else str(part))
@@ -223,10 +224,15 @@ def styled(df: pd.DataFrame, *, names: Mapping[str, str] | None = None, units: M
         raise EffconvError(f"styled() takes a pandas DataFrame, not {type(df).__name__}; "
                            "wrap a Series with .to_frame().")
     table = df.copy()
-    if not (isinstance(table.index, pd.RangeIndex) and table.index.start == 0 and table.index.step == 1):
+    index = table.index
+    if index.nlevels == 1 and index.name is None and pd.api.types.is_integer_dtype(index.dtype):
+        table = table.reset_index(drop=True)  # row numbers left by a filter or a sort say nothing
+    elif not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
+        if index.nlevels == 1 and index.name is None:
+            table = table.rename_axis("")  # row labels that need no header ("new group 1"), not "index"
         table = table.reset_index()
     if isinstance(table.columns, pd.MultiIndex):
-        tops, originals = _flat_columns(table.columns, units)  # options may name a column by its shown label
+        tops, originals = _flat_columns(table.columns, units, names)  # options may also name a shown label
         table.columns = originals
         labels = [(names or {}).get(c) or c for c in originals]
     else:

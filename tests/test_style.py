@@ -193,3 +193,8 @@ def test_pivot_top_level_can_be_renamed():
     pivot = pd.DataFrame({"g": [1, 2], "w": ["a", "a"], "x_pp": [1.0, 2.0]}).pivot_table(index="g", columns="w",
                                                                                       values=["x_pp"])
     assert headers(styled(pivot, names={"x_pp": "gain (pp)"}).to_html()) == ["g", "gain (pp), w a"]
+
+
+def test_one_decimals_for_all_leaves_integer_columns_whole():
+    html = styled(pd.DataFrame({"out_channels": [16, 512], "ratio": [0.17361, 1.5]}), decimals=3).to_html()
+    assert cells(html) == ["16", "0.174", "512", "1.500"]

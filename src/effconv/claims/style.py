@@ -273,6 +273,8 @@ def styled(df: pd.DataFrame, *, names: Mapping[str, str] | None = None, units: M
             styler = styler.format(spec_format(spec, na_rep), subset=[label], escape="html")
         else:
             wanted = _lookup(decimals, original, top)
+            if not isinstance(decimals, Mapping) and pd.api.types.is_integer_dtype(series.dtype):
+                wanted = None  # one number for the whole table is meant for its fractions, not its counts
             places = wanted if wanted is not None else _decimals(series)
             styler = styler.format(number_format(places, na_rep), subset=[label], escape="html")
         # a number never breaks across lines ("4.0e-07" would at the hyphen); text around it wraps

@@ -153,11 +153,9 @@ def test_per_column_formats_and_missing_text():
     assert headers(html) == ["gain (pp)", "params", "share", "note"]
 
 
-def test_formats_leave_text_cells_alone_and_refuse_unknown_columns():
-    html = styled(pd.DataFrame({"delta_pp": [1.5, "not run"]}), formats={"delta_pp": "{:+.1f}"}).to_html()
+def test_formats_leave_text_cells_alone_and_refuse_a_bad_format():
+    html = styled(pd.DataFrame({"delta_pp": [1.5, "not run"]}), formats={"delta_pp": "{:+.1f}", "absent": "{:,}"}).to_html()
     assert cells(html) == ["+1.5", "not run"]
-    with pytest.raises(EffconvError, match="formats= names no column 'missing'"):
-        styled(pd.DataFrame({"a": [1]}), formats={"missing": "{:.1f}"})
     with pytest.raises(EffconvError, match="format string"):
         styled(pd.DataFrame({"a": [1]}), formats={"a": 3})
 
@@ -198,3 +196,8 @@ def test_pivot_top_level_can_be_renamed():
 def test_one_decimals_for_all_leaves_integer_columns_whole():
     html = styled(pd.DataFrame({"out_channels": [16, 512], "ratio": [0.17361, 1.5]}), decimals=3).to_html()
     assert cells(html) == ["16", "0.174", "512", "1.500"]
+
+
+def test_na_rep_per_column():
+    table = pd.DataFrame({"acc_%": [np.nan], "std_%": [np.nan], "gap": [np.nan]})
+    assert cells(styled(table, na_rep={"acc_%": "not run", "std_%": "-"}).to_html()) == ["not run", "-", "–"]

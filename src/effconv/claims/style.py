@@ -207,7 +207,8 @@ def _lookup(mapping, original, top):
 
 def styled(df: pd.DataFrame, *, names: Mapping[str, str] | None = None, units: Mapping[str, str] | None = None,
            decimals: int | Mapping[str, int] | None = None, formats: Mapping[str, object] | None = None,
-           na_rep: str = _MISSING, caption: str | None = None, verdict: str = "verdict") -> Styler:
+           na_rep: str | Mapping[str, str] = _MISSING, caption: str | None = None,
+           verdict: str = "verdict") -> Styler:
     """The book's table style for ``df``; display the returned Styler.
 
     - A meaningful index (anything but 0..n-1) becomes ordinary columns; the index itself is hidden.
@@ -217,7 +218,9 @@ def styled(df: pd.DataFrame, *, names: Mapping[str, str] | None = None, units: M
     - Numeric columns are right-aligned in tabular figures with about three significant figures
       (``decimals``: one number for all, or per original column name); text wraps inside its cell.
     - ``formats`` gives a column an exact format instead: a format string (``"{:+.2f}"`` for signed
-      differences, ``"{:,}"`` for counts, ``"{:.1e}"``) or a callable; missing cells show ``na_rep``.
+      differences, ``"{:,}"`` for counts, ``"{:.1e}"``) or a callable; missing cells show ``na_rep``. Like
+      ``names`` and ``decimals``, it may name columns a table shows only sometimes. ``na_rep`` is one text
+      for every missing cell or one per column (others show "–").
     - The ``verdict`` column shows each of the six verdicts in its own colour.
     """
     if not isinstance(df, pd.DataFrame):
@@ -257,26 +260,24 @@ def styled(df: pd.DataFrame, *, names: Mapping[str, str] | None = None, units: M
     ])
 
     per_column: dict[str, list[dict]] = {}
-    unknown = sorted(str(k) for k in (formats or {}) if k not in set(originals) | set(tops))
-    if unknown:
-        raise EffconvError(f"styled(): formats= names no column {', '.join(map(repr, unknown))}; "
-                           f"the table's columns are {', '.join(map(repr, map(str, originals)))}.")
     for original, top, label in zip(originals, tops, labels):
         series = table[label]
+        missing = _lookup(na_rep, original, top) if isinstance(na_rep, Mapping) else na_rep
+        missing = _MISSING if missing is None else missing
         if str(original) == verdict or label == verdict:
-            styler = styler.format(number_format(0, na_rep), subset=[label], escape="html")
+            styler = styler.format(number_format(0, missing), subset=[label], escape="html")
             styler = styler.map(verdict_css, subset=[label])
             per_column[label] = [{"selector": "td", "props": "white-space: normal; overflow-wrap: normal"}]
             continue
         spec = _lookup(formats, original, top)
         if spec is not None:
-            styler = styler.format(spec_format(spec, na_rep), subset=[label], escape="html")
+            styler = styler.format(spec_format(spec, missing), subset=[label], escape="html")
         else:
             wanted = _lookup(decimals, original, top)
             if not isinstance(decimals, Mapping) and pd.api.types.is_integer_dtype(series.dtype):
                 wanted = None  # one number for the whole table is meant for its fractions, not its counts
             places = wanted if wanted is not None else _decimals(series)
-            styler = styler.format(number_format(places, na_rep), subset=[label], escape="html")
+            styler = styler.format(number_format(places, missing), subset=[label], escape="html")
         # a number never breaks across lines ("4.0e-07" would at the hyphen); text around it wraps
         styler = styler.map(_nowrap_numbers, subset=[label])
         if _is_numeric_column(series):

@@ -154,7 +154,8 @@ def test_per_column_formats_and_missing_text():
 
 
 def test_formats_leave_text_cells_alone_and_refuse_a_bad_format():
-    html = styled(pd.DataFrame({"delta_pp": [1.5, "not run"]}), formats={"delta_pp": "{:+.1f}", "absent": "{:,}"}).to_html()
+    table = pd.DataFrame({"delta_pp": [1.5, "not run"]})
+    html = styled(table, formats={"delta_pp": "{:+.1f}", "absent": "{:,}"}).to_html()
     assert cells(html) == ["+1.5", "not run"]
     with pytest.raises(EffconvError, match="format string"):
         styled(pd.DataFrame({"a": [1]}), formats={"a": 3})

@@ -22,7 +22,7 @@ from pandas.io.formats.style import Styler
 
 from effconv.errors import EffconvError
 
-__all__ = ["VERDICTS", "VERDICT_COLOURS", "set_display_options", "human_name", "number_format", "styled",
+__all__ = ["VERDICTS", "VERDICT_COLOURS", "set_display_options", "human_name", "number_format", "spec_format", "styled",
            "verdict_css", "LEDGER_ORDER", "styled_ledger"]
 
 # The book's verdict vocabulary, in order from best to "nothing to say".

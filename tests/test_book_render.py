@@ -152,6 +152,8 @@ function measure() {
     return {
       index, shown: r.width > 0 && r.height > 0, width: Math.round(r.width), scrollBox,
       styled: table.classList.contains('effconv-table'),
+      output: !!output, findings: !!table.closest('.effconv-findings'),
+      headers: Array.from(table.querySelectorAll('thead th')).map(c => c.textContent.trim()),
       past: Math.round(Math.max(visibleRight - right, left - visibleLeft)), clippedBy,
       label: (table.caption ? table.caption.textContent.trim() + ': ' : '') + heads.slice(0, 4).join(' | '),
       ellipsis: cells.filter(c => c === '...' || c === '…').length,
@@ -241,6 +243,22 @@ def test_tables_are_not_truncated(browser, page):
     if seen["printed"]:
         bad.append(f"{seen['printed']} printed DataFrames with '[N rows x M columns]'")
     assert not bad, f"{page}: truncated tables ({TABLE_HELP}):\n  " + "\n  ".join(bad)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_tables_read_as_words(browser, page):
+    """Every table a notebook shows went through styled(): reader names, so no snake_case header."""
+    bad = []
+    for t in facts(browser, page)["tables"]:
+        if not t["output"]:
+            continue  # a table written in the page's markdown
+        where = f"table {t['index'] + 1} [{t['label'][:70]}]"
+        if not (t["styled"] or t["findings"]):  # the findings box has its own look, the same verdict colours
+            bad.append(f"{where}: not shown through styled()")
+        underscored = [h for h in t["headers"] if "_" in h]
+        if underscored:
+            bad.append(f"{where}: headers {underscored[:4]} read as code")
+    assert not bad, f"{page}: {len(bad)} tables ({TABLE_HELP}, names={{...}} for the rest):\n  " + "\n  ".join(bad)
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -141,3 +141,64 @@ def test_a_ledger_reads_claim_values_verdict_first():
     styler = styled_ledger(frame)
     assert list(styler.data.columns) == ["claim", "paper", "ours", "verdict", "evidence", "extra"]
     assert re.search(r"td\.col0 {[^}]*min-width: 16em", styler.to_html())
+
+
+def test_per_column_formats_and_missing_text():
+    table = pd.DataFrame({"gain_pp": [0.5, -1.234, np.nan], "params": [1_531_936, 66_358, 12],
+                          "share": [0.123, 0.5, 1.0], "note": ["a", "b", "c"]})
+    html = styled(table, formats={"gain_pp": "{:+.2f}", "params": "{:,}", "share": lambda v: f"{v:.0%}"},
+                  na_rep="not run").to_html()
+    assert cells(html) == ["+0.50", "1,531,936", "12%", "a", "-1.23", "66,358", "50%", "b",
+                           "not run", "12", "100%", "c"]
+    assert headers(html) == ["gain (pp)", "params", "share", "note"]
+
+
+def test_formats_leave_text_cells_alone_and_refuse_a_bad_format():
+    table = pd.DataFrame({"delta_pp": [1.5, "not run"]})
+    html = styled(table, formats={"delta_pp": "{:+.1f}", "absent": "{:,}"}).to_html()
+    assert cells(html) == ["+1.5", "not run"]
+    with pytest.raises(EffconvError, match="format string"):
+        styled(pd.DataFrame({"a": [1]}), formats={"a": 3})
+
+
+def test_na_rep_applies_to_rounded_columns():
+    assert cells(styled(pd.DataFrame({"acc_%": [93.41, np.nan]}), na_rep="not run").to_html()) == ["93.41", "not run"]
+
+
+def test_pivot_columns_read_as_words():
+    long = pd.DataFrame({"g": [1, 1, 2, 2], "width": ["0.25x", "0.5x"] * 2, "vs_g3_%": [1.0, 2.0, 3.0, -4.0],
+                         "mflops_32": [3.257, 11.491, 3.341, 11.585]})
+    pivot = long.pivot_table(index="g", columns="width", values=["vs_g3_%", "mflops_32"], sort=False)
+    html = styled(pivot, formats={"vs_g3_%": "{:+.1f}"}, decimals={"mflops_32": 2}).to_html()
+    assert headers(html) == ["g", "vs g3 (%), width 0.25x", "vs g3 (%), width 0.5x",
+                             "MFLOPs 32, width 0.25x", "MFLOPs 32, width 0.5x"]
+    assert cells(html)[:5] == ["1", "+1.0", "+2.0", "3.26", "11.49"]
+    # one value, one column level: the level's values are the headers
+    single = long.pivot_table(index="g", columns="width", values="mflops_32", sort=False)
+    assert headers(styled(single).to_html()) == ["g", "0.25x", "0.5x"]
+    assert not any("_" in h for h in headers(html))
+
+
+def test_row_numbers_are_dropped_and_unnamed_row_labels_get_no_header():
+    filtered = pd.DataFrame({"g": [1, 2, 3], "macs": [5, 6, 7]}).iloc[[2, 0]]
+    html = styled(filtered).to_html()
+    assert headers(html) == ["g", "MACs"] and cells(html) == ["3", "7", "1", "5"]
+    labelled = pd.DataFrame({"slot 1": ["a1", "c2"]}, index=["new group 1", "new group 2"])
+    html = styled(labelled).to_html()
+    assert headers(html) == ["", "slot 1"] and cells(html)[:2] == ["new group 1", "a1"]
+
+
+def test_pivot_top_level_can_be_renamed():
+    pivot = pd.DataFrame({"g": [1, 2], "w": ["a", "a"], "x_pp": [1.0, 2.0]}).pivot_table(index="g", columns="w",
+                                                                                      values=["x_pp"])
+    assert headers(styled(pivot, names={"x_pp": "gain (pp)"}).to_html()) == ["g", "gain (pp), w a"]
+
+
+def test_one_decimals_for_all_leaves_integer_columns_whole():
+    html = styled(pd.DataFrame({"out_channels": [16, 512], "ratio": [0.17361, 1.5]}), decimals=3).to_html()
+    assert cells(html) == ["16", "0.174", "512", "1.500"]
+
+
+def test_na_rep_per_column():
+    table = pd.DataFrame({"acc_%": [np.nan], "std_%": [np.nan], "gap": [np.nan]})
+    assert cells(styled(table, na_rep={"acc_%": "not run", "std_%": "-"}).to_html()) == ["not run", "-", "–"]

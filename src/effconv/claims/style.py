@@ -22,7 +22,7 @@ from pandas.io.formats.style import Styler
 
 from effconv.errors import EffconvError
 
-__all__ = ["VERDICTS", "VERDICT_COLOURS", "set_display_options", "human_name", "number_format", "styled",
+__all__ = ["VERDICTS", "VERDICT_COLOURS", "set_display_options", "human_name", "number_format", "spec_format", "styled",
            "verdict_css", "LEDGER_ORDER", "styled_ledger"]
 
 # The book's verdict vocabulary, in order from best to "nothing to say".
@@ -110,12 +110,16 @@ def _decimals(values) -> int:
     return min(4, 2 - exponent)  # 0.512, 0.0123
 
 
-def number_format(decimals: int):
-    """A cell formatter: thousands separators, fixed decimals, tiny values in e-notation, missing as "–"."""
+def _is_missing(value) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def number_format(decimals: int, na_rep: str = _MISSING):
+    """A cell formatter: thousands separators, fixed decimals, tiny values in e-notation, missing as ``na_rep``."""
 
     def fmt(value) -> str:
-        if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-            return _MISSING
+        if _is_missing(value):
+            return na_rep
         if isinstance(value, bool):
             return "yes" if value else "no"
         if not _is_number(value):
@@ -126,6 +130,23 @@ def number_format(decimals: int):
         if value != 0 and round(value, decimals) == 0:
             return f"{value:.1e}"  # would print as 0.000: keep the magnitude instead
         return f"{value:,.{decimals}f}"
+
+    return fmt
+
+
+def spec_format(spec, na_rep: str = _MISSING):
+    """A cell formatter from a format string such as ``"{:+.2f}"`` (signed), ``"{:,}"`` (counts) or
+    ``"{:.1%}"``, or from a callable; missing values show as ``na_rep`` and text passes through."""
+    if not (callable(spec) or isinstance(spec, str)):
+        raise EffconvError(f"styled(): a column format must be a format string like '{{:+.2f}}' or a callable, "
+                           f"not {spec!r}.")
+
+    def fmt(value) -> str:
+        if _is_missing(value):
+            return na_rep
+        if isinstance(value, bool) or not _is_number(value):
+            return str(value)  # a note such as "not run" in a numeric column stays as written
+        return spec(value) if callable(spec) else spec.format(value)
 
     return fmt
 
@@ -160,27 +181,67 @@ def verdict_css(value) -> str:
     return f"background-color: {background}; color: {text}; font-weight: 600; overflow-wrap: normal"
 
 
+def _flat_columns(columns: pd.MultiIndex, units: Mapping[str, str] | None,
+                  names: Mapping[str, str] | None) -> tuple[list, list[str]]:
+    """A pivot's two-level header as one line per column: "table1 vs g3 (%), width 0.25x".
+
+    The top level (the values) gets its reader name (``names`` may give it); a lower level is prefixed
+    with its level name, if any. Returns the top-level keys (for ``decimals``/``formats``) and the labels."""
+    tops, labels = [], []
+    for parts in columns:
+        words = [(names or {}).get(parts[0]) or human_name(parts[0], units)] if str(parts[0]) else []
+        for level, part in zip(columns.names[1:], parts[1:]):
+            if str(part):
+                words.append(f"{level} {part}" if level else str(part))
+        tops.append(parts[0])
+        labels.append(", ".join(words))
+    return tops, labels
+
+
+def _lookup(mapping, original, top):
+    """A per-column option, by the column's own name or (pivot columns) by its top-level name."""
+    if not isinstance(mapping, Mapping):
+        return mapping
+    return mapping.get(original, mapping.get(top))
+
+
 def styled(df: pd.DataFrame, *, names: Mapping[str, str] | None = None, units: Mapping[str, str] | None = None,
-           decimals: int | Mapping[str, int] | None = None, caption: str | None = None,
+           decimals: int | Mapping[str, int] | None = None, formats: Mapping[str, object] | None = None,
+           na_rep: str | Mapping[str, str] = _MISSING, caption: str | None = None,
            verdict: str = "verdict") -> Styler:
     """The book's table style for ``df``; display the returned Styler.
 
     - A meaningful index (anything but 0..n-1) becomes ordinary columns; the index itself is hidden.
     - Columns get reader names (:func:`human_name`; ``names`` overrides, ``units`` appends "(unit)").
+      Two-level (pivot) columns read "values (unit), level value"; options keyed by the top-level name
+      apply to all its columns.
     - Numeric columns are right-aligned in tabular figures with about three significant figures
       (``decimals``: one number for all, or per original column name); text wraps inside its cell.
+    - ``formats`` gives a column an exact format instead: a format string (``"{:+.2f}"`` for signed
+      differences, ``"{:,}"`` for counts, ``"{:.1e}"``) or a callable; missing cells show ``na_rep``. Like
+      ``names`` and ``decimals``, it may name columns a table shows only sometimes. ``na_rep`` is one text
+      for every missing cell or one per column (others show "–").
     - The ``verdict`` column shows each of the six verdicts in its own colour.
     """
     if not isinstance(df, pd.DataFrame):
         raise EffconvError(f"styled() takes a pandas DataFrame, not {type(df).__name__}; "
                            "wrap a Series with .to_frame().")
     table = df.copy()
-    if not (isinstance(table.index, pd.RangeIndex) and table.index.start == 0 and table.index.step == 1):
+    index = table.index
+    if index.nlevels == 1 and index.name is None and pd.api.types.is_integer_dtype(index.dtype):
+        table = table.reset_index(drop=True)  # row numbers left by a filter or a sort say nothing
+    elif not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
+        if index.nlevels == 1 and index.name is None:
+            table = table.rename_axis("")  # row labels that need no header ("new group 1"), not "index"
         table = table.reset_index()
     if isinstance(table.columns, pd.MultiIndex):
-        table.columns = [" ".join(str(p) for p in parts if str(p)) for parts in table.columns]
-    originals = list(table.columns)
-    labels = [(names or {}).get(c) or human_name(c, units) for c in originals]
+        tops, originals = _flat_columns(table.columns, units, names)  # options may also name a shown label
+        table.columns = originals
+        labels = [(names or {}).get(c) or c for c in originals]
+    else:
+        originals = list(table.columns)
+        tops = originals
+        labels = [(names or {}).get(c) or human_name(c, units) for c in originals]
     doubled = sorted({label for label in labels if labels.count(label) > 1})
     if doubled:
         raise EffconvError(f"styled(): two columns would both be shown as {', '.join(map(repr, doubled))}; "
@@ -199,16 +260,24 @@ def styled(df: pd.DataFrame, *, names: Mapping[str, str] | None = None, units: M
     ])
 
     per_column: dict[str, list[dict]] = {}
-    for original, label in zip(originals, labels):
+    for original, top, label in zip(originals, tops, labels):
         series = table[label]
+        missing = _lookup(na_rep, original, top) if isinstance(na_rep, Mapping) else na_rep
+        missing = _MISSING if missing is None else missing
         if str(original) == verdict or label == verdict:
-            styler = styler.format(number_format(0), subset=[label], escape="html")
+            styler = styler.format(number_format(0, missing), subset=[label], escape="html")
             styler = styler.map(verdict_css, subset=[label])
             per_column[label] = [{"selector": "td", "props": "white-space: normal; overflow-wrap: normal"}]
             continue
-        wanted = decimals.get(original) if isinstance(decimals, Mapping) else decimals
-        places = wanted if wanted is not None else _decimals(series)
-        styler = styler.format(number_format(places), subset=[label], escape="html")
+        spec = _lookup(formats, original, top)
+        if spec is not None:
+            styler = styler.format(spec_format(spec, missing), subset=[label], escape="html")
+        else:
+            wanted = _lookup(decimals, original, top)
+            if not isinstance(decimals, Mapping) and pd.api.types.is_integer_dtype(series.dtype):
+                wanted = None  # one number for the whole table is meant for its fractions, not its counts
+            places = wanted if wanted is not None else _decimals(series)
+            styler = styler.format(number_format(places, missing), subset=[label], escape="html")
         # a number never breaks across lines ("4.0e-07" would at the hyphen); text around it wraps
         styler = styler.map(_nowrap_numbers, subset=[label])
         if _is_numeric_column(series):

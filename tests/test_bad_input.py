@@ -207,6 +207,13 @@ def _grade_bound(ours, bound, side):
     return grade_bound(ours, bound, side)
 
 
+def _styled(df=None, **kwargs):
+    import pandas as pd
+    from effconv.claims.style import styled
+
+    return styled(pd.DataFrame({"a": [1.0]}) if df is None else df, **kwargs)
+
+
 def _grade_equivalence(margin):
     from effconv.claims import grade_equivalence
 
@@ -243,6 +250,8 @@ API_CASES = [
     (lambda: _grade_bound(1.0, 2.0, "=<"), "a bound's side must be one of <, <=, >, >=, got '=<'"),
     (lambda: _grade_equivalence(margin=-0.5), "the equivalence margin must be a number > 0, got -0.5"),
     (lambda: _grade_equivalence(margin=math.nan), "the equivalence margin must be a number > 0, got nan"),
+    (lambda: _styled(formats={"a": 2}), "styled(): a column format must be a format string like '{:+.2f}' or a callable"),
+    (lambda: _styled(df=[1, 2]), "styled() takes a pandas DataFrame, not list"),
 ]
 
 

@@ -9,8 +9,8 @@ than g = 3. A sweep that gives the largest g the most compute cannot say whether
 so that its multiply-adds are within ``TOLERANCE`` of the reference g = 3 model of the same width (the
 paper's headline g). Among the candidates inside the tolerance it keeps the shape closest to Table 1's;
 a g that is already inside keeps Table 1's widths (and its stored results). The search counts real
-layers (on the ``meta`` device), so it takes seconds: the plan stores its answers in ``MATCHED_CHANNELS``
-and a test re-runs the search against them.
+layers (on the ``meta`` device), one count per candidate, so it takes up to minutes: the plan stores its
+answers in ``MATCHED_CHANNELS`` and a test re-runs the search against them.
 """
 
 from __future__ import annotations

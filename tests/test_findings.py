@@ -1,8 +1,6 @@
-"""The findings boxes: key claims named in the ledgers, the scale read from stored results, the HTML."""
+"""The findings boxes: key claims named in the ledgers, the scale read from the plan, the HTML."""
 
 from __future__ import annotations
-
-import json
 
 import pandas as pd
 import pytest
@@ -12,8 +10,11 @@ from effconv.claims.ledger import COLUMNS, load_ledger
 from effconv.claims.live import ENV, keep_live, load_live
 from effconv.claims.style import VERDICT_COLOURS
 from effconv.errors import EffconvError
+from effconv.experiments.spec import ExperimentSpec
+from effconv.paths import results_dir
 from effconv.studies import CHAPTERS
 from effconv.studies import findings
+from effconv.train.recipes import recipe_for
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
@@ -40,29 +41,39 @@ def test_a_missing_key_claim_is_named():
         findings.key_claims("mobilenet")
 
 
-def _result(name, seed, *, profile="cpu", epochs=6, width=0.25, model="m", source="jpeg"):
-    return {"spec": {"name": name, "seed": seed, "profile": profile, "model": model,
-                     "model_kwargs": {"width": width}, "recipe": {"epochs": epochs}, "data": source},
-            "provenance": {"data": {"source": source}}, "metrics": {"final": {}}}
+def _planned(name, seed, stored, *, epochs=6, width=0.25, source="jpeg-q50"):
+    spec = ExperimentSpec(chapter="toy", name=name, model="cifar_quick", model_kwargs={"width": width},
+                          recipe=recipe_for("cpu", epochs=epochs), profile="cpu", seed=seed)
+    return spec, ({"provenance": {"data": {"source": source}}} if stored else None)
 
 
-def test_scale_is_read_from_the_results():
-    results = [_result("a", 0), _result("a", 1), _result("a", 2), _result("b", 0, epochs=8, width=0.5),
-               _result("c", 0, profile="full", epochs=60, width=1.0)]
-    cpu = findings.scale(results, "cpu")
-    assert (cpu.runs, cpu.arms, cpu.seeds, cpu.epochs) == (4, 2, (1, 3), (6, 8))
-    assert cpu.widths == {"m": (0.25, 0.5)} and cpu.data == ("JPEG CIFAR-10 (quality 75)",)
+def test_scale_counts_planned_runs_and_their_stored_seeds():
+    planned = [_planned("a", 0, True), _planned("a", 1, True), _planned("a", 2, True),
+               _planned("b", 0, True, epochs=8, width=0.5), _planned("b", 1, False, epochs=8, width=0.5),
+               _planned("b", 2, False, epochs=8, width=0.5),
+               _planned("c", 0, False), _planned("c", 1, False), _planned("c", 2, False)]
+    cpu = findings.scale(planned, "cpu")
+    assert (cpu.planned, cpu.runs, cpu.arms, cpu.seeds, cpu.planned_seeds) == (9, 4, 3, (0, 3), (3, 3))
+    assert cpu.epochs == (6, 8) and cpu.widths == {"cifar_quick": (0.25, 0.5)}
+    assert cpu.data == ("JPEG CIFAR-10 re-encoded at quality 50",)
     text = cpu.text()
-    assert "profile cpu" in text and "1–3 seeds per arm" in text and "6–8 epochs" in text and "0.25–0.5" in text
-    assert "no run stored" in findings.scale(results, "smoke").text()
-    assert findings.data_label("jpeg-q25") == "JPEG CIFAR-10 re-encoded at quality 25"
+    assert "4 of 9 planned runs stored" in text and "3 arms with 0–3 of 3 planned seeds" in text
+    assert "6–8 epochs" in text and "0.25–0.5" in text
+    nothing = findings.scale([_planned("a", 0, False)], "cpu").text()
+    assert "0 of 1 planned runs stored" in nothing and "not run" in nothing
+    assert "plans no run" in findings.scale([], "cpu").text()
+    assert findings.data_label("jpeg") == "JPEG CIFAR-10 (quality 75)"
 
 
-def test_scale_of_a_stored_chapter(tmp_path):
-    folder = tmp_path / "toy"
-    folder.mkdir()
-    (folder / "bad.json").write_text("{not json")  # a corrupt file is skipped here (the store reports it)
-    assert findings.stored_results("toy", root=tmp_path) == []
+def test_scale_leaves_out_runs_the_plan_does_not_hold():
+    """A stored run outside the profile's plan (history, such as an earlier width) is not counted."""
+    planned = findings.planned_results("cpu", ("shufflenet",))
+    assert {(s.profile, s.chapter) for s, _ in planned} == {("cpu", "shufflenet")}
+    stored = {p.stem for p in (results_dir() / "shufflenet").glob("*.json")}
+    history = stored - {s.filename.removesuffix(".json") for s, _ in planned}
+    assert history, "the shufflenet results hold runs at Table 1 widths that the plan no longer names"
+    assert findings.scale(planned, "cpu").runs == sum(r is not None for _, r in planned) < len(stored)
+    assert len({s.key for s, _ in planned}) == len(planned)
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
@@ -110,11 +121,3 @@ def test_live_rows_are_kept_only_inside_a_build(tmp_path, monkeypatch):
     assert list(kept["dac"]["claim"]) == ["faster"] and kept["dac"]["machine"].iloc[0] == "a CPU"
     with pytest.raises(EffconvError, match="ledger's columns"):
         keep_live("dac", table.drop(columns="verdict"), "a CPU")
-
-
-def test_results_on_disk_are_json(tmp_path):
-    """stored_results reads real result files through the store's reader."""
-    folder = tmp_path / "toy"
-    folder.mkdir()
-    (folder / "x.json").write_text(json.dumps({"spec": {}, "metrics": {}}))
-    assert findings.stored_results("toy", root=tmp_path) == []  # fails the schema: skipped

@@ -2,16 +2,16 @@
 
 The key claims are named by their ledger claim (a test fails when a name is missing from its ledger),
 3 to 6 per chapter: the paper's headline claims, counted and trained. The box reads the committed ledger
-(``results/<chapter>/claims.csv``); the scale is computed from the chapter's stored results (profile,
-runs, seeds per arm, epochs, model widths, data source), never typed. ``intro_findings`` builds the
-intro page's box from the same pieces, and ``write_intro_findings`` writes it where ``book/intro.md``
-includes it (``effconv book`` calls it; the file is a build product, git-ignored).
+(``results/<chapter>/claims.csv``); the scale is computed from the profile's plan and the stored results
+it finds (runs stored of those planned, seeds per arm, epochs, model widths, data source), never typed.
+``intro_findings`` builds the intro page's box from the same pieces, and ``write_intro_findings`` writes it
+where ``book/intro.md`` includes it (``effconv book`` calls it; the file is a build product, git-ignored).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -20,9 +20,10 @@ from effconv.claims.findings import FindingsBox
 from effconv.claims.ledger import load_ledger
 from effconv.data.cifar import REENCODED, SHIPPED_QUALITY
 from effconv.errors import EffconvError
-from effconv.experiments.store import read_result
+from effconv.experiments.campaign import campaign_specs
+from effconv.experiments.runner import lookup
+from effconv.experiments.spec import ExperimentSpec
 from effconv.io import atomic_write_text
-from effconv.paths import results_dir
 from effconv.studies import CHAPTERS
 
 # chapter -> [(ledger claim, the label a reader sees)], in the order the box lists them
@@ -111,23 +112,27 @@ def key_claims(chapter: str, ledger: pd.DataFrame | None = None) -> pd.DataFrame
 
 @dataclass(frozen=True)
 class Scale:
-    """The training behind one profile of a chapter, read from its stored results."""
+    """The training behind one profile of a chapter: its planned runs and how many of them are stored."""
 
     profile: str
-    runs: int
-    arms: int
-    seeds: tuple[int, int]  # fewest and most seeds of one arm
+    planned: int
+    runs: int  # stored, of the planned
+    arms: int  # planned arms (runs that differ only in their seed)
+    seeds: tuple[int, int]  # fewest and most stored seeds of one arm
+    planned_seeds: tuple[int, int]
     epochs: tuple[int, int]
     widths: dict[str, tuple[float, float]]  # model -> (narrowest, widest)
     data: tuple[str, ...]
 
     def text(self) -> str:
+        if not self.planned:
+            return f"Trained rows: profile {self.profile} plans no run here."
+        lead = f"Trained rows: profile {self.profile}, {self.runs} of {self.planned} planned runs stored"
         if not self.runs:
-            return f"Trained rows: profile {self.profile}, no run stored yet (every trained claim is not run)."
+            return f"{lead} (every trained claim is not run)."
         models = ", ".join(f"{model} at width {_span(lo, hi, 'g')}" for model, (lo, hi) in self.widths.items())
-        return (f"Trained rows: profile {self.profile}, {self.runs} run{'s' if self.runs != 1 else ''} in "
-                f"{self.arms} arm{'s' if self.arms != 1 else ''}, {_span(*self.seeds)} seed"
-                f"{'s' if self.seeds[1] != 1 else ''} per arm, {_span(*self.epochs)} epochs; {models}; "
+        return (f"{lead}: {self.arms} arm{'s' if self.arms != 1 else ''} with {_span(*self.seeds)} of "
+                f"{_span(*self.planned_seeds)} planned seeds each, {_span(*self.epochs)} epochs; {models}; "
                 f"{' and '.join(self.data)}.")
 
 
@@ -147,33 +152,32 @@ def data_label(source: str) -> str:
     return source
 
 
-def stored_results(chapter: str, root: Path | None = None) -> list[dict]:
-    """Every readable training result stored for ``chapter`` (a corrupt file is left to the store's report)."""
-    found = []
-    for path in sorted(((root or results_dir()) / chapter).glob("*.json")):
-        try:
-            found.append(read_result(path))
-        except EffconvError:
-            continue
-    return found
+def planned_results(profile: str, chapters=CHAPTERS) -> list[tuple[ExperimentSpec, dict | None]]:
+    """Each run the profile plans for ``chapters`` (a shared run once) with its stored result, or None.
+    Runs outside the plan (history, such as earlier widths) are not counted."""
+    specs = campaign_specs(profile, chapters)
+    return list(zip(specs, lookup(specs)))
 
 
-def scale(results: list[dict], profile: str) -> Scale:
-    """The scale of the ``profile`` runs among ``results``."""
-    runs = [r for r in results if r["spec"].get("profile") == profile]
-    seeds: dict[str, set] = defaultdict(set)
+def scale(planned: list[tuple[ExperimentSpec, dict | None]], profile: str) -> Scale:
+    """The scale of ``planned`` (specs of ``profile`` with their results, as ``planned_results`` gives)."""
+    seeds: dict[str, list[bool]] = defaultdict(list)
     widths: dict[str, list[float]] = defaultdict(list)
     epochs, data = [], []
-    for result in runs:
-        spec = result["spec"]
-        seeds[spec["name"]].add(spec.get("seed"))
-        widths[spec["model"]].append(float(spec.get("model_kwargs", {}).get("width", 1.0)))
-        epochs.append(int(spec.get("recipe", {}).get("epochs", len(result.get("curve", [])))))
-        source = (result.get("provenance", {}).get("data") or {}).get("source") or spec.get("data", "")
+    for spec, result in planned:
+        # an arm is every run but for its seed
+        seeds[replace(spec, seed=0).key].append(result is not None)
+        if result is None:
+            continue
+        widths[spec.model].append(float(spec.model_kwargs.get("width", 1.0)))
+        epochs.append(spec.recipe.epochs)
+        source = (result.get("provenance", {}).get("data") or {}).get("source") or spec.data
         if data_label(source) not in data:
             data.append(data_label(source))
-    counts = [len(s) for s in seeds.values()] or [0]
-    return Scale(profile=profile, runs=len(runs), arms=len(seeds), seeds=(min(counts), max(counts)),
+    stored = [sum(arm) for arm in seeds.values()] or [0]
+    planned_seeds = [len(arm) for arm in seeds.values()] or [0]
+    return Scale(profile=profile, planned=len(planned), runs=sum(stored), arms=len(seeds),
+                 seeds=(min(stored), max(stored)), planned_seeds=(min(planned_seeds), max(planned_seeds)),
                  epochs=(min(epochs, default=0), max(epochs, default=0)),
                  widths={m: (min(w), max(w)) for m, w in sorted(widths.items())}, data=tuple(data))
 
@@ -184,15 +188,14 @@ def trained_profiles(rows: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(p for p in names if p not in _NOT_A_PROFILE))
 
 
-def scale_notes(chapter: str, ledger: pd.DataFrame, results: list[dict] | None = None) -> list[str]:
+def scale_notes(chapter: str, ledger: pd.DataFrame) -> list[str]:
     """The box's closing lines: what the counted rows rest on, and the scale of each trained profile."""
-    results = stored_results(chapter) if results is None else results
     notes = []
     if (ledger["kind"] == "counted").any():
         notes.append("Counted rows: the networks are built and their layers counted (or the formula checked) "
                      "exactly; nothing is trained.")
     profiles = trained_profiles(ledger)
-    notes += [scale(results, profile).text() for profile in profiles]
+    notes += [scale(planned_results(profile, (chapter,)), profile).text() for profile in profiles]
     if not profiles and (ledger["kind"] == "trained").any():
         notes.append("Trained rows: none is run here (ImageNet-scale training), so they are marked not run.")
     notes.append("Live timings stay in the chapter and out of the ledger; the full ledger is in the Claims section.")
@@ -217,7 +220,7 @@ def intro_findings() -> FindingsBox:
         frames.append(rows)
     rows = pd.concat(frames, ignore_index=True)
     profiles = trained_profiles(ledger)
-    scales = [scale([r for c in CHAPTERS for r in stored_results(c)], p) for p in profiles]
+    scales = [scale(planned_results(p), p) for p in profiles]
     if scales:
         lead = (f"Every trained number in this book comes from the {' and '.join(profiles)} profile"
                 f"{'s' if len(profiles) > 1 else ''}, as the ledger shows: few seeds, short schedules, narrow models "

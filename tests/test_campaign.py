@@ -80,3 +80,18 @@ def test_plan_summary_counts_runs_and_core_hours_per_chapter():
     assert table.loc["acnet"].tolist() == [1, 1, 0.5, 1.5]
     assert table.loc["dac"].tolist() == [0, 1, 0.0, 0.0]      # no estimate: counted as a run, not as hours
     assert table.loc["total"].tolist() == [1, 2, 0.5, 1.5]
+
+
+def test_arms_short_lists_the_missing_seeds_of_each_arm():
+    import pandas as pd
+    from effconv.experiments.campaign import arms_short
+
+    plan = pd.DataFrame({"chapter": ["acnet"] * 5 + ["dac"] * 2, "name": ["a", "a", "a", "b", "b", "c", "c"],
+                         "seed": [2, 0, 1, 0, 1, 0, 1],
+                         "status": ["missing", "stored", "missing", "stored", "stored", "missing", "missing"],
+                         "minutes": [30.0, 20.0, 60.0, 5.0, 5.0, 10.0, float("nan")]})
+    short = arms_short(plan)
+    assert short["arm"].tolist() == ["a", "c"]                 # b has every seed
+    a, c = short.iloc[0], short.iloc[1]
+    assert (a["seeds stored"], a["missing seeds"], a["core-hours left"]) == ("1/3", "1, 2", 1.5)
+    assert (c["seeds stored"], c["missing seeds"]) == ("0/2", "0, 1") and pd.isna(c["core-hours left"])

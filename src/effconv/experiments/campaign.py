@@ -248,3 +248,19 @@ def plan_summary(plan: "pd.DataFrame") -> "pd.DataFrame":
     table.columns = ["runs stored", "runs missing", "core-hours spent", "core-hours left"]
     table.loc["total"] = table.sum()
     return table.round(1).astype({"runs stored": int, "runs missing": int})
+
+
+def arms_short(plan: "pd.DataFrame") -> "pd.DataFrame":
+    """The planned arms (runs that differ only in their seed) still missing seeds: seeds stored of those
+    planned, the missing seeds, and the core-hours they should take (NaN where nothing compares)."""
+    import pandas as pd
+
+    rows = []
+    for (chapter, name), arm in plan.groupby(["chapter", "name"], sort=False):
+        missing = arm[arm["status"] == "missing"]
+        if len(missing):
+            rows.append({"chapter": chapter, "arm": name, "seeds stored": f"{len(arm) - len(missing)}/{len(arm)}",
+                         "missing seeds": ", ".join(str(seed) for seed in sorted(missing["seed"])),
+                         "core-hours left": missing["minutes"].sum(min_count=len(missing)) / 60})
+    return pd.DataFrame(rows, columns=["chapter", "arm", "seeds stored", "missing seeds", "core-hours left"])
+

@@ -78,12 +78,15 @@ def test_jpeg_cost_is_empty_without_pairs(tmp_path):
     assert jpeg_cost(tmp_path).empty
 
 
-def _timed(root, name, model_kwargs, epoch_seconds, epochs=4):
+def _timed(root, name, model_kwargs, epoch_seconds, epochs=4, after_seconds=None):
     write_result(root, "shufflenet", name, "shufflenet_v1_cifar", "cpu", 0.5, epochs=epochs, model_kwargs=model_kwargs)
     path = next(p for p in (root / "shufflenet").glob(f"{name}-*.json"))
     result = json.loads(path.read_text())
     # the first epoch is slow (warm-up): the median epoch ignores it
     result["curve"] = [{"epoch": e + 1, "seconds": epoch_seconds * (5 if e == 0 else 1)} for e in range(epochs)]
+    if after_seconds is not None:
+        train = epoch_seconds * (epochs + 4)
+        result["provenance"].update(train_seconds=train, wall_seconds=train + after_seconds)
     path.write_text(json.dumps(result))
 
 
@@ -97,6 +100,17 @@ def test_missing_runs_are_estimated_from_stored_epoch_times(tmp_path):
     estimates = estimate_minutes([matched, other], root=tmp_path)
     assert estimates[0] == pytest.approx(60 * matched.recipe.epochs / 60)
     assert estimates[1] is None
+
+
+def test_estimates_add_the_time_spent_after_training(tmp_path):
+    """Analyses run after training (DAC's rank sweeps take longer than its training): a run with the same
+    model and analyses says how long."""
+    from effconv.experiments.inventory import estimate_minutes
+    from effconv.studies import shufflenet_runs as plan
+
+    _timed(tmp_path, "g8", {"groups": 8, "width": 0.25, "shuffle": True}, epoch_seconds=60, after_seconds=600)
+    spec = plan.spec("cpu", 8, 0.25, True, 1)
+    assert estimate_minutes([spec], root=tmp_path) == [pytest.approx(spec.recipe.epochs + 10)]
 
 
 def test_the_dry_run_prints_estimates_and_the_missing_total(capsys, monkeypatch, tmp_path):

@@ -244,7 +244,7 @@ def print_plan(specs, results) -> None:
     if missing:
         unknown = len(missing) - len(known)
         print(f"{len(missing)} missing: about {sum(known):.0f} min ({sum(known) / 60:.1f} core-hours, one thread "
-              f"per run) by the stored runs' epoch times" + (f"; {unknown} with no estimate" if unknown else ""))
+              f"per run) by the stored runs' times" + (f"; {unknown} with no estimate" if unknown else ""))
     else:
         print(f"all {len(specs)} stored")
 

@@ -224,7 +224,8 @@ def run_campaign(profile: str, minutes: float, *, chapters: Sequence[str] = PRIO
 
 def profile_plan(profile: str, chapters: Sequence[str] = PRIORITY) -> "pd.DataFrame":
     """Every planned run of ``profile``: whether it is stored, and its minutes on one thread (measured for
-    stored runs, estimated from the stored epoch times for missing ones; NaN when nothing compares)."""
+    stored runs; for missing ones, estimated from the stored runs' epoch and analysis times, NaN when nothing
+    compares)."""
     import pandas as pd
 
     from effconv.experiments.inventory import estimate_minutes

@@ -182,15 +182,23 @@ def _timing_keys(spec: dict) -> tuple[tuple, tuple]:
             (spec["profile"], spec["model"], json.dumps(near), batch))
 
 
-def estimate_minutes(specs, root: Path | None = None) -> list[float | None]:
-    """Minutes each spec should take, from the stored runs' epoch times (None: nothing comparable stored).
+def _after_training_key(spec: dict) -> tuple:
+    """Runs sharing it spend about as long after training: the analyses run on the same model."""
+    return spec["profile"], spec["model"], json.dumps(sorted(spec.get("analyses", {})))
 
-    A run's time per epoch is its median epoch (the first carries warm-up); runs of the same configuration
-    are combined by their median. Stored runs were timed on one thread of the machine named in their
-    provenance, often with a second run beside them, so estimates hold for that setting.
+
+def estimate_minutes(specs, root: Path | None = None) -> list[float | None]:
+    """Minutes each spec should take, from the stored runs' times (None: nothing comparable stored).
+
+    Training: a run's time per epoch is its median epoch (the first carries warm-up); runs of the same
+    configuration are combined by their median, times the spec's epochs. After training: the median of
+    wall minus training time of stored runs with the same model and analyses (DAC's rank sweeps take longer
+    than its training), nothing where none is stored. Stored runs were timed on one thread of the machine
+    named in their provenance, often with a second run beside them, so estimates hold for that setting.
     """
     exact: dict[tuple, list[float]] = {}
     near: dict[tuple, list[float]] = {}
+    after: dict[tuple, list[float]] = {}
     for _, result in _stored(root):
         if isinstance(result, EffconvError):
             continue
@@ -199,10 +207,19 @@ def estimate_minutes(specs, root: Path | None = None) -> list[float | None]:
             key_exact, key_near = _timing_keys(result["spec"])
             exact.setdefault(key_exact, []).append(seconds[len(seconds) // 2])
             near.setdefault(key_near, []).append(seconds[len(seconds) // 2])
+        prov = result.get("provenance", {})
+        if prov.get("wall_seconds") and prov.get("train_seconds"):
+            after.setdefault(_after_training_key(result["spec"]), []).append(
+                max(prov["wall_seconds"] - prov["train_seconds"], 0.0))
     estimates = []
     for spec in specs:
-        key_exact, key_near = _timing_keys(spec.to_dict())
+        spec_dict = spec.to_dict()
+        key_exact, key_near = _timing_keys(spec_dict)
         per_epoch = exact.get(key_exact) or near.get(key_near)
-        estimates.append(None if not per_epoch else
-                         float(pd.Series(per_epoch).median()) * spec.recipe.epochs / 60)
+        if not per_epoch:
+            estimates.append(None)
+            continue
+        analyses = after.get(_after_training_key(spec_dict))
+        estimates.append((float(pd.Series(per_epoch).median()) * spec.recipe.epochs
+                          + (float(pd.Series(analyses).median()) if analyses else 0.0)) / 60)
     return estimates

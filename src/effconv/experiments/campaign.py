@@ -27,7 +27,7 @@ from effconv.errors import EffconvError
 from effconv.experiments.runner import lookup, run_experiment
 from effconv.experiments.spec import ExperimentSpec
 from effconv.experiments.store import ResultStore
-from effconv.studies import CHAPTERS, runs_module
+from effconv.studies import CHAPTERS, planned_specs, runs_module
 
 PRIORITY = ("acnet", "dac", "versatile", "shufflenet")
 
@@ -59,15 +59,8 @@ def campaign_specs(profile: str, chapters: Sequence[str] = PRIORITY) -> list[Exp
     unknown = [c for c in chapters if c not in CHAPTERS]
     if unknown:
         raise EffconvError(f"unknown chapters {unknown}; chapters: {', '.join(CHAPTERS)}.")
-    seen: dict[str, ExperimentSpec] = {}
-    for chapter in chapters:
-        runs = runs_module(chapter)
-        if runs is None:
-            continue
-        for spec in runs.experiments(profile):
-            seen.setdefault(spec.key, spec)
     # stable sort: the chapter's own order breaks ties
-    return sorted(seen.values(), key=lambda s: (*_tier(s), s.seed))
+    return sorted(planned_specs(profile, chapters), key=lambda s: (*_tier(s), s.seed))
 
 
 def config_of(spec: ExperimentSpec) -> tuple[str, str, int]:
@@ -264,4 +257,3 @@ def arms_short(plan: "pd.DataFrame") -> "pd.DataFrame":
                          "missing seeds": ", ".join(str(seed) for seed in sorted(missing["seed"])),
                          "core-hours left": missing["minutes"].sum(min_count=len(missing)) / 60})
     return pd.DataFrame(rows, columns=["chapter", "arm", "seeds stored", "missing seeds", "core-hours left"])
-

@@ -24,6 +24,18 @@ def runs_module(chapter: str) -> ModuleType | None:
         return None
 
 
+
+def planned_specs(profile: str, chapters=CHAPTERS) -> list:
+    """Every run ``profile`` plans for ``chapters``, in the chapters' own order, a run two chapters share
+    (the DAC baseline is also the versatile chapter's) once."""
+    specs = {}
+    for chapter in chapters:
+        runs = runs_module(chapter)
+        for spec in runs.experiments(profile) if runs else ():
+            specs.setdefault(spec.key, spec)
+    return list(specs.values())
+
+
 def chapter_module(chapter: str) -> ModuleType:
     """The chapter's study module (``effconv.studies.<chapter>``); an unknown name is a clear error."""
     from effconv.errors import EffconvError

@@ -23,7 +23,7 @@ from effconv.errors import EffconvError
 from effconv.experiments.runner import lookup
 from effconv.experiments.spec import ExperimentSpec
 from effconv.io import atomic_write_text
-from effconv.studies import CHAPTERS, runs_module
+from effconv.studies import CHAPTERS, planned_specs
 
 # chapter -> [(ledger claim, the label a reader sees)], in the order the box lists them
 KEY_CLAIMS: dict[str, list[tuple[str, str]]] = {
@@ -154,12 +154,8 @@ def data_label(source: str) -> str:
 def planned_results(profile: str, chapters=CHAPTERS) -> list[tuple[ExperimentSpec, dict | None]]:
     """Each run the profile plans for ``chapters`` (a shared run once) with its stored result, or None.
     Runs outside the plan (history, such as earlier widths) are not counted."""
-    specs: dict[str, ExperimentSpec] = {}
-    for chapter in chapters:
-        runs = runs_module(chapter)
-        for spec in runs.experiments(profile) if runs else ():
-            specs.setdefault(spec.key, spec)  # the DAC baseline is also the versatile chapter's
-    return list(zip(specs.values(), lookup(specs.values())))
+    specs = planned_specs(profile, chapters)
+    return list(zip(specs, lookup(specs)))
 
 
 def scale(planned: list[tuple[ExperimentSpec, dict | None]], profile: str) -> Scale:

@@ -101,6 +101,9 @@ CLI_CASES = [
     (["bench", "loader", "--batch-size", "0"], "argument --batch-size: the value must be an integer >= 1"),
     (["bench", "epoch", "--accelerator", "tpu"], "unknown accelerator 'tpu'"),
     (["bench", "nosuch"], "invalid choice: 'nosuch'"),
+    (["bench", "precision", "--modes", "fp16"], "unknown precision modes ['fp16']"),
+    (["bench", "precision", "--modes", "bf16"], "the modes must include fp32"),
+    (["bench", "precision", "--rounds", "0"], "argument --rounds: the value must be an integer >= 1"),
     # flops
     (["flops", "vgg16_cifar", "--input-size", "3", "2", "2"], "does not accept an input of size"),
     (["flops", "resnet20", "--input-size", "0", "32", "32"], "input_size (0, 32, 32) is not understood"),

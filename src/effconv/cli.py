@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--profile", default=None, help="for `epoch` (default full) and `precision` (default cpu): "
                                                         "whose models to time")
     bench.add_argument("--no-compile", action="store_true", help="for `epoch`: eager only")
+    bench.add_argument("--modes", nargs="+", default=None, metavar="MODE",
+                       help="for `precision`: fp32 and any of bf16, fp32+compile, bf16+compile (default all four)")
+    bench.add_argument("--rounds", type=_positive_int, default=3, help="for `precision`: interleaved rounds")
     bench.add_argument("--steps", type=_positive_int, default=None, help="timed steps per pipeline")
     bench.add_argument("--batch-size", type=_positive_int, default=128)
     bench.add_argument("--workers", type=_positive_int, nargs="+", default=[1, 4, 8], help="for `concurrency`")
@@ -300,7 +303,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
     if args.what == "precision":
         profile = check_profile(args.profile or "cpu")
         precision_benchmark(profile, specs=campaign_specs(profile, CHAPTERS), steps=args.steps or 4,
-                            save=not args.no_save)
+                            rounds=args.rounds, save=not args.no_save,
+                            **({"modes": tuple(args.modes)} if args.modes else {}))
     elif args.what == "loader":
         loader_benchmark(args.model, steps=args.steps, batch_size=args.batch_size, accelerator=args.accelerator,
                          save=not args.no_save)

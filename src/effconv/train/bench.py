@@ -279,6 +279,8 @@ def precision_benchmark(profile: str = "cpu", *, specs: Sequence[Any], steps: in
               "modes": list(modes), "rows": rows, "data": data.source,
               "provenance": {**provenance(device), "finished": now()}}
     if save:
-        path = atomic_write_json(results_dir() / "bench" / f"precision-{profile}-cpu.json", result)
+        # one file per ISA level: whether bf16 pays off depends on it (AVX-512 has native bf16, AVX2 has not)
+        isa = torch.backends.cpu.get_cpu_capability().lower()
+        path = atomic_write_json(results_dir() / "bench" / f"precision-{profile}-{isa}.json", result)
         log(f"written {path}")
     return result

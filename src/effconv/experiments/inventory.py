@@ -223,3 +223,52 @@ def estimate_minutes(specs, root: Path | None = None) -> list[float | None]:
         estimates.append((float(pd.Series(per_epoch).median()) * spec.recipe.epochs
                           + (float(pd.Series(analyses).median()) if analyses else 0.0)) / 60)
     return estimates
+
+
+def precision_bench(root: Path | None = None) -> pd.DataFrame:
+    """The CPU precision benchmarks (``effconv bench precision``, one file per ISA level): training images/s
+    of every model configuration in each mode timed, and each mode's speed as a multiple of fp32's."""
+    rows = []
+    for path in sorted(((root or results_dir()) / "bench").glob("precision-*.json")):
+        payload = json.loads(path.read_text())
+        isa = payload.get("provenance", {}).get("cpu_capability")
+        for row in payload.get("rows", []):
+            rows.append({"isa": isa, "model": row["model"], "options": row["options"],
+                         **{f"{mode} img/s": rate for mode, rate in row["images_per_second"].items()},
+                         **{f"{mode} / fp32": ratio for mode, ratio in row["ratio_to_fp32"].items() if mode != "fp32"},
+                         "file": path.name})
+    return pd.DataFrame(rows)
+
+
+def _twin_key(spec: dict, prov: dict) -> tuple:
+    """What two runs must share to differ only in precision: profile, model and options, data, seed and the
+    recipe but for its precision field (chapter, name and the analyses run after training may differ)."""
+    kwargs = {k: v for k, v in sorted(spec.get("model_kwargs", {}).items()) if (k, v) != ("width", 1.0)}
+    recipe = {k: v for k, v in sorted(spec["recipe"].items()) if k != "precision"}
+    return (spec["profile"], spec["model"], json.dumps(kwargs), prov.get("data", {}).get("source"), spec["seed"],
+            json.dumps(recipe), json.dumps(spec.get("epoch_analyses", {}), sort_keys=True))
+
+
+def precision_pairs(root: Path | None = None) -> pd.DataFrame:
+    """Every stored run trained in bf16 autocast beside its fp32 twin (``_twin_key``), one row per pair, by the
+    precision each run's provenance records it trained in (``auto`` is bf16 on a GPU, fp32 on a CPU)."""
+    arms: dict[tuple, dict[str, dict]] = {}
+    for _, result in _stored(root):
+        if isinstance(result, EffconvError):
+            continue
+        precision = result["provenance"].get("precision")
+        if precision in ("32-true", "bf16-mixed"):
+            arms.setdefault(_twin_key(result["spec"], result["provenance"]), {}).setdefault(precision, result)
+    rows = []
+    for key, pair in arms.items():
+        if len(pair) < 2:
+            continue
+        fp32, bf16 = pair["32-true"], pair["bf16-mixed"]
+        rows.append({"model": key[1], "options": key[2], "epochs": fp32["spec"]["recipe"]["epochs"], "seed": key[4],
+                     "fp32 acc": fp32["metrics"]["final"]["test_acc"], "bf16 acc": bf16["metrics"]["final"]["test_acc"],
+                     "fp32 device": fp32["provenance"].get("device"), "bf16 device": bf16["provenance"].get("device"),
+                     "fp32 run": f"{fp32['spec']['chapter']}/{fp32['spec']['name']}",
+                     "bf16 run": f"{bf16['spec']['chapter']}/{bf16['spec']['name']}"})
+    columns = ["model", "options", "epochs", "seed", "fp32 acc", "bf16 acc", "fp32 device", "bf16 device", "fp32 run",
+               "bf16 run"]
+    return pd.DataFrame(rows, columns=columns).sort_values(["model", "options", "epochs", "seed"], ignore_index=True)

@@ -123,5 +123,32 @@ def test_the_dry_run_prints_estimates_and_the_missing_total(capsys, monkeypatch,
     cli.print_plan(specs, [None, None, None])
     out = capsys.readouterr().out.splitlines()
     assert out[0].endswith(f"~{30 * specs[0].recipe.epochs / 60:.0f} min")
-    assert out[2].endswith("(no stored run to time it by)")
+    assert out[2].endswith("(nothing stored or benchmarked to time it by)")
     assert out[3].startswith("3 missing: about") and out[3].endswith("1 with no estimate")
+
+
+def _bench(root, finished, rows):
+    """A precision-benchmark file: (model_kwargs, fp32 images/s) per configuration."""
+    (root / "bench").mkdir(exist_ok=True)
+    payload = {"benchmark": "precision", "provenance": {"finished": finished},
+               "rows": [{"model": "shufflenet_v1_cifar", "options": json.dumps(kwargs, sort_keys=True), "batch_size": 128,
+                         "images_per_second": {"fp32": rate}, "ratio_to_fp32": {"fp32": 1.0}} for kwargs, rate in rows]}
+    (root / "bench" / f"precision-cpu-{finished[:4]}.json").write_text(json.dumps(payload))
+
+
+def test_a_configuration_never_run_is_scaled_by_benchmarked_speed(tmp_path):
+    """No stored run of g = 1: a stored g = 8 run's epoch time, scaled by the two configurations' fp32 speeds
+    in the newest benchmark that timed both (never a ratio across two machines' files)."""
+    from effconv.experiments.inventory import estimate_minutes
+    from effconv.studies import shufflenet_runs as plan
+
+    table1_g8 = {"groups": 8, "width": 0.25, "shuffle": True}
+    _timed(tmp_path, "g8", table1_g8, epoch_seconds=60)
+    g1 = plan.spec("cpu", 1, 0.25, True, 1)
+    assert estimate_minutes([g1], root=tmp_path) == [None]  # no benchmark: nothing to scale by
+    _bench(tmp_path, "2026-01-01T00:00:00", [(table1_g8, 100.0), (dict(g1.model_kwargs), 300.0)])
+    _bench(tmp_path, "2025-01-01T00:00:00", [(table1_g8, 100.0), (dict(g1.model_kwargs), 50.0)])  # older: unused
+    assert estimate_minutes([g1], root=tmp_path) == [pytest.approx(20 * g1.recipe.epochs / 60)]
+    # a newer file that timed only g = 1 cannot give a ratio; the next file that timed both does
+    _bench(tmp_path, "2027-01-01T00:00:00", [(dict(g1.model_kwargs), 1000.0)])
+    assert estimate_minutes([g1], root=tmp_path) == [pytest.approx(20 * g1.recipe.epochs / 60)]

@@ -240,14 +240,14 @@ def print_plan(specs, results) -> None:
     minutes = estimate_minutes(specs)
     for spec, result, estimate in zip(specs, results, minutes):
         label = "stored " if result else "missing"
-        guess = "" if result else ("  (no stored run to time it by)" if estimate is None else f"  ~{estimate:.0f} min")
+        guess = "" if result else ("  (nothing stored or benchmarked to time it by)" if estimate is None else f"  ~{estimate:.0f} min")
         print(f"{label} {spec.chapter}/{spec.filename}{guess}")
     missing = [m for r, m in zip(results, minutes) if r is None]
     known = [m for m in missing if m is not None]
     if missing:
         unknown = len(missing) - len(known)
         print(f"{len(missing)} missing: about {sum(known):.0f} min ({sum(known) / 60:.1f} core-hours, one thread "
-              f"per run) by the stored runs' times" + (f"; {unknown} with no estimate" if unknown else ""))
+              f"per run) by the stored runs' times and benchmarked speeds" + (f"; {unknown} with no estimate" if unknown else ""))
     else:
         print(f"all {len(specs)} stored")
 

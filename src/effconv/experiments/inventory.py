@@ -175,11 +175,40 @@ def _timing_keys(spec: dict) -> tuple[tuple, tuple]:
     """(exact, near) keys under which a run's epoch time estimates another's: the same profile, model,
     options and batch size; or the same but for explicit stage widths (a FLOP-matched variant)."""
     # width 1.0 is every builder's default: a run that spells it out times the same model as one that does not
-    kwargs = {k: v for k, v in sorted(spec.get("model_kwargs", {}).items()) if (k, v) != ("width", 1.0)}
+    # floats to 9 digits: a spec's stored form rounds them (1/3 is 0.333333333333), a benchmark's does not
+    kwargs = json.loads(json.dumps(spec.get("model_kwargs", {})), parse_float=lambda text: float(f"{float(text):.9g}"))
+    kwargs = {k: v for k, v in sorted(kwargs.items()) if (k, v) != ("width", 1.0)}
     near = {k: v for k, v in kwargs.items() if k != "channels"}
     batch = spec["recipe"].get("batch_size")
-    return ((spec["profile"], spec["model"], json.dumps(kwargs), batch),
-            (spec["profile"], spec["model"], json.dumps(near), batch))
+    return ((spec["profile"], spec["model"], json.dumps(kwargs, sort_keys=True), batch),
+            (spec["profile"], spec["model"], json.dumps(near, sort_keys=True), batch))
+
+
+def _benchmarked_rates(root: Path | None) -> list[dict[tuple, float]]:
+    """fp32 training images/s of each (model, options) configuration in each CPU precision benchmark, newest
+    file first, options spelled as in ``_timing_keys``. Speeds are compared within one file only: each
+    file was timed on one machine."""
+    files = []
+    for path in ((root or results_dir()) / "bench").glob("precision-*.json"):
+        payload = json.loads(path.read_text())
+        rates = {}
+        for row in payload.get("rows", []):
+            spec = {"profile": "", "model": row["model"], "model_kwargs": json.loads(row["options"]), "recipe": {}}
+            rates[_timing_keys(spec)[0][1:3]] = row["images_per_second"]["fp32"]
+        files.append((payload.get("provenance", {}).get("finished") or "", rates))
+    return [rates for _, rates in sorted(files, key=lambda item: item[0], reverse=True)]
+
+
+def _scaled_epoch(key: tuple, exact: dict[tuple, list[float]], benchmarks: list[dict[tuple, float]]) -> float | None:
+    """Seconds per epoch of configuration ``key`` (no stored run) from a stored configuration of the same
+    profile, model and batch size, scaled by their speed ratio in the newest benchmark that timed both;
+    with several, the median of their estimates (a benchmark of a few steps is noisy)."""
+    for rates in benchmarks:
+        rate = rates.get(key[1:3])
+        timed = [k for k in exact if (k[0], k[1], k[3]) == (key[0], key[1], key[3]) and rates.get(k[1:3])]
+        if rate and timed:
+            return float(pd.Series([pd.Series(exact[k]).median() * rates[k[1:3]] / rate for k in timed]).median())
+    return None
 
 
 def _after_training_key(spec: dict) -> tuple:
@@ -191,7 +220,10 @@ def estimate_minutes(specs, root: Path | None = None) -> list[float | None]:
     """Minutes each spec should take, from the stored runs' times (None: nothing comparable stored).
 
     Training: a run's time per epoch is its median epoch (the first carries warm-up); runs of the same
-    configuration are combined by their median, times the spec's epochs. After training: the median of
+    configuration are combined by their median, times the spec's epochs. A configuration with no stored run
+    borrows the epoch times of stored configurations of the same model, scaled by the ratio of their fp32
+    training speeds in the CPU precision benchmark (``effconv bench precision``), which times every
+    configuration the cpu profile trains (``_scaled_epoch``). After training: the median of
     wall minus training time of stored runs with the same model and analyses (DAC's rank sweeps take longer
     than its training), nothing where none is stored. Stored runs were timed on one thread of the machine
     named in their provenance, often with a second run beside them, so estimates hold for that setting.
@@ -211,11 +243,15 @@ def estimate_minutes(specs, root: Path | None = None) -> list[float | None]:
         if prov.get("wall_seconds") and prov.get("train_seconds"):
             after.setdefault(_after_training_key(result["spec"]), []).append(
                 max(prov["wall_seconds"] - prov["train_seconds"], 0.0))
+    benchmarks = _benchmarked_rates(root)
     estimates = []
     for spec in specs:
         spec_dict = spec.to_dict()
         key_exact, key_near = _timing_keys(spec_dict)
         per_epoch = exact.get(key_exact) or near.get(key_near)
+        if not per_epoch:
+            scaled = _scaled_epoch(key_exact, exact, benchmarks)
+            per_epoch = [scaled] if scaled is not None else None
         if not per_epoch:
             estimates.append(None)
             continue
@@ -243,7 +279,9 @@ def precision_bench(root: Path | None = None) -> pd.DataFrame:
 def _twin_key(spec: dict, prov: dict) -> tuple:
     """What two runs must share to differ only in precision: profile, model and options, data, seed and the
     recipe but for its precision field (chapter, name and the analyses run after training may differ)."""
-    kwargs = {k: v for k, v in sorted(spec.get("model_kwargs", {}).items()) if (k, v) != ("width", 1.0)}
+    # floats to 9 digits: a spec's stored form rounds them (1/3 is 0.333333333333), a benchmark's does not
+    kwargs = json.loads(json.dumps(spec.get("model_kwargs", {})), parse_float=lambda text: float(f"{float(text):.9g}"))
+    kwargs = {k: v for k, v in sorted(kwargs.items()) if (k, v) != ("width", 1.0)}
     recipe = {k: v for k, v in sorted(spec["recipe"].items()) if k != "precision"}
     return (spec["profile"], spec["model"], json.dumps(kwargs), prov.get("data", {}).get("source"), spec["seed"],
             json.dumps(recipe), json.dumps(spec.get("epoch_analyses", {}), sort_keys=True))

@@ -152,3 +152,28 @@ def test_a_configuration_never_run_is_scaled_by_benchmarked_speed(tmp_path):
     # a newer file that timed only g = 1 cannot give a ratio; the next file that timed both does
     _bench(tmp_path, "2027-01-01T00:00:00", [(dict(g1.model_kwargs), 1000.0)])
     assert estimate_minutes([g1], root=tmp_path) == [pytest.approx(20 * g1.recipe.epochs / 60)]
+
+
+def test_epoch_times_keep_machines_precisions_and_variants_apart(tmp_path):
+    from effconv.experiments.inventory import epoch_times
+
+    def run(name, kwargs, seconds, **provenance):
+        _timed(tmp_path, name, kwargs, epoch_seconds=seconds)
+        path = next((tmp_path / "shufflenet").glob(f"{name}-*.json"))
+        result = json.loads(path.read_text())
+        result["provenance"].update(device="AMD EPYC (1 thread)", **provenance)
+        path.write_text(json.dumps(result))
+
+    g8 = {"groups": 8, "width": 0.25, "shuffle": True}
+    run("a", g8, 100, cpu_capability="AVX2", precision="32-true")
+    run("b", g8, 50, cpu_capability="AVX512", precision="32-true")
+    run("c", g8, 40, cpu_capability="AVX512", precision="32-true")
+    run("d", g8, 30, cpu_capability="AVX512", precision="bf16-mixed")
+    run("e", {**g8, "shuffle": False}, 45, precision="32-true")
+    table = epoch_times(tmp_path).set_index(["options", "device", "precision"])
+    options = "groups=8, shuffle=True, width=0.25"
+    assert table.loc[(options, "AMD EPYC (1 thread), AVX512", "32-true"), "runs"] == 2
+    assert table.loc[(options, "AMD EPYC (1 thread), AVX512", "32-true"), "seconds_per_epoch"] == 45
+    assert table.loc[(options, "AMD EPYC (1 thread), AVX2", "32-true"), "seconds_per_epoch"] == 100
+    assert table.loc[(options, "AMD EPYC (1 thread), AVX512", "bf16-mixed"), "seconds_per_epoch"] == 30
+    assert ("groups=8, shuffle=False, width=0.25", "AMD EPYC (1 thread), ISA level not recorded", "32-true") in table.index

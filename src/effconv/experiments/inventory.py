@@ -178,13 +178,18 @@ def jpeg_cost(root: Path | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows).reindex(columns=columns)
 
 
+def _options(model_kwargs: dict) -> dict:
+    """A model's options as every spelling of the same model gives them: width 1.0 is every builder's default
+    (a run that spells it out builds the same model), and floats are read to 9 digits (a spec's stored form
+    rounds 1/3 to 0.333333333333, a benchmark's does not)."""
+    kwargs = json.loads(json.dumps(model_kwargs), parse_float=lambda text: float(f"{float(text):.9g}"))
+    return {k: v for k, v in sorted(kwargs.items()) if (k, v) != ("width", 1.0)}
+
+
 def _timing_keys(spec: dict) -> tuple[tuple, tuple]:
     """(exact, near) keys under which a run's epoch time estimates another's: the same profile, model,
     options and batch size; or the same but for explicit stage widths (a FLOP-matched variant)."""
-    # width 1.0 is every builder's default: a run that spells it out times the same model as one that does not
-    # floats to 9 digits: a spec's stored form rounds them (1/3 is 0.333333333333), a benchmark's does not
-    kwargs = json.loads(json.dumps(spec.get("model_kwargs", {})), parse_float=lambda text: float(f"{float(text):.9g}"))
-    kwargs = {k: v for k, v in sorted(kwargs.items()) if (k, v) != ("width", 1.0)}
+    kwargs = _options(spec.get("model_kwargs", {}))
     near = {k: v for k, v in kwargs.items() if k != "channels"}
     batch = spec["recipe"].get("batch_size")
     return ((spec["profile"], spec["model"], json.dumps(kwargs, sort_keys=True), batch),
@@ -200,8 +205,8 @@ def _benchmarked_rates(root: Path | None) -> list[dict[tuple, float]]:
         payload = json.loads(path.read_text())
         rates = {}
         for row in payload.get("rows", []):
-            spec = {"profile": "", "model": row["model"], "model_kwargs": json.loads(row["options"]), "recipe": {}}
-            rates[_timing_keys(spec)[0][1:3]] = row["images_per_second"]["fp32"]
+            options = json.dumps(_options(json.loads(row["options"])), sort_keys=True)
+            rates[(row["model"], options)] = row["images_per_second"]["fp32"]
         files.append((payload.get("provenance", {}).get("finished") or "", rates))
     return [rates for _, rates in sorted(files, key=lambda item: item[0], reverse=True)]
 
@@ -286,11 +291,9 @@ def precision_bench(root: Path | None = None) -> pd.DataFrame:
 def _twin_key(spec: dict, prov: dict) -> tuple:
     """What two runs must share to differ only in precision: profile, model and options, data, seed and the
     recipe but for its precision field (chapter, name and the analyses run after training may differ)."""
-    # floats to 9 digits: a spec's stored form rounds them (1/3 is 0.333333333333), a benchmark's does not
-    kwargs = json.loads(json.dumps(spec.get("model_kwargs", {})), parse_float=lambda text: float(f"{float(text):.9g}"))
-    kwargs = {k: v for k, v in sorted(kwargs.items()) if (k, v) != ("width", 1.0)}
     recipe = {k: v for k, v in sorted(spec["recipe"].items()) if k != "precision"}
-    return (spec["profile"], spec["model"], json.dumps(kwargs), prov.get("data", {}).get("source"), spec["seed"],
+    options = json.dumps(_options(spec.get("model_kwargs", {})), sort_keys=True)
+    return (spec["profile"], spec["model"], options, prov.get("data", {}).get("source"), spec["seed"],
             json.dumps(recipe), json.dumps(spec.get("epoch_analyses", {}), sort_keys=True))
 
 

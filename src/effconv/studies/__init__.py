@@ -24,7 +24,6 @@ def runs_module(chapter: str) -> ModuleType | None:
         return None
 
 
-
 def planned_specs(profile: str, chapters=CHAPTERS) -> list:
     """Every run ``profile`` plans for ``chapters``, in the chapters' own order, a run two chapters share
     (the DAC baseline is also the versatile chapter's) once."""

@@ -89,7 +89,8 @@ def test_tables_with_nothing_run():
     assert (t3["status"] == "not run").all() and t3["paper_gain_pp"].tolist() == [1.3, 3.8]
     frame = rep.verdicts(table, t3, "cpu")
     assert set(frame["verdict"]) == {"not run"}      # never "reproduced" from no runs at all
-    assert list(frame["id"]) == ["i", "i", "ii", "iii", "iii", "iv"]
+    assert list(frame["id"]) == ["i", "i", "i", "i", "ii", "iii", "iii", "iv"]
+    assert frame.loc[1, "claim"] == "CIFAR-10 Table 2, 0.25x: g = 8 has lower error than g = 1 (gain, pp)"
     assert frame["paper_pp"].notna().all()
 
 
@@ -141,8 +142,9 @@ def test_a_consistent_wrong_sign_is_not_reproduced():
     frame = rep.verdicts(table, t3, "cpu")
     assert _verdict(frame, "iii", "g=8") == "not reproduced"
     assert _verdict(frame, "iv", "") == "not reproduced"
-    assert _verdict(frame, "i", "0.5x") == "not reproduced"
-    assert _verdict(frame, "i", "0.25x") == "reproduced"
+    assert _verdict(frame, "i", "0.5x: g > 1") == "not reproduced"
+    assert _verdict(frame, "i", "0.5x: g = 8") == "not reproduced"
+    assert _verdict(frame, "i", "0.25x: g > 1") == "reproduced"
 
 
 def test_missing_runs_leave_fewer_pairs():
@@ -152,9 +154,11 @@ def test_missing_runs_leave_fewer_pairs():
     errors[(0.25, 8, False)] = None
     table, _, t3 = _tables("cpu", {k: v for k, v in errors.items() if v is not None})
     frame = rep.verdicts(table, t3, "cpu")
-    assert _verdict(frame, "i", "0.25x") == "not run"
-    assert _verdict(frame, "i", "0.5x") == "inconclusive"
-    assert frame.loc[(frame["id"] == "i") & frame["claim"].str.contains("0.5x"), "n"].iloc[0] == 1
+    assert _verdict(frame, "i", "0.25x: g > 1") == "not run"
+    assert _verdict(frame, "i", "0.25x: g = 8") == "reproduced"    # g = 8 against g = 1 keeps its own 5 pairs
+    assert frame.loc[frame["claim"].str.contains("0.25x: g = 8"), "n"].iloc[0] == 5
+    assert _verdict(frame, "i", "0.5x: g > 1") == "inconclusive"
+    assert frame.loc[(frame["id"] == "i") & frame["claim"].str.contains("0.5x: g > 1"), "n"].iloc[0] == 1
     assert _verdict(frame, "iii", "g=3") == "reproduced"
     assert _verdict(frame, "iii", "g=8") == "not run" and _verdict(frame, "iv", "") == "not run"
 
@@ -162,7 +166,7 @@ def test_missing_runs_leave_fewer_pairs():
 def test_single_width_profile_says_why_not_run():
     table, t2, t3 = _tables("smoke", {(0.25, 1, True): 60.0, (0.25, 3, True): 58.0, (0.25, 3, False): 59.0})
     frame = rep.verdicts(table, t3, "smoke")
-    assert _verdict(frame, "i", "0.25x") == "inconclusive"     # one seed cannot decide
+    assert _verdict(frame, "i", "0.25x: g > 1") == "inconclusive"     # one seed cannot decide
     assert _verdict(frame, "ii", "") == "not run"
     assert "single width" in frame[frame["id"] == "ii"]["evidence"].iloc[0]
     assert _verdict(frame, "iv", "") == "not run"

@@ -242,6 +242,15 @@ def grouping_verdicts(table: pd.DataFrame, profile: str) -> list[dict[str, Any]]
                     "paper = ImageNet top-1, ours = CIFAR-10 final-epoch test error")
         rows.append(_verdict_row("i", f"CIFAR-10 Table 2, {width_label(width)}: g > 1 has lower error than g = 1 "
                                       "(mean gain, pp)", "claim_grouping_helps", paper_mean, grade, evidence, profile))
+        # The mean above pairs only the seeds every g shares; the largest g against g = 1 is the headline
+        # comparison and is graded on all its own pairs.
+        top = planned[-1]
+        paper_top = _paper_error(width, 1) - _paper_error(width, top)
+        rows.append(_verdict_row("i", f"CIFAR-10 Table 2, {width_label(width)}: g = {top} has lower error than g = 1 "
+                                      "(gain, pp)", "claim_grouping_helps", paper_top,
+                                 grade_contrast(gains[top], paper_top),
+                                 f"gain = error(g=1) - error(g={top}), per seed; paper = ImageNet top-1, "
+                                 "ours = CIFAR-10 final-epoch test error", profile))
     return rows
 
 

@@ -167,6 +167,7 @@ def test_single_width_profile_says_why_not_run():
     table, t2, t3 = _tables("smoke", {(0.25, 1, True): 60.0, (0.25, 3, True): 58.0, (0.25, 3, False): 59.0})
     frame = rep.verdicts(table, t3, "smoke")
     assert _verdict(frame, "i", "0.25x: g > 1") == "inconclusive"     # one seed cannot decide
+    assert (frame["id"] == "i").sum() == 1            # one g > 1: no separate largest-g row repeating the mean
     assert _verdict(frame, "ii", "") == "not run"
     assert "single width" in frame[frame["id"] == "ii"]["evidence"].iloc[0]
     assert _verdict(frame, "iv", "") == "not run"

@@ -106,7 +106,7 @@ def test_three_seeds_where_the_paper_holds():
         assert row(frame, fragment)["verdict"] == "reproduced", fragment
     assert row(frame, "CIFAR-10 Cifar-quick: ACNet gain")["n"] == "3"
     assert row(frame, "CIFAR-10 Cifar-quick: ACNet gain")["source"].startswith("repo:")
-    vgg = row(frame, "CIFAR-10 VGG-16")
+    vgg = row(frame, "CIFAR-10 VGG-16: ACNet gain")
     assert vgg["verdict"] == "not run" and "DBB" in vgg["source"] and float(vgg["paper"]) == pytest.approx(0.48)
     assert row(frame, "180° rotated and up-down flipped")["verdict"] == "reproduced"
 

@@ -44,7 +44,14 @@ TABLE = {
     # cpu profile's ResNet is ResNet-20 at full width, the stand-in for the paper's ResNet-56 (about 3.4
     # min an epoch on one thread for the base, more than twice that with ACBs); the full profile has
     # ResNet-56. Five seeds for the headline base-vs-ACNet comparisons: the paired t interval needs three.
+    # VGG-16, WRN-16-8 and DenseNet-40 were sized from one-thread step times measured on 2026-12-04 (fp32,
+    # batch 128, AVX-512): VGG-16 at width 0.25 about 0.9 min an epoch (ACB 1.9), WRN-16-8 at width 0.25
+    # 3.9 (7.7), DenseNet-40 at width 0.25 4.8 (9.2; at width 0.5 twice that: its many thin layers are
+    # overhead-bound). Five seeds for the cheap VGG-16, three pairs for the others.
     "cpu": {"cifar_quick": dict(width=1.0, seeds=(0, 1, 2, 3, 4), recipe=dict(epochs=10)),
+            "vgg16_cifar": dict(width=0.25, seeds=(0, 1, 2, 3, 4), recipe=dict(epochs=10)),
+            "wrn16_8": dict(width=0.25, seeds=(0, 1, 2), recipe=dict(epochs=5)),
+            "densenet40": dict(width=0.25, seeds=(0, 1, 2), recipe=dict(epochs=5)),
             "resnet20": dict(width=1.0, seeds=(0, 1, 2, 3, 4), recipe=dict(epochs=8))},
     "full": {"cifar_quick": dict(width=1.0, seeds=(0, 1, 2), recipe=dict(epochs=60, weight_decay=1e-4, **_FULL)),
              "vgg16_cifar": dict(width=1.0, seeds=(0, 1, 2), recipe=dict(epochs=20, weight_decay=1e-4, **_FULL)),
@@ -58,6 +65,10 @@ ABLATION_VARIANTS = ("base", "hor", "ver", "sum-bn", "acnet")
 SKELETON_MODEL = {"smoke": "resnet20", "cpu": "resnet20", "full": "resnet56"}
 PRUNING_SPARSITIES = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.44)
 PRUNING_TEST_IMAGES = 2000                 # class-balanced slice of the test set for the ~150 pruned evaluations
+# The gain against training length: base vs ACNet on one model at longer schedules than Table 1's (whose
+# run is the shortest point of the curve), same width and seeds. Epochs per profile; empty where not planned.
+SCHEDULE_MODEL = "cifar_quick"
+LONGER_EPOCHS = {"smoke": (), "cpu": (30,), "full": ()}
 # How many of the model's seeds the ablation arms (hor, ver, sum-bn) and the border variant train: three
 # pairs is the fewest the paired t interval decides on. (The full profile keeps its first seed.)
 SIDE_ARM_SEEDS = {"smoke": 1, "cpu": 3, "full": 1}
@@ -110,10 +121,19 @@ def skeleton_specs(profile: str) -> list[ExperimentSpec]:
             for variant in ("base", "acnet", "border") for seed in _side_seeds(profile, model)]
 
 
+def schedule_specs(profile: str) -> list[ExperimentSpec]:
+    """Base vs ACNet on the schedule model at each longer schedule, every seed of its Table 1 row."""
+    cfg = TABLE[profile][SCHEDULE_MODEL]
+    return [spec(profile, SCHEDULE_MODEL, variant, seed, width=cfg["width"],
+                 recipe={**cfg["recipe"], "epochs": epochs},
+                 analyses=_analyses(profile, SCHEDULE_MODEL, variant))
+            for epochs in LONGER_EPOCHS[profile] for variant in ("base", "acnet") for seed in cfg["seeds"]]
+
+
 def experiments(profile: str) -> list[ExperimentSpec]:
     """Every run of the chapter for ``profile``, without duplicates, cheapest groups first."""
     unique: dict[str, ExperimentSpec] = {}
-    for item in ablation_specs(profile) + table_specs(profile) + skeleton_specs(profile):
+    for item in ablation_specs(profile) + table_specs(profile) + skeleton_specs(profile) + schedule_specs(profile):
         unique.setdefault(item.key, item)
     return list(unique.values())
 

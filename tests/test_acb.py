@@ -14,7 +14,7 @@ from effconv.analysis.flops import count_flops
 from effconv.errors import EffconvError
 from effconv.models import create_model, get_conv_factory
 from effconv.ops import ACBlock, reparameterize_model
-from effconv.studies.acnet import randomise_bn
+from effconv.studies.acnet.probes import randomise_bn
 
 TOLERANCE = 1e-5  # max|fused - unfused| / max|unfused|, float32
 

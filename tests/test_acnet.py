@@ -15,7 +15,7 @@ from effconv.errors import EffconvError
 from effconv.models import create_model
 from effconv.ops import ACBlock, reparameterize_model
 from effconv.ops.acnet import convert
-from effconv.studies import acnet as study
+from effconv.studies.acnet import probes as study
 from effconv.studies.paper import paper_table, paper_value
 
 TOLERANCE = 1e-5

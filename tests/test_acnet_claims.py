@@ -8,10 +8,10 @@ from test_acnet_report import comparison, fake_result, pruning_curve
 
 from effconv.claims import COLUMNS, VERDICTS, ClaimsTable
 from effconv.errors import EffconvError
-from effconv.studies import acnet_claims as claims_lib
-from effconv.studies import acnet_runs as runs
-from effconv.studies import acnet_skeleton_claims as skeleton_claims
-from effconv.studies.acnet_results import Runs, variant_of
+from effconv.studies.acnet import claims as claims_lib
+from effconv.studies.acnet import plan as runs
+from effconv.studies.acnet import skeleton_claims
+from effconv.studies.acnet.results import Runs, variant_of
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -200,12 +200,12 @@ def test_live_rows_are_graded_by_rounds_and_never_committed(tmp_path):
                            "max_rel_float64": [1e-16, 1e-16]})
     latency = pd.DataFrame({"model": ["resnet56", "cifar_quick"], "variant": ["ACNet fused"] * 2, "batch": [1, 1],
                             "device": ["cpu"] * 2, "round_ratios": [[1.0, 1.02, 0.99, 1.01], [1.4, 1.5, 1.45]]})
-    live = claims_lib.live_table(models, latency).frame()
+    live = claims_lib.live_claims(models, latency).frame()
     assert set(live["kind"]) == {"live"}
     assert list(live["verdict"]) == ["not reproduced", "reproduced", "not reproduced"]
-    assert claims_lib.live_table().frame().empty
+    assert claims_lib.live_claims().frame().empty
     table = ClaimsTable("acnet")
-    table.rows = claims_lib.live_table(models, latency).rows
+    table.rows = claims_lib.live_claims(models, latency).rows
     assert table.csv().strip() == ",".join(COLUMNS)
 
 
@@ -220,7 +220,7 @@ def test_initial_importance_is_the_runs_own_initialisation():
     import torch
 
     from effconv.models import create_model
-    from effconv.studies.acnet import kernel_importance
+    from effconv.studies.acnet.probes import kernel_importance
 
     spec = runs.table_specs("cpu")[-1]          # a ResNet-20 ACNet run
     torch.manual_seed(spec.seed)                # what the runner does right before building the model

@@ -15,11 +15,11 @@ from torch import nn
 
 from effconv.errors import EffconvError
 from effconv.ops import ACBlock
-from effconv.studies import acnet as study
-from effconv.studies import acnet_checks as checks
-from effconv.studies import acnet_plots as plots
-from effconv.studies import acnet_report as report
-from effconv.studies import acnet_runs as runs
+from effconv.studies.acnet import probes as study
+from effconv.studies.acnet import checks
+from effconv.studies.acnet import plots
+from effconv.studies.acnet import report
+from effconv.studies.acnet import plan as runs
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "chapters" / "03_acnet.ipynb"
 

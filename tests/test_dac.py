@@ -13,8 +13,8 @@ from effconv.models import create_model
 from effconv.analysis.flops import count_flops
 from effconv.errors import EffconvError
 from effconv.ops import dac
-from effconv.studies import dac as study
-from effconv.studies import dac_latency
+from effconv.studies.dac import decompose as study
+from effconv.studies.dac import latency as dac_latency
 from effconv.studies.paper import paper_table, paper_value
 
 

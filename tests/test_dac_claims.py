@@ -8,8 +8,11 @@ import torch
 
 from effconv.claims import COLUMNS, VERDICTS, ClaimsTable
 from effconv.models import create_model
-from effconv.studies import dac as study
-from effconv.studies import dac_checks, dac_claims, dac_latency, dac_runs
+from effconv.studies.dac import decompose as study
+from effconv.studies.dac import checks as dac_checks
+from effconv.studies.dac import claims as dac_claims
+from effconv.studies.dac import latency as dac_latency
+from effconv.studies.dac import plan as dac_runs
 from effconv.studies.paper import paper_value
 from test_dac_report import good_single, make_result
 
@@ -131,7 +134,7 @@ def test_empty_checks_are_not_run(checks):
 # ---------------------------------------------------------------------------------------------
 
 def test_ledger_reads_stored_results_and_has_no_live_rows():
-    frame = study.ledger("cpu").frame()
+    frame = dac_claims.ledger("cpu").frame()
     assert list(frame.columns) == COLUMNS and set(frame["verdict"]) <= set(VERDICTS)
     assert set(frame["kind"]) == {"counted", "trained"}
     rows = frame.set_index("claim")
@@ -146,15 +149,15 @@ def rounds(ratios):
 
 def test_live_timing_rows_are_graded_over_rounds_and_never_written(tmp_path):
     table = ClaimsTable("dac")
-    dac_claims.add_live(table, rounds([1.6, 1.7, 1.65, 1.7]))
+    dac_claims.live_claims(table, rounds([1.6, 1.7, 1.65, 1.7]))
     row = table.frame().iloc[0]
     assert row["kind"] == "live" and row["verdict"] == "not reproduced" and row["n"] == "4"
     assert "not a figure of the paper" in row["evidence"] and row["paper"] == "faster (< 1)"
-    dac_claims.add_live(table, rounds([0.5, 0.55, 0.52]))
+    dac_claims.live_claims(table, rounds([0.5, 0.55, 0.52]))
     assert table.frame()["verdict"].iloc[1] == "reproduced"
-    dac_claims.add_live(table, rounds([0.5, 1.5, 0.9]))
+    dac_claims.live_claims(table, rounds([0.5, 1.5, 0.9]))
     assert table.frame()["verdict"].iloc[2] == "inconclusive"
-    dac_claims.add_live(table, pd.DataFrame())
+    dac_claims.live_claims(table, pd.DataFrame())
     assert table.frame()["verdict"].iloc[3] == "not run"
     table.write(tmp_path)
     assert (tmp_path / "dac" / "claims.csv").read_text().count("\n") == 1  # the header only

@@ -16,10 +16,12 @@ import torch  # noqa: E402
 
 from effconv.models import create_model  # noqa: E402
 from effconv.ops import dac  # noqa: E402
-from effconv.studies import dac_checks, dac_latency  # noqa: E402
-from effconv.studies import dac as study  # noqa: E402
-from effconv.studies import dac_report as report  # noqa: E402
-from effconv.studies import dac_runs  # noqa: E402
+from effconv.studies.dac import checks as dac_checks  # noqa: E402
+from effconv.studies.dac import latency as dac_latency  # noqa: E402
+from effconv.studies.dac import plots as dac_plots  # noqa: E402
+from effconv.studies.dac import decompose as study  # noqa: E402
+from effconv.studies.dac import report  # noqa: E402
+from effconv.studies.dac import plan as dac_runs  # noqa: E402
 
 LAYERS = [f"conv2d_{i}" for i in range(1, 14)]
 RANKS = range(1, 6)
@@ -213,24 +215,24 @@ def test_equal_flops_table():
 
 def test_figures_cope_with_missing_results():
     base, none = report.baseline_summary("cpu", [make_result()]), empty_baseline()
-    assert report.plot_single_layer(pd.DataFrame(), none) is None
-    assert report.plot_first_last(pd.DataFrame(), none) is None
-    assert report.plot_pareto(pd.DataFrame(), pd.DataFrame(), none) is None
-    assert report.plot_equal_flops(pd.DataFrame(), "cpu") is None
+    assert dac_plots.plot_single_layer(pd.DataFrame(), none) is None
+    assert dac_plots.plot_first_last(pd.DataFrame(), none) is None
+    assert dac_plots.plot_pareto(pd.DataFrame(), pd.DataFrame(), none) is None
+    assert dac_plots.plot_equal_flops(pd.DataFrame(), "cpu") is None
     random_init = pd.DataFrame([{"layer": "conv2d_1", "rank": r, "rel_error": 1 - r / 9} for r in range(1, 10)])
-    assert isinstance(report.plot_reconstruction(random_init, pd.DataFrame(), "cpu"), plt.Figure)
+    assert isinstance(dac_plots.plot_reconstruction(random_init, pd.DataFrame(), "cpu"), plt.Figure)
     result = make_result()
     single = singles(result)
     fl = fl_means(lambda k, r: 3.0 * k / r, lambda k, r: 1.0 * k / r)
-    assert isinstance(report.plot_single_layer(single, base), plt.Figure)
-    assert isinstance(report.plot_first_last(fl, base), plt.Figure)
+    assert isinstance(dac_plots.plot_single_layer(single, base), plt.Figure)
+    assert isinstance(dac_plots.plot_first_last(fl, base), plt.Figure)
     configs = report.configurations(single, fl, pd.DataFrame())
-    assert isinstance(report.plot_pareto(configs, report.pareto(configs), base), plt.Figure)
+    assert isinstance(dac_plots.plot_pareto(configs, report.pareto(configs), base), plt.Figure)
     table = report.equal_flops_table(report.sweep_frame(specs(), [result], "dac.equal_flops"))
-    assert isinstance(report.plot_equal_flops(table, "cpu"), plt.Figure)
+    assert isinstance(dac_plots.plot_equal_flops(table, "cpu"), plt.Figure)
     recon = report.reconstruction_means(report.sweep_frame(specs(), [result], "dac.reconstruction"))
-    assert isinstance(report.plot_reconstruction(random_init, recon, "cpu"), plt.Figure)
-    assert "not run yet" in report.not_run_note("Single-layer sweep", "cpu").data
+    assert isinstance(dac_plots.plot_reconstruction(random_init, recon, "cpu"), plt.Figure)
+    assert "not run yet" in dac_plots.not_run_note("Single-layer sweep", "cpu").data
 
 
 # ---------------------------------------------------------------------------------------------

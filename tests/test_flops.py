@@ -11,7 +11,7 @@ from torch import nn
 from effconv.analysis.flops import count_flops
 from effconv.errors import EffconvError
 from effconv.models.mobilenet_v1 import MobileNetV1
-from effconv.studies import splitting as study
+from effconv.studies.splitting import costs as study
 
 
 def _meta(build):

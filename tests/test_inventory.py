@@ -92,7 +92,7 @@ def _timed(root, name, model_kwargs, epoch_seconds, epochs=4, after_seconds=None
 
 def test_missing_runs_are_estimated_from_stored_epoch_times(tmp_path):
     from effconv.experiments.inventory import estimate_minutes
-    from effconv.studies import shufflenet_runs as plan
+    from effconv.studies.shufflenet import plan
 
     _timed(tmp_path, "g8", {"groups": 8, "width": 0.25, "shuffle": True}, epoch_seconds=60)
     matched = plan.spec("cpu", 8, 0.25, True, 1)          # FLOP-matched widths: timed by the Table 1 run
@@ -106,7 +106,7 @@ def test_estimates_add_the_time_spent_after_training(tmp_path):
     """Analyses run after training (DAC's rank sweeps take longer than its training): a run with the same
     model and analyses says how long."""
     from effconv.experiments.inventory import estimate_minutes
-    from effconv.studies import shufflenet_runs as plan
+    from effconv.studies.shufflenet import plan
 
     _timed(tmp_path, "g8", {"groups": 8, "width": 0.25, "shuffle": True}, epoch_seconds=60, after_seconds=600)
     spec = plan.spec("cpu", 8, 0.25, True, 1)
@@ -115,7 +115,7 @@ def test_estimates_add_the_time_spent_after_training(tmp_path):
 
 def test_the_dry_run_prints_estimates_and_the_missing_total(capsys, monkeypatch, tmp_path):
     from effconv import cli
-    from effconv.studies import shufflenet_runs as plan
+    from effconv.studies.shufflenet import plan
 
     monkeypatch.setattr("effconv.experiments.inventory.results_dir", lambda: tmp_path)
     _timed(tmp_path, "g8", {"groups": 8, "width": 0.25, "shuffle": True}, epoch_seconds=30)
@@ -140,7 +140,7 @@ def test_a_configuration_never_run_is_scaled_by_benchmarked_speed(tmp_path):
     """No stored run of g = 1: a stored g = 8 run's epoch time, scaled by the two configurations' fp32 speeds
     in the newest benchmark that timed both (never a ratio across two machines' files)."""
     from effconv.experiments.inventory import estimate_minutes
-    from effconv.studies import shufflenet_runs as plan
+    from effconv.studies.shufflenet import plan
 
     table1_g8 = {"groups": 8, "width": 0.25, "shuffle": True}
     _timed(tmp_path, "g8", table1_g8, epoch_seconds=60)

@@ -10,7 +10,8 @@ from torch import nn
 
 from effconv.errors import EffconvError
 from effconv.ops.octconv import OctConv2d, octave_cost_ratio, split_channels, split_octave
-from effconv.studies import splitting as study
+from effconv.studies.splitting import costs as study
+from effconv.studies.splitting import report as splitting_report
 
 
 @pytest.mark.parametrize("kernel, padding", [(3, None), (5, None), (3, 0), (1, None)])
@@ -78,7 +79,7 @@ def test_chain_first_middle_last_and_gradients():
 
 
 def test_counted_cost_matches_closed_form_and_paper():
-    table = study.octave_table()
+    table = splitting_report.octave_table()
     assert table["alpha"].tolist() == list(study.OCTAVE_ALPHAS)
     # 256 channels and a 56x56 map make every split exact, so the count equals the closed form exactly
     assert (table["counted_%"] - table["closed_form_%"]).abs().max() < 1e-9

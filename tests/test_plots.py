@@ -16,8 +16,10 @@ import pytest  # noqa: E402
 
 from effconv.analysis import plots  # noqa: E402
 from effconv.claims.rules import mean_interval  # noqa: E402
-from effconv.studies import acnet_plots, shufflenet_plots, versatile_plots  # noqa: E402
-from effconv.studies.acnet_report import CONDITIONS  # noqa: E402
+from effconv.studies.acnet import plots as acnet_plots  # noqa: E402
+from effconv.studies.shufflenet import plots as shufflenet_plots  # noqa: E402
+from effconv.studies.versatile import plots as versatile_plots  # noqa: E402
+from effconv.studies.acnet.report import CONDITIONS  # noqa: E402
 
 
 def fits_the_page(fig: plt.Figure) -> bool:

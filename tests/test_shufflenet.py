@@ -15,15 +15,15 @@ from effconv.models.shufflenet_v1 import (
 )
 from effconv.ops import reparameterize_model
 from effconv.ops.shuffle import ChannelShuffle, channel_shuffle
-from effconv.studies.shufflenet_costs import shufflenet_cost
-from effconv.studies.shufflenet_count_claims import add_complexity_claims
-from effconv.studies.shufflenet_errata import official_code_notes, seed_errata
-from effconv.studies.shufflenet_latency import model_latency, shuffle_cost
-from effconv.studies.shufflenet_tables import (
+from effconv.studies.shufflenet.costs import shufflenet_cost
+from effconv.studies.shufflenet.claims import add_complexity_claims
+from effconv.studies.shufflenet.errata import official_code_notes, seed_errata
+from effconv.studies.shufflenet.latency import model_latency, shuffle_cost
+from effconv.studies.shufflenet.tables import (
     alexnet_speedup, paper_table2, paper_table3, repo_table, scaled_complexity, table1_channels, table1_complexity,
     torchvision_v2_table,
 )
-from effconv.studies.shufflenet_units import (
+from effconv.studies.shufflenet.units import (
     UNIT_FORMULAS, resnext_pointwise_search, resnext_torchvision_units, unit_formulas,
 )
 from effconv.studies.paper import paper_table, paper_value

@@ -9,12 +9,13 @@ import pytest
 matplotlib.use("Agg")
 
 from effconv.claims import VERDICTS, ClaimsTable  # noqa: E402
-from effconv.studies.shufflenet_costs import cifar_cost  # noqa: E402
-from effconv.studies.shufflenet_latency import add_latency_claims  # noqa: E402
-from effconv.studies.shufflenet_mixing import channel_labels, shuffle_example, shuffle_rows  # noqa: E402
-from effconv.studies.shufflenet_tables import cifar_complexity  # noqa: E402
-from effconv.studies import shufflenet_report as rep  # noqa: E402
-from effconv.studies import shufflenet_runs as runs  # noqa: E402
+from effconv.studies.shufflenet.costs import cifar_cost  # noqa: E402
+from effconv.studies.shufflenet.latency import add_latency_claims  # noqa: E402
+from effconv.studies.shufflenet.mixing import channel_labels, shuffle_example, shuffle_rows  # noqa: E402
+from effconv.studies.shufflenet.tables import cifar_complexity  # noqa: E402
+from effconv.studies.shufflenet import report as rep  # noqa: E402
+from effconv.studies.shufflenet import results as shufflenet_results  # noqa: E402
+from effconv.studies.shufflenet import plan as runs  # noqa: E402
 
 
 def _result(error_pct: float, epochs: int = 3) -> dict:
@@ -41,7 +42,7 @@ def _runs(profile: str, errors: dict) -> tuple[list, list]:
 
 def _tables(profile: str, errors: dict):
     specs, results = _runs(profile, errors)
-    table = rep.run_table(specs, results)
+    table = shufflenet_results.run_table(specs, results)
     return table, rep.table2(table, profile), rep.table3(table, profile)
 
 
@@ -213,7 +214,7 @@ def test_latency_claims_are_live_and_graded_over_timed_calls():
 @pytest.mark.parametrize("errors", [{}, PAPER_LIKE])
 def test_plots_with_and_without_results(errors):
     specs, results = _runs("cpu", errors)
-    table = rep.run_table(specs, results)
+    table = shufflenet_results.run_table(specs, results)
     t2, t3 = rep.table2(table, "cpu"), rep.table3(table, "cpu")
     for fig in (rep.plot_table2(t2, "cpu"), rep.plot_table3(t3, "cpu"),
                 rep.plot_curves(rep.curves(specs, results), "cpu")):
@@ -225,7 +226,7 @@ def test_plots_with_and_without_results(errors):
 
 def test_load_runs_with_an_empty_store(tmp_path, monkeypatch):
     monkeypatch.setenv("EFFCONV_RESULTS", str(tmp_path / "results"))
-    loaded = rep.load_runs("cpu", log=lambda *a: None)
+    loaded = shufflenet_results.load_runs("cpu", log=lambda *a: None)
     assert loaded.profile == "cpu" and len(loaded.specs) == len(runs.experiments("cpu"))
     assert all(r is None for r in loaded.results)
 

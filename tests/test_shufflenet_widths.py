@@ -3,8 +3,8 @@
 import pytest
 
 from effconv.models.shufflenet_v1 import stage_channels
-from effconv.studies import shufflenet_runs as plan
-from effconv.studies.shufflenet_widths import (
+from effconv.studies.shufflenet import plan
+from effconv.studies.shufflenet.widths import (
     MATCHED_CHANNELS, REFERENCE_GROUPS, TOLERANCE, cifar_macs, matched_channels, search_matched,
 )
 

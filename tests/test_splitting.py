@@ -18,8 +18,9 @@ from effconv.errors import EffconvError
 from effconv.models import create_model, get_conv_factory
 from effconv.ops.separable import (AsymmetricPair, DepthwiseSeparableConv, FlattenedConv, check_groups,
                                    grouped_conv)
-from effconv.studies import splitting as study
-from effconv.studies import splitting_claims
+from effconv.studies.splitting import costs as study
+from effconv.studies.splitting import report as splitting_report
+from effconv.studies.splitting import claims as splitting_claims
 from effconv.studies.paper import paper_table
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "chapters" / "01_splitting.ipynb"
@@ -125,7 +126,7 @@ def test_xception_shapes():
 # ---------------------------------------------------------------- study tables and claims
 
 def test_formula_table_is_exact():
-    table = study.formula_table()
+    table = splitting_report.formula_table()
     assert table["exact"].all(), table
     assert set(table["design"]) >= {"depthwise separable", "grouped, g=8", "1x7 + 7x1 pair"}
 
@@ -136,7 +137,7 @@ def test_separable_ratio_points_follow_the_formula():
 
 
 def test_mobilenet_table_against_published_values():
-    table = study.mobilenet_table().set_index("model")
+    table = splitting_report.mobilenet_table().set_index("model")
     assert round(table.loc["1.0 MobileNet-224", "ours_Mmacs"]) == 569
     assert round(table.loc["1.0 MobileNet-192", "ours_Mmacs"]) == 418
     assert round(table.loc["1.0 MobileNet-128", "ours_Mmacs"]) == 186
@@ -144,7 +145,7 @@ def test_mobilenet_table_against_published_values():
 
 
 def test_inception_conventions():
-    table = study.inception_v3_variants().set_index("params")
+    table = splitting_report.inception_v3_variants().set_index("params")
     assert 27_161_264 in table.index and 23_834_568 in table.index
     assert table["minus_paper"].abs().min() > 0  # no convention reproduces 23,626,728 exactly
 
@@ -164,7 +165,7 @@ def test_paper_values_file_is_complete_and_tagged():
 
 
 def _small_latency():
-    return study.latency_table(channels=16, sizes=(8,), batches=(1,), groups=(2,), warmup=0, repeats=2, rounds=3)
+    return splitting_report.latency_table(channels=16, sizes=(8,), batches=(1,), groups=(2,), warmup=0, repeats=2, rounds=3)
 
 
 def test_latency_table_ratios():
@@ -187,7 +188,7 @@ def _fake_latency(ratios: dict[str, list[float]]) -> pd.DataFrame:
 def test_live_claims_grade_rounds_and_stay_out_of_the_ledger():
     from effconv.claims import ClaimsTable
 
-    table = study.add_live(ClaimsTable("splitting"), _fake_latency({"fast": [0.30, 0.32, 0.31],
+    table = splitting_claims.live_claims(ClaimsTable("splitting"), _fake_latency({"fast": [0.30, 0.32, 0.31],
                                                                      "slow": [1.30, 1.35, 1.32],
                                                                      "noisy": [0.5, 1.6, 0.9]}))
     verdicts = table.frame().set_index("claim")["verdict"]
@@ -195,7 +196,7 @@ def test_live_claims_grade_rounds_and_stay_out_of_the_ledger():
     assert verdicts["slow runs faster than the dense conv (time ratio < 1)"] == "not reproduced"
     assert verdicts["noisy runs faster than the dense conv (time ratio < 1)"] == "inconclusive"
     assert set(table.frame()["kind"]) == {"live"} and table.csv().count("\n") == 1  # header only
-    empty = study.add_live(ClaimsTable("splitting"), None).frame()
+    empty = splitting_claims.live_claims(ClaimsTable("splitting"), None).frame()
     assert list(empty["verdict"]) == ["not run"]
 
 
@@ -208,7 +209,7 @@ def test_printed_decimals_follow_the_printed_figure():
 
 @pytest.fixture(scope="module")
 def ledger_frame():
-    return study.ledger("best").frame()
+    return splitting_claims.ledger("best").frame()
 
 
 def test_ledger_is_complete_and_counted(ledger_frame):
@@ -264,6 +265,6 @@ def test_notebook_is_stored_without_outputs_and_follows_the_conventions():
     source = "".join(params["source"])
     assert 'profile = "best"' in source and "run_missing = False" in source
     text = "\n".join("".join(c["source"]) for c in nb["cells"])
-    assert "study.ledger(profile)" in text and "study.add_live(" in text
+    assert "splitting_claims.ledger(profile)" in text and "splitting_claims.live_claims(" in text
     assert ".write(" not in text and "build_claims" not in text  # rendering never writes the ledger
     assert "{glue:text}" in text and "{cite}" in text

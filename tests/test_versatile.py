@@ -15,7 +15,7 @@ from effconv.errors import EffconvError
 from effconv.ops.versatile import (
     VersatileConv2d, concentric_masks, convert, cost_convention, num_secondary, versatile_v1, versatile_v2,
 )
-from effconv.studies import versatile_costs as costs
+from effconv.studies.versatile import costs
 from effconv.studies.paper import paper_table, paper_value
 
 

@@ -12,17 +12,17 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from effconv.models import create_model  # first: importing effconv.ops before effconv.models is circular
 from effconv.claims import COLUMNS, VERDICTS, ClaimsTable
 from effconv.errors import EffconvError
-from effconv.studies import versatile as study
-from effconv.studies import versatile_checks as checks
-from effconv.studies import versatile_costs as costs
-from effconv.studies import versatile_claims
-from effconv.studies import versatile_report as report
-from effconv.studies import versatile_runs as runs_spec
+from effconv.studies.versatile import checks
+from effconv.studies.versatile import costs
+from effconv.studies.versatile import claims as versatile_claims
+from effconv.studies.versatile import plots as versatile_plots
+from effconv.studies.versatile import report
+from effconv.studies.versatile import results as versatile_results
+from effconv.studies.versatile import plan as runs_spec
 
-LABELS = list(report.VARIANTS.values())
+LABELS = list(versatile_results.VARIANTS.values())
 
 
 def counted_frame() -> pd.DataFrame:
@@ -72,11 +72,11 @@ def cpu_results(accs: dict, profile: str = "cpu", **mask_kwargs) -> tuple[list, 
     specs = runs_spec.experiments(profile)
     results = []
     for spec in specs:
-        label = report.VARIANTS[spec.name]
+        label = versatile_results.VARIANTS[spec.name]
         acc = accs.get(label)
         acc = acc.get(spec.seed) if isinstance(acc, dict) else acc
-        masked = label in report.MASKED
-        per_arm = any(key in report.MASKED for key in mask_kwargs)
+        masked = label in versatile_results.MASKED
+        per_arm = any(key in versatile_results.MASKED for key in mask_kwargs)
         kwargs = (mask_kwargs.get(label, {}) if per_arm else mask_kwargs) if masked else {}
         kwargs = {k: v[spec.seed] if isinstance(v, dict) else v for k, v in kwargs.items()
                   if not isinstance(v, dict) or spec.seed in v}
@@ -127,14 +127,14 @@ def test_cifar_table_over_seeds():
     specs = runs_spec.experiments("full")
     accs = {("baseline", 0): 0.93, ("baseline", 1): 0.94, ("baseline", 2): 0.935, ("versatile v1", 0): 0.93,
             ("versatile v1", 1): 0.92}
-    results = [None if (report.VARIANTS[s.name], s.seed) not in accs else
-               fake_result(accs[report.VARIANTS[s.name], s.seed]) for s in specs]
+    results = [None if (versatile_results.VARIANTS[s.name], s.seed) not in accs else
+               fake_result(accs[versatile_results.VARIANTS[s.name], s.seed]) for s in specs]
     table = report.cifar_table("full", specs, results, counted_frame()).set_index("variant")
     assert table.loc["baseline", "seeds"] == "3/3" and table.loc["baseline", "status"] == "stored"
     assert table.loc["versatile v1", "seeds"] == "2/3" and table.loc["versatile v1", "status"] == "partial"
     assert table.loc["baseline", "test_acc_%"] == pytest.approx(93.5)
     assert table.loc["baseline", "std_%"] == pytest.approx(0.5)
-    runs = report.run_table(specs, results)
+    runs = versatile_results.run_table(specs, results)
     assert report.arm_values(runs, "versatile v1") == pytest.approx({0: 93.0, 1: 92.0})
     # paired on seeds 0 and 1 only: differences 0 and -2
     assert "-1.00 points, mean over 2 paired seed(s)" in report.comparison_sentence(runs, "versatile v1", "baseline",
@@ -144,7 +144,7 @@ def test_cifar_table_over_seeds():
 def test_run_table_and_sentences():
     specs, results = cpu_results({"baseline": 0.90, "versatile v1": 0.91})
     results = first_seed(specs, results)
-    runs = report.run_table(specs, results)
+    runs = versatile_results.run_table(specs, results)
     assert (runs["status"] == "stored").sum() == 2 and len(runs) == len(specs)
     assert runs.loc[0, "seconds_per_epoch"] == pytest.approx(12.0) and runs.loc[0, "data"] == "jpeg"
     text = report.comparison_sentence(runs, "versatile v1", "baseline", "cpu")
@@ -152,13 +152,13 @@ def test_run_table_and_sentences():
     missing = report.comparison_sentence(runs, "versatile v2", "baseline", "cpu")
     assert missing == "not run yet (versatile v2: no stored cpu run)"
     assert "baseline 12 s" in report.epoch_time_sentence(runs, "cpu")
-    empty = report.run_table(*cpu_results({}))
+    empty = versatile_results.run_table(*cpu_results({}))
     assert report.epoch_time_sentence(empty, "cpu").startswith("not run yet")
 
 
 def test_cpu_plan_seeds_per_arm_keep_the_stored_specs():
     specs = runs_spec.experiments("cpu")
-    count = pd.Series([report.VARIANTS[s.name] for s in specs]).value_counts()
+    count = pd.Series([versatile_results.VARIANTS[s.name] for s in specs]).value_counts()
     assert count["baseline"] == count["versatile v1"] == 5
     assert all(count[label] == 3 for label in LABELS[2:])
     control = next(s for s in specs if s.name == "vgg16-masks-b-lambda0")
@@ -178,26 +178,26 @@ def test_cpu_plan_seeds_per_arm_keep_the_stored_specs():
 def test_mask_curves_and_final_masks():
     specs, results = cpu_results({"learned masks (a)": 0.85, "learned masks (b)": 0.86}, changed=0.03)
     initial = {"learned masks (a)": mask_overall(0.0), "learned masks (b)": mask_overall(0.0)}
-    curves = report.mask_curves(specs, results, initial)
+    curves = versatile_results.mask_curves(specs, results, initial)
     assert set(curves["variant"]) == {"learned masks (a)", "learned masks (b)"}  # the control was not run
     changed = curves[(curves["statistic"] == "changed_from_init") & (curves["variant"] == "learned masks (b)")
                      & (curves["seed"] == 0)]
     assert list(changed["epoch"]) == [0, 1, 2, 3]
     assert changed["value"].iloc[0] == 0.0 and changed["value"].iloc[-1] == pytest.approx(0.03)
-    assert report.mask_curves(specs, results).query("epoch == 0").empty  # no initial stats given
-    final = report.final_masks(specs, results)
+    assert versatile_results.mask_curves(specs, results).query("epoch == 0").empty  # no initial stats given
+    final = versatile_results.final_masks(specs, results)
     assert set(final["status"]) == {"stored", "not run"} and (final["status"] == "stored").sum() == 6
     assert final.loc[final["status"] == "stored", "changed_from_init"].tolist() == [0.03] * 6
-    layers = report.mask_layers(next(r for s, r in zip(specs, results) if s.name == "vgg16-masks-b" and r))
+    layers = versatile_results.mask_layers(next(r for s, r in zip(specs, results) if s.name == "vgg16-masks-b" and r))
     assert list(layers["layer"]) == ["features.0.conv"] and layers.loc[0, "mask_entries"] == 27
 
 
 def test_mask_tables_when_not_run():
     specs, results = cpu_results({})
-    assert report.mask_curves(specs, results, {"learned masks (a)": mask_overall(0.0)}).empty
-    final = report.final_masks(specs, results)
+    assert versatile_results.mask_curves(specs, results, {"learned masks (a)": mask_overall(0.0)}).empty
+    final = versatile_results.final_masks(specs, results)
     assert (final["status"] == "not run").all() and len(final) == 9 and final["density"].isna().all()
-    assert report.mask_layers(None).empty
+    assert versatile_results.mask_layers(None).empty
 
 
 def test_plots_draw_without_warnings_with_and_without_runs():
@@ -207,10 +207,10 @@ def test_plots_draw_without_warnings_with_and_without_runs():
         for accs in ({}, {"baseline": 0.9, "versatile v1": 0.9, "learned masks (a)": 0.85, "learned masks (b)": 0.86}):
             specs, results = cpu_results(accs, changed=0.01)
             table = report.cifar_table("cpu", specs, results, counted_frame())
-            fig = report.plot_cifar(table, report.accuracy_curves(specs, results), "cpu")
+            fig = versatile_plots.plot_cifar(table, versatile_results.accuracy_curves(specs, results), "cpu")
             assert len(fig.axes) == 2
-            curves = report.mask_curves(specs, results, {"learned masks (a)": mask_overall(0.0)})
-            fig = report.plot_mask_curves(curves, "cpu", optimum=optimum)
+            curves = versatile_results.mask_curves(specs, results, {"learned masks (a)": mask_overall(0.0)})
+            fig = versatile_plots.plot_mask_curves(curves, "cpu", optimum=optimum)
             assert len(fig.axes) == 4
             plt.close("all")
 
@@ -368,7 +368,7 @@ def test_memory_offsets_leave_out_our_fit(live_frames):
 def test_concentric_mask_figure():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        fig = study.plot_concentric_masks((3, 5))
+        fig = versatile_plots.plot_concentric_masks((3, 5))
     assert len(fig.axes) == 2 * 3
     plt.close(fig)
 

@@ -208,17 +208,16 @@ def _print_result(result: dict) -> None:
 
 def cmd_run(args: argparse.Namespace) -> None:
     from effconv.experiments import lookup, run_all
-    from effconv.studies import CHAPTERS, runs_module
+    from effconv.studies import get_chapter
     from effconv.train.recipes import check_profile
 
-    if args.chapter not in CHAPTERS:
-        raise EffconvError(f"unknown chapter {args.chapter!r}; chapters: {', '.join(CHAPTERS)}.")
+    chapter = get_chapter(args.chapter)
     check_profile(args.profile)
     check_accelerator(args.accelerator)
-    study = runs_module(args.chapter)
-    if study is None:
+    planned = chapter.experiments(args.profile)
+    if not planned:
         raise EffconvError(f"chapter {args.chapter!r} trains nothing (it only counts and measures).")
-    specs = [s for s in study.experiments(args.profile) if not args.only or args.only in s.name]
+    specs = [s for s in planned if not args.only or args.only in s.name]
     if not specs:
         message = (f"no {args.profile} experiment of chapter {args.chapter!r} has a name containing {args.only!r}; "
                    f"`effconv run {args.chapter} --profile {args.profile} --dry-run` lists them." if args.only else
@@ -266,12 +265,14 @@ def cmd_campaign(args: argparse.Namespace) -> None:
 
 def cmd_claims(args: argparse.Namespace) -> None:
     from effconv.paths import results_dir
-    from effconv.studies import CHAPTERS, chapter_module, ledger
+    from effconv.studies import get_chapter, ledger, list_chapters
     from effconv.train.recipes import check_profile
 
     if args.profile != "best":
         check_profile(args.profile)
-    chapters = args.chapters or [c for c in CHAPTERS if hasattr(chapter_module(c), "ledger")]
+    chapters = args.chapters or list_chapters()
+    for chapter in chapters:
+        get_chapter(chapter)  # an unknown id fails before any ledger is written
     stale = []
     for chapter in chapters:
         table = ledger(chapter, args.profile)

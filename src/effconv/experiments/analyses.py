@@ -47,9 +47,9 @@ def register_analysis(name: str):
 
 
 def get_analysis(name: str, chapter: str | None = None) -> Analysis:
-    """A registered analysis. Chapters register theirs when their plan (``effconv.studies.<chapter>_runs``)
+    """A registered analysis. Chapters register theirs when their package (``effconv.studies.<chapter>``)
     is imported, which whoever built the spec has done; this layer never imports the studies."""
     if name not in _ANALYSES:
-        hint = f" (import effconv.studies.{chapter}_runs first: it registers them)" if chapter else ""
+        hint = f" (import effconv.studies.{chapter} first: it registers them)" if chapter else ""
         raise EffconvError(f"unknown analysis {name!r}{hint}; known: {', '.join(sorted(_ANALYSES)) or 'none'}.")
     return _ANALYSES[name]

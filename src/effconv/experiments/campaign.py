@@ -27,7 +27,7 @@ from effconv.errors import EffconvError
 from effconv.experiments.runner import lookup, run_experiment
 from effconv.experiments.spec import ExperimentSpec
 from effconv.experiments.store import ResultStore
-from effconv.studies import CHAPTERS, planned_specs, runs_module
+from effconv.studies import CHAPTERS, get_chapter, planned_specs
 
 PRIORITY = ("acnet", "dac", "versatile", "shufflenet")
 
@@ -116,7 +116,8 @@ def _work(spec_dict: dict, accelerator: str, threads: int | None) -> None:
 
         torch.set_num_threads(threads)
     spec = ExperimentSpec.from_dict(spec_dict)
-    runs_module(spec.chapter)  # a fresh process: the chapter's analyses register when its plan is imported
+    if spec.chapter in CHAPTERS:  # a fresh process: a chapter's analyses register when its package is imported
+        get_chapter(spec.chapter)
     run_experiment(spec, accelerator=accelerator)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import Any, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence, TypeVar
 
 import pandas as pd
 
@@ -14,6 +15,7 @@ from effconv.experiments.spec import ExperimentSpec
 from effconv.train.recipes import check_profile
 
 SpecFunction = Callable[[str], list[ExperimentSpec]]
+Loaded = TypeVar("Loaded", bound="StoredRuns")
 
 
 def resolve(spec_fn: SpecFunction, profile: str = "best", *, run_missing: bool = False,
@@ -35,6 +37,43 @@ def resolve(spec_fn: SpecFunction, profile: str = "best", *, run_missing: bool =
                            "full.") from None
     results = run_all(specs, run_missing=run_missing, log=log)
     return profile, specs, results
+
+
+@dataclass
+class StoredRuns:
+    """One comparison of a chapter as stored for one profile: its specs and their results (None where not run).
+
+    Every chapter loads its runs through ``load`` and reads them from here; a chapter subclasses it only to
+    add the frames its tables need.
+    """
+
+    profile: str
+    specs: list[ExperimentSpec]
+    results: list[dict[str, Any] | None]
+
+    @classmethod
+    def load(cls: type[Loaded], spec_fn: SpecFunction, profile: str = "best", *, run_missing: bool = False,
+             log=print) -> Loaded:
+        """``resolve`` the comparison ``spec_fn`` lists (training the missing runs with ``run_missing``)."""
+        used, specs, results = resolve(spec_fn, profile, run_missing=run_missing, log=log)
+        return cls(used, list(specs), list(results))
+
+    @property
+    def stored(self) -> int:
+        """How many of the planned runs are stored."""
+        return sum(r is not None for r in self.results)
+
+    def merge(self: Loaded, *others: "StoredRuns") -> Loaded:
+        """This comparison and ``others`` (one profile) as one, each experiment once."""
+        profiles = {c.profile for c in (self, *others)}
+        if len(profiles) != 1:
+            raise EffconvError(f"cannot merge comparisons of different profiles {sorted(profiles)}; "
+                               "load them with one profile.")
+        seen: dict[str, tuple[ExperimentSpec, Any]] = {}
+        for comparison in (self, *others):
+            for spec, result in zip(comparison.specs, comparison.results):
+                seen.setdefault(spec.key, (spec, result))
+        return type(self)(self.profile, [s for s, _ in seen.values()], [r for _, r in seen.values()])
 
 
 def _flat_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,143 @@
+"""Chapter 3 (ACNet): what the claims read from the stored runs, one value per training seed.
+
+``load_runs`` gathers the chapter's three comparisons (``ChapterRuns``); ``per_seed`` turns a stored run into
+{seed: value} with one of the readers here (accuracy, rotated accuracy, an importance-matrix statistic) or
+with the pruning helpers; ``setting`` and ``stand_in`` word how our runs differ from the paper's. The rules
+in ``effconv.claims`` then grade these values (``acnet_claims``, ``acnet_skeleton_claims``).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Any, Callable, Iterable
+
+import pandas as pd
+
+from effconv.studies.acnet import plan as runs
+from effconv.studies.acnet.results import MODEL_LABELS, Runs, variant_of
+from effconv.studies.acnet.plan import CHAPTER
+from effconv.studies.acnet.skeleton import destroyed_at, pruning_summary
+from effconv.studies.paper import paper_value
+
+Seeds = dict[int, float]
+
+
+def ref(key: str):
+    """The chapter's published value ``key`` (``effconv.studies.paper``)."""
+    return paper_value(CHAPTER, key)
+
+
+def quiet(*_args: Any, **_kwargs: Any) -> None:
+    return None
+
+
+def per_seed(comparisons: Iterable[Runs], model: str, variant: str,
+             value: Callable[[dict[str, Any]], float | None]) -> Seeds:
+    """{seed: value(result)} over the stored runs of (model, variant); each seed once, NaN/None left out."""
+    out: Seeds = {}
+    for comparison in comparisons:
+        for spec, result in zip(comparison.specs, comparison.results):
+            if result is None or spec.model != model or variant_of(spec) != variant or spec.seed in out:
+                continue
+            number = value(result)
+            if number is not None and not (isinstance(number, float) and math.isnan(number)):
+                out[spec.seed] = float(number)
+    return dict(sorted(out.items()))
+
+
+def accuracy(result: dict[str, Any]) -> float:
+    return 100 * result["metrics"]["final"]["test_acc"]
+
+
+def rotated(condition: str) -> Callable[[dict[str, Any]], float | None]:
+    def value(result: dict[str, Any]) -> float | None:
+        stored = (result.get("analyses") or {}).get("acnet.rotation") or {}
+        return 100 * stored[condition] if condition in stored else None
+    return value
+
+
+def matrix_value(fn: Callable[[pd.DataFrame], float]) -> Callable[[dict[str, Any]], float | None]:
+    def value(result: dict[str, Any]) -> float | None:
+        stored = (result.get("analyses") or {}).get("acnet.importance")
+        return None if stored is None else fn(pd.DataFrame(stored["matrix"]))
+    return value
+
+
+def corner_max(matrix: pd.DataFrame) -> float:
+    return float(matrix.to_numpy()[[0, 0, -1, -1], [0, -1, 0, -1]].max())
+
+
+def skeleton_min(matrix: pd.DataFrame) -> float:
+    values, k = matrix.to_numpy(), matrix.shape[0] // 2
+    return float(min(values[k, :].min(), values[:, k].min()))
+
+
+def centre(matrix: pd.DataFrame) -> float:
+    k = matrix.shape[0] // 2
+    return float(matrix.to_numpy()[k, k])
+
+
+def difference(a: Seeds, b: Seeds) -> Seeds:
+    """{seed: a - b} over the seeds both have."""
+    return {s: a[s] - b[s] for s in sorted(set(a) & set(b))}
+
+
+def pruning_mean(rows: pd.DataFrame, variant: str, region: str, *, last: bool = False) -> Seeds:
+    """{training seed: mean pruned accuracy of ``region``}: at the region's last point (``last``: all of the
+    region pruned), or averaged over the sparsities > 0 that every region of the run shares."""
+    out: Seeds = {}
+    part = rows[rows["variant"] == variant] if len(rows) else rows
+    for seed, group in (part.groupby("run_seed") if len(part) else []):
+        summary = pruning_summary(group.drop(columns="run_seed"))
+        curve = summary[summary["region"] == region].sort_values("sparsity")
+        if curve.empty:
+            continue
+        if last:
+            out[int(seed)] = float(curve["mean"].iloc[-1])
+        else:
+            shared = set(summary.loc[summary["sparsity"] > 0, "sparsity"])
+            for other in set(summary["region"]):
+                shared &= set(summary.loc[summary["region"] == other, "sparsity"])
+            points = curve[curve["sparsity"].isin(shared)]
+            if len(points):
+                out[int(seed)] = float(points["mean"].mean())
+    return out
+
+
+def destroyed_by_seed(rows: pd.DataFrame, variant: str) -> Seeds:
+    part = rows[rows["variant"] == variant] if len(rows) else rows
+    out = {int(seed): destroyed_at(pruning_summary(group.drop(columns="run_seed")), variant)
+           for seed, group in (part.groupby("run_seed") if len(part) else [])}
+    return {s: v for s, v in out.items() if not math.isnan(v)}
+
+
+def mean_of(values: Seeds) -> float | None:
+    return statistics.fmean(values.values()) if values else None
+
+
+def seeds_text(values: Seeds) -> str:
+    return f"seed{'s' if len(values) != 1 else ''} {', '.join(map(str, values))}" if values else "no runs"
+
+
+def setting(comparison: Runs, model: str) -> str:
+    """Our setting of ``model`` in words, for evidence and not-comparable rows."""
+    specs = [s for s in comparison.specs if s.model == model]
+    if not specs:
+        return f"not in the {comparison.profile} profile"
+    spec = specs[0]
+    width = spec.model_kwargs.get("width", 1.0)
+    return (f"{MODEL_LABELS.get(model, model)} at width {width:g}, {spec.recipe.epochs} epochs, "
+            "JPEG CIFAR-10 (quality 75)")
+
+
+def standing_in(model: str) -> str:
+    return "" if model == "resnet56" else ", standing in for ResNet-56"
+
+
+def stand_in(model: str, profile: str) -> str:
+    """How a claim about ResNet-56 names the model that stands in for it in ``profile`` ("" for ResNet-56)."""
+    if model == "resnet56":
+        return ""
+    width = runs.TABLE[profile][model]["width"]
+    return f" ({MODEL_LABELS.get(model, model)} at width {width:g} stands in for ResNet-56)"

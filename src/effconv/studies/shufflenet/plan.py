@@ -1,0 +1,70 @@
+"""What chapter 2 trains: CIFAR-10 analogues of ShuffleNet's Table 2 (group count at matched complexity,
+two widths) and Table 3 (with vs without channel shuffle at g = 3 and g = 8).
+
+The CIFAR form of the network keeps the ImageNet stage layout and changes only the stem (see
+``shufflenet_v1_cifar``), so the widths play the role of the paper's 0.5x and 0.25x models.
+"""
+
+from __future__ import annotations
+
+from effconv.experiments import ExperimentSpec
+from effconv.studies.shufflenet.widths import MATCHED_CHANNELS
+from effconv.train.recipes import recipe_for
+
+CHAPTER = "shufflenet"
+GROUPS = (1, 2, 3, 4, 8)     # the group counts of the paper's tables
+MODEL = "shufflenet_v1_cifar"
+SHUFFLE_GROUPS = (3, 8)
+
+# (scale, groups) runs of Table 2 and Table 3, seeds and schedule per profile. Every g of a width has the
+# same multiply-adds within 2% (FLOP-matched widths, see shufflenet_widths), as the paper's Table 1 has at
+# 1x. On 2 CPU cores a 0.5x g = 8 run takes ~35 minutes (depthwise and grouped convs are slow there), so
+# the cpu profile trains every g at 0.25x and g = 1, 3 and 8 at 0.5x.
+_ALL_25 = tuple((0.25, g) for g in GROUPS)
+PLAN = {
+    "smoke": dict(table2=((0.25, 1), (0.25, 3)), table3=((0.25, 3),), seeds=(0,), recipe={}),
+    # 3 seeds per configuration; the headline comparisons (g = 1 vs g = 8, and g = 8 with vs without
+    # the shuffle, at 0.25x) get 5, enough for the paired rule to see a 1 pp effect
+    "cpu": dict(table2=_ALL_25 + ((0.5, 1), (0.5, 3), (0.5, 8)), table3=((0.25, 3), (0.25, 8)),
+                seeds=(0, 1, 2),
+                headline=dict(table2=((0.25, 1), (0.25, 8)), table3=((0.25, 8),), seeds=(0, 1, 2, 3, 4)),
+                recipe=dict(epochs=6)),
+    "full": dict(table2=tuple((s, g) for s in (0.25, 0.5, 1.0) for g in GROUPS),
+                 table3=tuple((s, g) for s in (0.25, 0.5, 1.0) for g in SHUFFLE_GROUPS), seeds=(0, 1, 2),
+                 # 30 epochs at batch 256: one run fits a 10-minute GPU window shared by 8 runs
+                 # (effconv.experiments.window_plan); the paper trains ImageNet for 3e5 iterations
+                 recipe=dict(epochs=30, batch_size=256, lr=0.2)),
+}
+
+
+def spec(profile: str, groups: int, scale: float, shuffle: bool, seed: int) -> ExperimentSpec:
+    cfg = PLAN[profile]
+    name = f"shufflenet-{scale:g}x-g{groups}" + ("" if shuffle else "-noshuffle")
+    model_kwargs = {"groups": groups, "width": scale, "shuffle": shuffle}
+    if (scale, groups) in MATCHED_CHANNELS:
+        # FLOP-matched widths (see shufflenet_widths); the other g keep Table 1's and their stored keys
+        model_kwargs["channels"] = list(MATCHED_CHANNELS[scale, groups])
+    return ExperimentSpec(chapter=CHAPTER, name=name, model=MODEL, profile=profile, seed=seed,
+                          model_kwargs=model_kwargs, recipe=recipe_for(profile, **cfg["recipe"]))
+
+
+def seeds(profile: str, table: str, scale: float, groups: int) -> tuple[int, ...]:
+    """The seeds a configuration trains: the profile's, or its headline seeds for the headline runs."""
+    cfg = PLAN[profile]
+    headline = cfg.get("headline", {})
+    return headline["seeds"] if (scale, groups) in headline.get(table, ()) else cfg["seeds"]
+
+
+def table2_specs(profile: str) -> list[ExperimentSpec]:
+    return [spec(profile, g, scale, True, seed) for scale, g in PLAN[profile]["table2"]
+            for seed in seeds(profile, "table2", scale, g)]
+
+
+def table3_specs(profile: str) -> list[ExperimentSpec]:
+    """Without shuffle (the with-shuffle rows are Table 2's runs)."""
+    return [spec(profile, g, scale, False, seed) for scale, g in PLAN[profile]["table3"]
+            for seed in seeds(profile, "table3", scale, g)]
+
+
+def experiments(profile: str) -> list[ExperimentSpec]:
+    return table2_specs(profile) + table3_specs(profile)

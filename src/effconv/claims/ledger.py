@@ -4,6 +4,11 @@ Columns: ``claim, kind, source, paper, ours, delta, interval, n, verdict, profil
 says what the evidence is: ``counted`` (layers counted, formulas checked), ``trained`` (stored training
 runs) or ``live`` (timed on the machine that builds the book). Live rows are shown in a chapter but
 never written into the committed ledger, so a ledger is the same on every build.
+
+A chapter that opts in (``ClaimsTable(chapter, holm=True)``) adds ``HOLM_COLUMNS`` after these: for each
+trained row decided by a t test, its p, the Holm-adjusted p over the chapter's trained tests, and the
+verdict that survives it (``effconv.claims.multiplicity``). Without the opt-in a ledger is exactly as
+before, so the committed ledgers stay byte for byte until their chapters adopt it.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from effconv.checks import check_number
+from effconv.claims.multiplicity import holm_adjust, holm_verdict
 from effconv.claims.rules import Grade
 from effconv.claims.verdicts import check_verdict
 from effconv.errors import EffconvError
@@ -22,6 +29,7 @@ from effconv.paths import results_dir
 
 COLUMNS = ["claim", "kind", "source", "paper", "ours", "delta", "interval", "n", "verdict", "profile", "evidence"]
 KINDS = ("counted", "trained", "live")
+HOLM_COLUMNS = ["p", "p_holm", "verdict_holm"]   # opt-in: ClaimsTable(chapter, holm=True)
 
 
 def fmt(value) -> str:
@@ -39,35 +47,56 @@ def fmt(value) -> str:
 
 
 class ClaimsTable:
-    """Collects a chapter's claims; ``write`` stores the committed ones (not the live ones)."""
+    """Collects a chapter's claims; ``write`` stores the committed ones (not the live ones). ``holm``: add
+    ``HOLM_COLUMNS`` (see the module docstring)."""
 
-    def __init__(self, chapter: str):
+    def __init__(self, chapter: str, *, holm: bool = False):
         self.chapter = chapter
-        self.rows: list[dict[str, str]] = []
+        self.holm = holm
+        self.rows: list[dict] = []
 
     def add(self, claim: str, *, kind: str, source: str, paper, ours, verdict: str, profile: str, evidence: str,
-            delta=None, interval: str = "", n: int | None = None) -> None:
-        """Record a claim. ``paper``/``ours`` may be numbers or short text ("< 1/32")."""
+            delta=None, interval: str = "", n: int | None = None, p: float | None = None) -> None:
+        """Record a claim. ``paper``/``ours`` may be numbers or short text ("< 1/32"). ``p``: the two-sided p of
+        the t test behind a trained verdict (``Grade.p``), which puts the row in the chapter's Holm family."""
         check_verdict(verdict)
         if kind not in KINDS:
             raise EffconvError(f"claim kind must be one of {', '.join(KINDS)}, got {kind!r}.")
+        if p is not None:
+            check_number("a claim's p-value", p, low=0, high=1)
         if delta is None and isinstance(paper, (int, float)) and isinstance(ours, (int, float)):
             delta = ours - paper
         self.rows.append({
             "claim": claim, "kind": kind, "source": source, "paper": fmt(paper), "ours": fmt(ours),
             "delta": fmt(delta), "interval": interval, "n": "" if not n else str(n), "verdict": verdict,
-            "profile": profile, "evidence": evidence,
+            "profile": profile, "evidence": evidence, "_p": p,   # "_p" is kept out of COLUMNS: see frame()
         })
 
     def grade(self, claim: str, grade: Grade, *, kind: str, source: str, paper, profile: str, evidence: str) -> str:
         """Record a claim decided by one of ``effconv.claims.rules``; returns its verdict."""
         self.add(claim, kind=kind, source=source, paper=paper, ours=grade.ours, verdict=grade.verdict,
                  profile=profile, evidence=f"{evidence} ({grade.rule})" if grade.rule else evidence,
-                 delta=grade.delta, interval=grade.interval, n=grade.n)
+                 delta=grade.delta, interval=grade.interval, n=grade.n, p=grade.p)
         return grade.verdict
+
+    def _family(self) -> list[int]:
+        """The rows of the chapter's Holm family: trained rows decided by a t test (with a p)."""
+        return [i for i, row in enumerate(self.rows) if row["kind"] == "trained" and row.get("_p") is not None]
+
+    @property
+    def tests(self) -> int:
+        """How many trained tests the chapter ran: the m of its Holm adjustment."""
+        return len(self._family())
 
     def frame(self, *, live: bool = True) -> pd.DataFrame:
         frame = pd.DataFrame(self.rows, columns=COLUMNS)
+        if self.holm:
+            family = self._family()
+            adjusted = dict(zip(family, holm_adjust([self.rows[i]["_p"] for i in family])))
+            frame["p"] = [fmt(self.rows[i]["_p"]) if i in adjusted else "" for i in range(len(self.rows))]
+            frame["p_holm"] = [fmt(adjusted[i]) if i in adjusted else "" for i in range(len(self.rows))]
+            frame["verdict_holm"] = [holm_verdict(self.rows[i]["verdict"], adjusted[i]) if i in adjusted else ""
+                                     for i in range(len(self.rows))]
         return frame if live else frame[frame["kind"] != "live"].reset_index(drop=True)
 
     def csv(self) -> str:

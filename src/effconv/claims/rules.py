@@ -5,7 +5,8 @@ claims); it never writes a rule of its own. Each rule returns a ``Grade``: the v
 delta to the paper, and for statistical rules the 95% interval and the number of pairs or rounds.
 
 - ``grade_count``: a number we count (MACs, parameters, a cost ratio) against a printed one.
-- ``grade_bound``: a number we count against a printed inequality ("< 1/32", "no case fails").
+- ``grade_bound``: a number we count, or the values of repeated runs, against a printed inequality ("< 1/32",
+  "no case fails", "stays above 60%", "drops 0.7 pp").
 - ``grade_effect``: "A beats B" from paired seeds (same seed in both arms), with a t interval.
 - ``grade_equivalence``: "A is about the same as B" from paired runs, within a margin the chapter states.
 - ``grade_change``: a property that may already hold at initialisation, graded on what training changed.
@@ -13,6 +14,12 @@ delta to the paper, and for statistical rules the 95% interval and the number of
 - ``grade_setting``: an absolute number from a setting unlike the paper's: "not comparable".
 
 ``combine`` folds the grades of a claim that covers several cases (every g, every width) into one.
+
+A statistical rule can say what it grades (``scope``): the direction only (``DIRECTION``: our setting differs
+from the paper's, so the size is shown but not graded) or the size too (``SIZE``: same setting, so "partly"
+when the direction holds but the paper's value lies outside our interval). Its ``Grade`` also carries the
+p-value of the t test behind the verdict (``t_p_value``), which ``effconv.claims.multiplicity`` adjusts for
+the number of tests a chapter runs.
 """
 
 from __future__ import annotations
@@ -20,16 +27,19 @@ from __future__ import annotations
 import math
 import operator
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Iterable, Mapping, Sequence
 
-from effconv.checks import check_positive
+from effconv.checks import check_number, check_positive
 from effconv.claims.verdicts import (INCONCLUSIVE, NOT_COMPARABLE, NOT_REPRODUCED, NOT_RUN, PARTLY, REPRODUCED,
                                      check_verdict)
 from effconv.errors import EffconvError
 
 COUNT_TOLERANCE = 0.005   # a counted value within 0.5% of the printed one is the printed one
 COUNT_PARTLY = 0.05       # within 5%: close, but not the same number
+ABOUT_TOLERANCE = 0.05    # a figure the paper itself calls approximate ("about 1/9") is met within 5%
+DIRECTION, SIZE = "direction", "size"   # what a statistical rule grades (``scope``)
 MIN_PAIRS = 3             # fewer paired seeds (or timing rounds) than this cannot decide an effect
 BOUNDS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}  # printed inequalities
 
@@ -49,6 +59,7 @@ class Grade:
     high: float | None = None
     n: int = 0                     # pairs of seeds or timing rounds behind ``ours``
     rule: str = ""                 # one line: how the verdict was reached
+    p: float | None = None         # two-sided p of the t test the verdict rests on (None: no test was run)
 
     def __post_init__(self) -> None:
         check_verdict(self.verdict)
@@ -75,34 +86,118 @@ def mean_interval(values: Sequence[float]) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
+def _t_two_sided(t: float, df: int) -> float:
+    """P(|T| >= |t|) for Student's t with ``df`` degrees of freedom: exact for df <= 30 (the finite series of
+    the t distribution for whole df), the normal beyond, as ``t_quantile`` does, so that p < 0.05 exactly
+    when the 95% interval excludes the null (up to the 3 decimals of the quantile table)."""
+    t = abs(t)
+    if math.isinf(t):
+        return 0.0
+    if df > len(_T975):
+        return math.erfc(t / math.sqrt(2.0))
+    theta = math.atan(t / math.sqrt(df))
+    sin, cos2 = math.sin(theta), math.cos(theta) ** 2
+    term, total = 1.0, 1.0
+    if df % 2:   # odd df: an arctangent plus a finite sum
+        for k in range(1, (df - 1) // 2):
+            term *= cos2 * (2 * k) / (2 * k + 1)
+            total += term
+        inside = 2.0 / math.pi * (theta + (sin * math.cos(theta) * total if df > 1 else 0.0))
+    else:        # even df: a finite sum alone
+        for k in range(1, df // 2):
+            term *= cos2 * (2 * k - 1) / (2 * k)
+            total += term
+        inside = sin * total
+    return min(1.0, max(0.0, 1.0 - inside))
+
+
+def t_p_value(values: Sequence[float], null: float = 0.0) -> float:
+    """Two-sided p of the one-sample t test "the mean of ``values`` is ``null``" (at least two values),
+    with the mean, standard deviation and degrees of freedom of ``mean_interval``: paired differences give
+    the paired t test behind ``grade_effect``."""
+    values = [float(v) for v in values]
+    if len(values) < 2:
+        raise EffconvError(f"a t test needs at least two values, got {len(values)}.")
+    mean, spread = statistics.fmean(values), statistics.stdev(values)
+    if spread == 0:   # identical values: decided exactly, as the interval [mean, mean] is
+        return 1.0 if mean == null else 0.0
+    return _t_two_sided((mean - null) * math.sqrt(len(values)) / spread, len(values) - 1)
+
+
+def _decision_p(values: Sequence[float], edge: float, side: int) -> float:
+    """The p of deciding that the mean lies beyond ``edge`` on ``side`` (+1 above, -1 below): the two-sided p
+    at ``edge`` when the mean is on that side, else 1 (no test can decide it)."""
+    return t_p_value(values, edge) if side * (statistics.fmean(values) - edge) > 0 else 1.0
+
+
 def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def grade_count(ours: float | None, paper: float, *, decimals: int | None = None) -> Grade:
+def round_half_away(value: float, decimals: int = 0) -> float:
+    """``value`` rounded to ``decimals`` places (negative: tens, hundreds), halves away from zero as on paper
+    (18.5 -> 19, -0.125 -> -0.13), not to even like ``round``; the value is read as Python prints it, so
+    2.675 rounds to 2.68 although its binary double lies just below."""
+    if not isinstance(decimals, int) or isinstance(decimals, bool):
+        raise EffconvError(f"decimals must be a whole number of places (e.g. 0, 2 or -1), got {decimals!r}.")
+    if not math.isfinite(value):
+        raise EffconvError(f"only a finite number can be rounded, got {value!r}; grade a missing count as not run.")
+    return float(Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
+
+
+def _pct(share: float) -> str:
+    return f"{share * 100:g}%"
+
+
+def grade_count(ours: float | None, paper: float, *, decimals: int | None = None, about: bool = False) -> Grade:
     """A counted value against a printed one: reproduced when it rounds to the printed figure (to
-    ``decimals`` places) or lies within 0.5% of it; partly within 5%; else not reproduced."""
+    ``decimals`` places, halves away from zero) or lies within 0.5% of it; partly within 5%; else not
+    reproduced. ``about``: the paper calls its figure approximate ("about 1/9", "~50x"), so it is met
+    within ``ABOUT_TOLERANCE`` (5%) and missed beyond, with no "partly" band. The rule text names the
+    tolerance that decided."""
     if _missing(ours):
         return Grade(NOT_RUN, rule="not counted")
     delta = ours - paper
     gap = abs(delta) / abs(paper) if paper else abs(delta)
-    rounds = decimals is not None and round(ours, decimals) == round(paper, decimals)
+    rounds = decimals is not None and round_half_away(ours, decimals) == round_half_away(paper, decimals)
+    how = "rounds to the printed figure" if rounds else f"{gap:.2%} from the printed figure"
+    if about:
+        verdict = REPRODUCED if rounds or gap <= ABOUT_TOLERANCE else NOT_REPRODUCED
+        return Grade(verdict, ours=ours, delta=delta,
+                     rule=f"counted: {how}, which the paper gives as approximate (tolerance {_pct(ABOUT_TOLERANCE)})")
     if rounds or gap <= COUNT_TOLERANCE:
         verdict = REPRODUCED
     elif gap <= COUNT_PARTLY:
         verdict = PARTLY
     else:
         verdict = NOT_REPRODUCED
-    how = "rounds to the printed figure" if rounds else f"{gap:.2%} from the printed figure"
-    return Grade(verdict, ours=ours, delta=delta, rule=f"counted: {how} (tolerance 0.5%, partly within 5%)")
+    return Grade(verdict, ours=ours, delta=delta,
+                 rule=f"counted: {how} (tolerance {_pct(COUNT_TOLERANCE)}, partly within {_pct(COUNT_PARTLY)})")
 
 
-def grade_bound(ours: float | None, bound: float, side: str) -> Grade:
-    """A counted value against a printed inequality ``ours <side> bound`` (``side`` one of <, <=, >, >=):
-    reproduced when it holds; partly when it misses by at most 5% of the bound (the counted rule's "near
-    but not at the printed figure"); not reproduced beyond, so a bound of 0 ("no case fails") allows no miss."""
+def grade_bound(ours: float | None | Mapping | Sequence[float], bound: float, side: str, *,
+                margin: float | None = None, paper: float | None = None) -> Grade:
+    """A printed inequality ``ours <side> bound`` (``side`` one of <, <=, >, >=): "< 1/32", "stays above 60%",
+    "drops at most 0.7 pp" (a drop <= 0.7), or a direction ("fewer": a difference < 0).
+
+    ``ours`` a counted number: reproduced when it holds; partly when it misses by at most 5% of the bound
+    (the counted rule's "near but not at the printed figure"); not reproduced beyond, so a bound of 0 ("no
+    case fails") allows no miss.
+
+    ``ours`` the values of repeated runs (seed -> value, or a sequence; at least 3): their mean and 95% t
+    interval against the bound, with ``margin`` (the chapter's stated miss that a setting unlike the paper's
+    could explain, in the claim's units, >= 0). Reproduced when the whole interval lies on the bound's side;
+    not reproduced when it is *clearly* violated: the whole interval lies beyond the bound by more than
+    ``margin``; inconclusive otherwise (it straddles the bound, or misses by less than the margin).
+    ``paper`` (the printed value, if any) only fills ``delta``.
+    """
     if side not in BOUNDS:
         raise EffconvError(f"a bound's side must be one of {', '.join(BOUNDS)}, got {side!r}.")
+    if isinstance(ours, (Mapping, list, tuple)):
+        return _bound_runs(ours, bound, side, margin, paper)
+    if margin is not None:
+        raise EffconvError("a margin applies to the values of repeated runs; pass them as a seed -> value mapping "
+                           "or a list, or leave margin out for a counted number.")
     if _missing(ours):
         return Grade(NOT_RUN, rule="not counted")
     delta = ours - bound
@@ -111,11 +206,40 @@ def grade_bound(ours: float | None, bound: float, side: str) -> Grade:
     miss = abs(delta)
     verdict = PARTLY if miss <= COUNT_PARTLY * abs(bound) else NOT_REPRODUCED
     share = f" ({miss / abs(bound):.2%} of it)" if bound else ""
-    return Grade(verdict, ours=ours, delta=delta,
-                 rule=f"bound: {ours:.4g} misses {side} {bound:.4g} by {miss:.4g}{share}; partly within 5% of the bound")
+    return Grade(verdict, ours=ours, delta=delta, rule=f"bound: {ours:.4g} misses {side} {bound:.4g} by {miss:.4g}"
+                                                       f"{share}; partly within {_pct(COUNT_PARTLY)} of the bound")
 
 
-def _paired(treatment: Mapping, control: Mapping) -> list[float]:
+def _bound_runs(runs: Mapping | Sequence[float], bound: float, side: str, margin: float | None,
+                paper: float | None) -> Grade:
+    """``grade_bound`` over the values of repeated runs (see there)."""
+    if margin is None:
+        raise EffconvError("a bound over repeated runs needs margin=: the largest miss (in the claim's units) that "
+                           "the difference of setting could explain; 0 makes any clear miss a contradiction.")
+    check_number("the bound's margin", margin, low=0)
+    values = [float(v) for v in (runs.values() if isinstance(runs, Mapping) else runs) if not _missing(v)]
+    undecided = _undecided(values, paper, MIN_PAIRS, none="no run measured", unit="run(s)")
+    if undecided:
+        return undecided
+    mean, low, high = mean_interval(values)
+    up = 1 if side in (">", ">=") else -1         # the side the claim puts the values on
+    far = bound - up * margin                      # beyond this edge the bound is clearly violated
+    holds = BOUNDS[side](low if up > 0 else high, bound)
+    violated = (high < far) if up > 0 else (low > far)
+    if holds:
+        verdict, p = REPRODUCED, _decision_p(values, bound, up)
+    elif violated:
+        verdict, p = NOT_REPRODUCED, _decision_p(values, far, -up)
+    else:
+        verdict = INCONCLUSIVE
+        p = _decision_p(values, bound, up) if up * (mean - bound) > 0 else _decision_p(values, far, -up)
+    return Grade(verdict, ours=mean, delta=None if paper is None else mean - paper, low=low, high=high,
+                 n=len(values), p=p, rule=f"bound over {len(values)} runs, 95% t interval against {side} {bound:g}; "
+                                       f"clearly violated beyond {far:g} (margin {margin:g})")
+
+
+def paired_differences(treatment: Mapping, control: Mapping) -> list[float]:
+    """``treatment - control`` for every key (seed) present and measured in both, in key order."""
     keys = sorted(set(treatment) & set(control))
     return [float(treatment[k]) - float(control[k]) for k in keys
             if not (_missing(treatment[k]) or _missing(control[k]))]
@@ -132,21 +256,44 @@ def _undecided(values: Sequence[float], paper: float | None, min_pairs: int, *, 
                  rule=f"{len(values)} {unit}; at least {min_pairs} are needed to decide")
 
 
+def _scoped(grade: Grade, scope: str | None, paper: float | None) -> Grade:
+    """``grade`` stated as what it grades. ``DIRECTION``: the verdict is on the direction alone and the rule
+    text says so. ``SIZE``: the paper's value must also lie inside our 95% interval, else a direction that
+    holds is only "partly". None: the rule text as before scopes existed (until every chapter states one)."""
+    if scope is None:
+        return grade
+    if scope == DIRECTION:
+        return replace(grade, rule=f"direction only (settings differ: the size is shown, not graded): {grade.rule}")
+    if scope != SIZE:
+        raise EffconvError(f"scope must be {DIRECTION!r}, {SIZE!r} or None, got {scope!r}.")
+    if paper is None or _missing(paper):
+        raise EffconvError("a rule that grades the size needs the paper's value (paper=); without one, grade the "
+                           f"direction only (scope={DIRECTION!r}).")
+    rule = f"direction and size (same setting): {grade.rule}"
+    if grade.low is None:
+        return replace(grade, rule=rule)
+    inside = grade.low <= paper <= grade.high
+    rule += f"; the paper's {paper:g} lies {'inside' if inside else 'outside'} our interval"
+    verdict = PARTLY if grade.verdict == REPRODUCED and not inside else grade.verdict
+    return replace(grade, verdict=verdict, rule=rule)
+
+
 def grade_effect(treatment: Mapping[int, float], control: Mapping[int, float], *, direction: int = 1,
-                 paper: float | None = None, min_pairs: int = MIN_PAIRS) -> Grade:
+                 paper: float | None = None, min_pairs: int = MIN_PAIRS, scope: str | None = None) -> Grade:
     """Does ``treatment`` beat ``control`` in the paper's ``direction`` (+1: higher, -1: lower)?
 
     Both map seed -> value; only seeds present in both arms count (paired). The effect is the mean
     paired difference with its 95% t interval: reproduced when the interval excludes 0 on the paper's
     side, not reproduced when it excludes 0 on the other side, inconclusive when it contains 0 or when
-    fewer than ``min_pairs`` pairs exist (not run when there are none).
+    fewer than ``min_pairs`` pairs exist (not run when there are none). ``scope``: ``DIRECTION`` or
+    ``SIZE`` (``paper`` then required), see ``_scoped``; the grade's ``p`` is the paired t test's.
     """
     if direction not in (1, -1):
         raise EffconvError(f"direction must be +1 or -1, got {direction!r}.")
-    diffs = _paired(treatment, control)
+    diffs = paired_differences(treatment, control)
     undecided = _undecided(diffs, paper, min_pairs, none="no seed run in both arms", unit="paired seed(s)")
     if undecided:
-        return undecided
+        return _scoped(undecided, scope, paper)
     mean, low, high = mean_interval(diffs)
     signed_low, signed_high = sorted((direction * low, direction * high))
     if signed_low > 0:
@@ -156,8 +303,10 @@ def grade_effect(treatment: Mapping[int, float], control: Mapping[int, float], *
     else:
         verdict = INCONCLUSIVE
     side = "above" if direction > 0 else "below"
-    return Grade(verdict, ours=mean, delta=None if paper is None else mean - paper, low=low, high=high, n=len(diffs),
-                 rule=f"paired effect over {len(diffs)} seeds, 95% t interval; the paper says {side} 0")
+    grade = Grade(verdict, ours=mean, delta=None if paper is None else mean - paper, low=low, high=high,
+                  n=len(diffs), p=t_p_value(diffs),
+                  rule=f"paired effect over {len(diffs)} seeds, 95% t interval; the paper says {side} 0")
+    return _scoped(grade, scope, paper)
 
 
 def grade_equivalence(a: Mapping, b: Mapping, *, margin: float, paper: float | None = None,
@@ -166,9 +315,10 @@ def grade_equivalence(a: Mapping, b: Mapping, *, margin: float, paper: float | N
     the mean paired difference a - b with its 95% t interval (as in ``grade_effect``): reproduced when the
     whole interval lies within +-``margin`` (the chapter's stated choice), not reproduced when it lies wholly
     outside, inconclusive when it crosses a margin's edge or fewer than ``min_pairs`` pairs exist (not run
-    when there are none)."""
+    when there are none). The grade's ``p`` is that of the edge(s) the interval must clear for the verdict
+    its mean points to (both edges for "about the same")."""
     check_positive("the equivalence margin", margin)
-    diffs = _paired(a, b)
+    diffs = paired_differences(a, b)
     undecided = _undecided(diffs, paper, min_pairs, none="no run measured in both conditions", unit="pair(s)")
     if undecided:
         return undecided
@@ -179,33 +329,39 @@ def grade_equivalence(a: Mapping, b: Mapping, *, margin: float, paper: float | N
         verdict = NOT_REPRODUCED
     else:
         verdict = INCONCLUSIVE
+    if abs(mean) < margin:
+        p = max(_decision_p(diffs, -margin, 1), _decision_p(diffs, margin, -1))
+    else:
+        p = _decision_p(diffs, math.copysign(margin, mean), 1 if mean > 0 else -1)
     return Grade(verdict, ours=mean, delta=None if paper is None else mean - paper, low=low, high=high, n=len(diffs),
-                 rule=f"equivalence over {len(diffs)} pairs, 95% t interval against the margin +-{margin:g}")
+                 p=p, rule=f"equivalence over {len(diffs)} pairs, 95% t interval against the margin +-{margin:g}")
 
 
 def grade_change(initial: Mapping[int, float], trained: Mapping[int, float], *, direction: int = 1,
-                 paper: float | None = None) -> Grade:
+                 paper: float | None = None, scope: str | None = None) -> Grade:
     """A property that may already hold before training: graded on what training changed (trained minus
-    initial, paired by seed), never on its absolute value."""
+    initial, paired by seed), never on its absolute value. ``scope`` as in ``grade_effect``."""
     grade = grade_effect(trained, initial, direction=direction, paper=paper)
-    return Grade(grade.verdict, ours=grade.ours, delta=grade.delta, low=grade.low, high=grade.high, n=grade.n,
-                 rule="change from initialisation: " + grade.rule)
+    return _scoped(replace(grade, rule="change from initialisation: " + grade.rule), scope, paper)
 
 
 def grade_timing(rounds: Sequence[float], threshold: float, *, direction: int = 1,
-                 paper: float | None = None) -> Grade:
+                 paper: float | None = None, scope: str | None = None) -> Grade:
     """A live timing (for example a speed-up ratio per round) against ``threshold``: reproduced when the
     95% interval over rounds lies on the claim's side, not reproduced when on the other, inconclusive
-    when it straddles the threshold or fewer than 3 rounds exist."""
+    when it straddles the threshold or fewer than 3 rounds exist. ``scope`` as in ``grade_effect`` (the
+    size is the paper's ratio, ``paper``)."""
     values = [float(v) for v in rounds if not _missing(v)]
     undecided = _undecided(values, paper, MIN_PAIRS, none="not timed", unit="timing round(s)")
     if undecided:
-        return undecided
+        return _scoped(undecided, scope, paper)
     mean, low, high = mean_interval(values)
     signed = sorted((direction * (low - threshold), direction * (high - threshold)))
     verdict = REPRODUCED if signed[0] > 0 else NOT_REPRODUCED if signed[1] < 0 else INCONCLUSIVE
-    return Grade(verdict, ours=mean, delta=None if paper is None else mean - paper, low=low, high=high,
-                 n=len(values), rule=f"{len(values)} timing rounds, 95% t interval against {threshold:g}")
+    grade = Grade(verdict, ours=mean, delta=None if paper is None else mean - paper, low=low, high=high,
+                  n=len(values), p=t_p_value(values, threshold),
+                  rule=f"{len(values)} timing rounds, 95% t interval against {threshold:g}")
+    return _scoped(grade, scope, paper)
 
 
 def grade_setting(ours: float | None, paper: float | None, setting: str) -> Grade:

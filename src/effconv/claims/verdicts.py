@@ -13,20 +13,25 @@ NOT_RUN = "not run"
 VERDICTS = (REPRODUCED, PARTLY, NOT_REPRODUCED, INCONCLUSIVE, NOT_COMPARABLE, NOT_RUN)
 
 DEFINITIONS = {
-    REPRODUCED: "Our evidence agrees: a counted value within 0.5% of the printed one (or rounding to it) or on the "
-                "printed side of a printed bound; a trained effect whose 95% interval over at least 3 paired seeds "
-                "excludes zero on the paper's side; or, for \"about the same\", an interval wholly within the "
+    REPRODUCED: "Our evidence agrees: a counted value within 0.5% of the printed one (or rounding to it, halves "
+                "away from zero; within 5% of a figure the paper calls approximate) or on the printed side of a "
+                "printed bound; a trained effect whose 95% interval over at least 3 paired seeds excludes zero on "
+                "the paper's side (and contains the paper's value where the size is graded); runs whose interval "
+                "lies on a printed bound's side; or, for \"about the same\", an interval wholly within the "
                 "chapter's stated margin.",
     PARTLY: "The claim holds only in part: a counted value near but not at the printed figure (within 5% of it, "
-            "outside 0.5%, or missing a printed bound by at most 5% of the bound), or a claim over several cases "
-            "that holds in some and is contradicted in none.",
+            "outside 0.5%, or missing a printed bound by at most 5% of the bound), an effect whose direction holds "
+            "while the paper's value lies outside our interval (where the size is graded), or a claim over "
+            "several cases that holds in some and is contradicted in none.",
     NOT_REPRODUCED: "Our evidence contradicts the claim: a counted value more than 5% away from the printed figure "
-                    "or beyond its bound, an effect whose 95% interval excludes zero on the other side, or, for "
+                    "or beyond its bound, an effect whose 95% interval excludes zero on the other side, runs whose "
+                    "interval lies beyond a printed bound by more than the chapter's stated margin, or, for "
                     "\"about the same\", an interval wholly outside the margin.",
     INCONCLUSIVE: "Our runs cannot decide: the interval contains zero (or crosses the margin of an \"about the "
-                  "same\" claim), or there are fewer than 3 paired seeds.",
-    NOT_COMPARABLE: "Our number comes from a setting unlike the paper's (narrower model, shorter schedule, JPEG "
-                    "CIFAR-10 instead of ImageNet); it is shown with its setting, not graded.",
+                  "same\" claim, or straddles a printed bound or misses it by less than the margin), or there are "
+                  "fewer than 3 paired seeds.",
+    NOT_COMPARABLE: "An absolute level (an accuracy) from a setting unlike the paper's (narrower model, shorter "
+                    "schedule, JPEG CIFAR-10 instead of ImageNet); it is shown with its setting, not graded.",
     NOT_RUN: "The experiment behind the claim has not been run for this profile.",
 }
 

@@ -11,6 +11,7 @@ import torch
 import torchvision
 from torch import nn
 
+from effconv.analysis.kernel_contrast import REGIONS
 from effconv.errors import EffconvError
 from effconv.models import create_model
 from effconv.ops import ACBlock, reparameterize_model
@@ -216,8 +217,8 @@ def test_convert_errors_leave_the_model_untouched():
 
 
 def test_region_masks():
-    assert [int(study.region_mask(r, 3).sum()) for r in study.REGIONS] == [4, 5, 9, 5, 4]
-    assert [int(study.region_mask(r, 5).sum()) for r in study.REGIONS] == [16, 9, 25, 9, 16]
+    assert [int(study.region_mask(r, 3).sum()) for r in REGIONS] == [4, 5, 9, 5, 4]
+    assert [int(study.region_mask(r, 5).sum()) for r in REGIONS] == [16, 9, 25, 9, 16]
     assert study.region_mask("corners")[0, 0] and not study.region_mask("corners")[1, 0]
     assert study.region_mask("border")[2, 0] and not study.region_mask("border")[1, 1]
     assert math.isclose(study.region_fraction("corners"), 4 / 9, rel_tol=1e-6)

@@ -7,9 +7,10 @@ on the map divided by its own mean over all kxk positions. It is 0 for a flat ma
 positive when the first region carries more magnitude, negative when it carries less, and comparable
 across models (a share of the model's average position).
 
-Regions follow ``effconv.studies.acnet.region_mask`` (rows from the top, columns from the left):
-``skeleton`` the centre row and column, ``corners`` the rest; ``border`` the bottom row and the right
-column, ``top_left`` the rest. ``CONTRASTS`` names the two the ACNet chapter grades.
+Regions (``region_mask``, rows from the top, columns from the left): ``skeleton`` the centre row and column
+(the cross the 1xk and kx1 kernels are added to), ``corners`` the rest; ``border`` the bottom row and the
+right column (where the border ACB variant adds them), ``top_left`` the rest; ``global`` every position.
+``CONTRASTS`` names the two the ACNet chapter grades.
 
 >>> region_contrast([[0, 1, 0], [1, 1, 1], [0, 1, 0]], "skeleton", "corners")   # doctest: +SKIP
 1.8
@@ -24,7 +25,7 @@ import numpy as np
 
 from effconv.errors import EffconvError
 
-REGIONS = ("skeleton", "corners", "border", "top_left")
+REGIONS = ("corners", "skeleton", "global", "border", "top_left")
 CONTRASTS = {"skeleton": ("skeleton", "corners"), "border": ("border", "top_left")}   # region minus its complement
 
 
@@ -36,6 +37,8 @@ def region_mask(region: str, kernel_size: int) -> np.ndarray:
         mask[centre, :] = mask[:, centre] = True
     elif region in ("border", "top_left"):
         mask[k - 1, :] = mask[:, k - 1] = True
+    elif region == "global":
+        mask[:] = True
     else:
         raise EffconvError(f"unknown kernel region {region!r}; use one of {REGIONS}.")
     return ~mask if region in ("corners", "top_left") else mask

@@ -25,6 +25,7 @@ from effconv.analysis.flops import count_flops
 from effconv.errors import EffconvError
 from effconv.models import create_model
 from effconv.ops.reparam import reparameterize_model
+from effconv.analysis import kernel_contrast
 from effconv.analysis.latency import measure_latency
 
 #: the families of the paper's CIFAR-10 table, as built by our zoo
@@ -64,28 +65,9 @@ def _fused_layers(model: nn.Module, kernel_size: int) -> tuple[nn.Module, list[n
 
 # --------------------------------------------------------------------------- kernel regions
 
-REGIONS = ("corners", "skeleton", "global", "border", "top_left")
-
-
 def region_mask(region: str, kernel_size: int = 3) -> torch.Tensor:
-    """Boolean kxk mask of a kernel region.
-
-    ``skeleton``: the centre row and column (the cross the 1xk and kx1 kernels are added to);
-    ``corners``: everything else (the four corners of a 3x3 kernel); ``global``: every position;
-    ``border``: the bottom row and right column (where the border ACB variant adds them);
-    ``top_left``: everything else, the (k-1)x(k-1) square at the top left.
-    """
-    k, c = kernel_size, kernel_size // 2
-    mask = torch.zeros(k, k, dtype=torch.bool)
-    if region in ("skeleton", "corners"):
-        mask[c, :] = mask[:, c] = True
-    elif region in ("border", "top_left"):
-        mask[k - 1, :] = mask[:, k - 1] = True
-    elif region == "global":
-        mask[:] = True
-    else:
-        raise EffconvError(f"unknown kernel region {region!r}; use one of {REGIONS}.")
-    return ~mask if region in ("corners", "top_left") else mask
+    """Boolean kxk mask of a kernel region (``effconv.analysis.kernel_contrast.region_mask``) as a tensor."""
+    return torch.from_numpy(kernel_contrast.region_mask(region, kernel_size))
 
 
 def region_fraction(region: str, kernel_size: int = 3) -> float:

@@ -223,6 +223,16 @@ def _grade_equivalence(margin):
     return grade_equivalence({0: 1.0}, {0: 1.0}, margin=margin)
 
 
+def _commit_from_env(value):
+    import os
+    from unittest import mock
+
+    from effconv.provenance import commit_from_env
+
+    with mock.patch.dict(os.environ, {"EFFCONV_COMMIT": value}):
+        return commit_from_env()
+
+
 API_CASES = [
     (lambda: _create("resnet20", width="0.5"), "width must be a number > 0, got '0.5'"),
     (lambda: _create("resnet20", width=math.nan), "width must be a number > 0, got nan"),
@@ -248,6 +258,8 @@ API_CASES = [
     (lambda: _spec(recipe={"epochs": 1}), "recipe must be a Recipe"),
     (lambda: _run(accelerator="tpu"), "unknown accelerator 'tpu'"),
     (lambda: _run(devices=0), "devices must be an integer >= 1, got 0"),
+    (lambda: _run(num_nodes=0), "num_nodes must be an integer >= 1, got 0"),
+    (lambda: _commit_from_env("v1.2"), "EFFCONV_COMMIT='v1.2' is not a commit hash"),
     (lambda: _resolve("fast"), "unknown profile 'fast'; use one of smoke, cpu, full, best"),
     (lambda: _book_sources(["acnet", "acnte"]), "no chapter or page named acnte"),
     (lambda: _grade_bound(1.0, 2.0, "=<"), "a bound's side must be one of <, <=, >, >=, got '=<'"),

@@ -33,6 +33,12 @@ def _not_json(tmp):
     return str(path)
 
 
+def _bad_cluster_config(tmp):
+    path = tmp / "effconv-slurm.json"
+    path.write_text(json.dumps({"gpu": 1}))
+    return str(path)
+
+
 def _a_list(tmp):
     path = tmp / "list.json"
     path.write_text("[1, 2]")
@@ -92,11 +98,20 @@ CLI_CASES = [
     (["run", "acnet", "--profile", "fast"], "unknown profile 'fast'"),
     (["run", "acnet", "--accelerator", "tpu"], "unknown accelerator 'tpu'"),
     (["run", "acnet", "--profile", "cpu", "--only", "zzz-no-such"], "has a name containing 'zzz-no-such'"),
-    (["campaign", "--minutes", "nan"], "argument --minutes: the value must be a number > 0, got nan"),
-    (["campaign", "--minutes", "inf"], "argument --minutes: the value must be a number > 0, got inf"),
-    (["campaign", "--minutes", "-5"], "argument --minutes: the value must be a number > 0, got -5"),
-    (["campaign", "--minutes", "10", "--accelerator", "tpu"], "unknown accelerator 'tpu'"),
-    (["campaign", "--minutes", "10", "--profile", "fast"], "unknown profile 'fast'"),
+    (["campaign", "--time-limit", "nan"], "argument --time-limit: the value must be a number > 0, got nan"),
+    (["campaign", "--time-limit", "inf"], "argument --time-limit: the value must be a number > 0, got inf"),
+    (["campaign", "--time-limit", "-5"], "argument --time-limit: the value must be a number > 0, got -5"),
+    (["campaign", "--time-limit", "10", "--accelerator", "tpu"], "unknown accelerator 'tpu'"),
+    (["campaign", "--time-limit", "10", "--profile", "fast"], "unknown profile 'fast'"),
+    (["campaign", "--executor", "pbs"], "argument --executor: invalid choice: 'pbs'"),
+    (["campaign", "--executor", "slurm", "--chapters", "acnet", "--profile", "cpu", "--workers", "2"],
+     "no `sbatch` on this machine"),
+    (["campaign", "--executor", "slurm", "--dry-run", "--config", _bad_cluster_config], "has unknown keys ['gpu']"),
+    (["train", "--model", "resnet20", "--num-nodes", "2"], "--num-nodes 2 needs a cluster allocation"),
+    (["train", "--model", "resnet20", "--num-nodes", "0"], "argument --num-nodes: the value must be an integer >= 1"),
+    (["results", "merge", "{tmp}/none.tar.gz"], "does not exist; give a results archive"),
+    (["results", "merge", "{tmp}"], "no results (results/<chapter>/<name>-<key>.json) in"),
+    (["results", "merge", _not_json], "is neither a folder nor a tar archive"),
     (["bench", "loader", "--steps", "0"], "argument --steps: the value must be an integer >= 1"),
     (["bench", "loader", "--batch-size", "0"], "argument --batch-size: the value must be an integer >= 1"),
     (["bench", "epoch", "--accelerator", "tpu"], "unknown accelerator 'tpu'"),
@@ -303,7 +318,7 @@ def test_a_few_refusals_through_a_real_process(tmp_path):
     env = {**os.environ, "EFFCONV_DATA": str(tmp_path / "none.tar.gz"), "EFFCONV_RESULTS": str(tmp_path / "results"),
            "EFFCONV_CACHE": str(tmp_path / "cache")}
     for args in (["train", "--model", "resnet20", "--set", "lr=nan"], ["show", str(tmp_path)],
-                 ["campaign", "--minutes", "inf"]):
+                 ["campaign", "--time-limit", "inf"]):
         done = subprocess.run([sys.executable, "-m", "effconv.cli", *args], capture_output=True, text=True, env=env,
                               timeout=300)
         assert done.returncode == 2 and "Traceback" not in done.stderr

@@ -15,7 +15,7 @@ LAYERS = [
     {"experiments"},
     {"claims"},
     {"studies"},
-    {"experiments.campaign", "window", "book", "cli", "__init__"},  # the top: runs chapters, builds, commands
+    {"plan", "window", "book", "cli", "__init__"},  # the top: resolves the chapters' plans, builds, commands
 ]
 
 

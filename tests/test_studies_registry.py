@@ -3,7 +3,7 @@
 
 import pytest
 
-from effconv.experiments.campaign import campaign_specs
+from effconv.plan import campaign_specs
 from effconv.studies import CHAPTERS, runs_module
 
 

@@ -118,3 +118,55 @@ def test_missing_archive_names_where_to_put_it(tmp_path, monkeypatch):
     (tmp_path / "repo" / "shared" / "data").mkdir(parents=True)
     (tmp_path / "repo" / "shared" / "data" / "cifar10-jpeg.tar.gz").write_bytes(b"x")
     assert find_data(tmp_path / "repo").parent.name == "data"
+
+
+def _raise_on_purpose():
+    raise RuntimeError("a benchmark step broke on purpose")
+
+
+def _write_marker(path):
+    Path(path).write_text("ran")
+
+
+def test_a_failing_benchmark_step_is_logged_and_the_next_one_runs(tmp_path):
+    from effconv.window import run_step
+
+    lines = []
+    assert not run_step("broken", _raise_on_purpose, timeout_s=120, log_path=tmp_path / "broken.log",
+                        log=lines.append)
+    assert "RuntimeError: a benchmark step broke on purpose" in (tmp_path / "broken.log").read_text()
+    assert any("broken benchmark failed" in line and "the job goes on" in line for line in lines)
+    import functools
+
+    assert run_step("next", functools.partial(_write_marker, tmp_path / "marker"), timeout_s=120,
+                    log_path=tmp_path / "next.log", log=lines.append)
+    assert (tmp_path / "marker").read_text() == "ran"
+
+
+def test_a_benchmark_step_past_its_cap_is_stopped(tmp_path):
+    import functools
+
+    from effconv.window import run_step
+
+    lines = []
+    started = time.perf_counter()
+    assert not run_step("slow", functools.partial(time.sleep, 600), timeout_s=3, log_path=tmp_path / "slow.log",
+                        log=lines.append)
+    assert time.perf_counter() - started < 30 and any("stopped after" in line for line in lines)
+
+
+@pytest.mark.parametrize("mode, workers, refused", [("Default", 8, False), ("Exclusive_Process", 1, False),
+                                                    ("Exclusive_Process", 8, True), ("Prohibited", 1, True)])
+def test_preflight_refuses_a_compute_mode_that_cannot_hold_the_workers(mode, workers, refused):
+    from effconv.errors import EffconvError
+    from effconv.window import preflight
+
+    smi = lambda: f"NVIDIA H200, {mode}, 143771 MiB, 1 MiB, 570.1\n"  # noqa: E731
+    lines = []
+    if refused:
+        with pytest.raises(EffconvError, match=f"compute mode is {mode}"):
+            preflight(workers, lines.append, smi=smi)
+    else:
+        found = preflight(workers, lines.append, smi=smi)
+        assert found["gpus"][0]["compute_mode"] == mode and found["torch"]
+    assert any(f"compute mode {mode}" in line and "driver 570.1" in line for line in lines)

@@ -33,6 +33,12 @@ def _not_json(tmp):
     return str(path)
 
 
+def _bad_cluster_config(tmp):
+    path = tmp / "effconv-slurm.json"
+    path.write_text(json.dumps({"gpu": 1}))
+    return str(path)
+
+
 def _a_list(tmp):
     path = tmp / "list.json"
     path.write_text("[1, 2]")
@@ -92,11 +98,20 @@ CLI_CASES = [
     (["run", "acnet", "--profile", "fast"], "unknown profile 'fast'"),
     (["run", "acnet", "--accelerator", "tpu"], "unknown accelerator 'tpu'"),
     (["run", "acnet", "--profile", "cpu", "--only", "zzz-no-such"], "has a name containing 'zzz-no-such'"),
-    (["campaign", "--minutes", "nan"], "argument --minutes: the value must be a number > 0, got nan"),
-    (["campaign", "--minutes", "inf"], "argument --minutes: the value must be a number > 0, got inf"),
-    (["campaign", "--minutes", "-5"], "argument --minutes: the value must be a number > 0, got -5"),
-    (["campaign", "--minutes", "10", "--accelerator", "tpu"], "unknown accelerator 'tpu'"),
-    (["campaign", "--minutes", "10", "--profile", "fast"], "unknown profile 'fast'"),
+    (["campaign", "--time-limit", "nan"], "argument --time-limit: the value must be a number > 0, got nan"),
+    (["campaign", "--time-limit", "inf"], "argument --time-limit: the value must be a number > 0, got inf"),
+    (["campaign", "--time-limit", "-5"], "argument --time-limit: the value must be a number > 0, got -5"),
+    (["campaign", "--time-limit", "10", "--accelerator", "tpu"], "unknown accelerator 'tpu'"),
+    (["campaign", "--time-limit", "10", "--profile", "fast"], "unknown profile 'fast'"),
+    (["campaign", "--executor", "pbs"], "argument --executor: invalid choice: 'pbs'"),
+    (["campaign", "--executor", "slurm", "--chapters", "acnet", "--profile", "cpu", "--workers", "2"],
+     "no `sbatch` on this machine"),
+    (["campaign", "--executor", "slurm", "--dry-run", "--config", _bad_cluster_config], "has unknown keys ['gpu']"),
+    (["train", "--model", "resnet20", "--num-nodes", "2"], "--num-nodes 2 needs a cluster allocation"),
+    (["train", "--model", "resnet20", "--num-nodes", "0"], "argument --num-nodes: the value must be an integer >= 1"),
+    (["results", "merge", "{tmp}/none.tar.gz"], "does not exist; give a results archive"),
+    (["results", "merge", "{tmp}"], "no results (results/<chapter>/<name>-<key>.json) in"),
+    (["results", "merge", _not_json], "is neither a folder nor a tar archive"),
     (["bench", "loader", "--steps", "0"], "argument --steps: the value must be an integer >= 1"),
     (["bench", "loader", "--batch-size", "0"], "argument --batch-size: the value must be an integer >= 1"),
     (["bench", "epoch", "--accelerator", "tpu"], "unknown accelerator 'tpu'"),
@@ -223,6 +238,16 @@ def _grade_equivalence(margin):
     return grade_equivalence({0: 1.0}, {0: 1.0}, margin=margin)
 
 
+def _commit_from_env(value):
+    import os
+    from unittest import mock
+
+    from effconv.provenance import commit_from_env
+
+    with mock.patch.dict(os.environ, {"EFFCONV_COMMIT": value}):
+        return commit_from_env()
+
+
 API_CASES = [
     (lambda: _create("resnet20", width="0.5"), "width must be a number > 0, got '0.5'"),
     (lambda: _create("resnet20", width=math.nan), "width must be a number > 0, got nan"),
@@ -248,6 +273,8 @@ API_CASES = [
     (lambda: _spec(recipe={"epochs": 1}), "recipe must be a Recipe"),
     (lambda: _run(accelerator="tpu"), "unknown accelerator 'tpu'"),
     (lambda: _run(devices=0), "devices must be an integer >= 1, got 0"),
+    (lambda: _run(num_nodes=0), "num_nodes must be an integer >= 1, got 0"),
+    (lambda: _commit_from_env("v1.2"), "EFFCONV_COMMIT='v1.2' is not a commit hash"),
     (lambda: _resolve("fast"), "unknown profile 'fast'; use one of smoke, cpu, full, best"),
     (lambda: _book_sources(["acnet", "acnte"]), "no chapter or page named acnte"),
     (lambda: _grade_bound(1.0, 2.0, "=<"), "a bound's side must be one of <, <=, >, >=, got '=<'"),
@@ -291,7 +318,7 @@ def test_a_few_refusals_through_a_real_process(tmp_path):
     env = {**os.environ, "EFFCONV_DATA": str(tmp_path / "none.tar.gz"), "EFFCONV_RESULTS": str(tmp_path / "results"),
            "EFFCONV_CACHE": str(tmp_path / "cache")}
     for args in (["train", "--model", "resnet20", "--set", "lr=nan"], ["show", str(tmp_path)],
-                 ["campaign", "--minutes", "inf"]):
+                 ["campaign", "--time-limit", "inf"]):
         done = subprocess.run([sys.executable, "-m", "effconv.cli", *args], capture_output=True, text=True, env=env,
                               timeout=300)
         assert done.returncode == 2 and "Traceback" not in done.stderr

@@ -193,7 +193,7 @@ def test_unwritable_results_folder_is_refused_before_training(tmp_path, monkeypa
         blocked = tmp_path / "results"
         blocked.mkdir(mode=0o555)
     monkeypatch.setenv("EFFCONV_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(runner, "_train", lambda *a: pytest.fail("trained although the result cannot be written"))
+    monkeypatch.setattr(runner, "_train", lambda *a, **k: pytest.fail("trained although the result cannot be written"))
     with pytest.raises(EffconvError, match="cannot write"):
         runner.run_experiment(_spec(), store=ResultStore(blocked))
 
@@ -238,7 +238,7 @@ def test_result_that_cannot_be_stored_is_kept_in_the_cache(tmp_path, monkeypatch
 
     monkeypatch.setenv("EFFCONV_CACHE", str(tmp_path / "cache"))
     spec = _spec()
-    monkeypatch.setattr(runner, "_train", lambda *a: _result(spec))
+    monkeypatch.setattr(runner, "_train", lambda *a, **k: _result(spec))
     store = ResultStore(tmp_path / "results")
 
     def disk_full(*args):

@@ -7,7 +7,7 @@ import effconv
 
 # Lowest first. Modules are placed by their first dotted name under effconv, unless named exactly here.
 LAYERS = [
-    {"errors", "paths", "io", "checks", "experiments.provenance"},   # leaf helpers
+    {"errors", "paths", "io", "checks", "provenance"},   # leaf helpers
     {"ops"},
     {"models"},
     {"data", "analysis"},
@@ -15,7 +15,7 @@ LAYERS = [
     {"experiments"},
     {"claims"},
     {"studies"},
-    {"experiments.campaign", "window", "book", "cli", "__init__"},  # the top: runs chapters, builds, commands
+    {"plan", "window", "book", "cli", "__init__"},  # the top: resolves the chapters' plans, builds, commands
 ]
 
 

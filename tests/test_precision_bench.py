@@ -4,7 +4,7 @@ import json
 
 import torch
 
-from effconv.experiments.campaign import campaign_specs
+from effconv.plan import campaign_specs
 from effconv.paths import results_dir
 from effconv.train.bench import precision_benchmark
 

@@ -80,7 +80,7 @@ def test_corrupt_or_mismatched_files_are_reported_and_not_used(tmp_path, caplog)
 def test_runner_trains_once_then_hits(tmp_path, monkeypatch):
     calls = []
 
-    def train(spec, *args):
+    def train(spec, *args, **kwargs):
         calls.append(spec.key)
         return fake_result(spec)
 
@@ -99,7 +99,7 @@ def test_runner_trains_once_then_hits(tmp_path, monkeypatch):
 def test_concurrent_runs_of_one_spec_train_once(tmp_path, monkeypatch):
     calls, gate = [], threading.Event()
 
-    def slow_train(spec, *args):
+    def slow_train(spec, *args, **kwargs):
         calls.append(1)
         gate.wait(2)
         return fake_result(spec)
@@ -136,3 +136,17 @@ def test_choose_profile(tmp_path, monkeypatch):
     assert runner.choose_profile(both, "cpu") == "cpu"
     with pytest.raises(EffconvError):
         runner.choose_profile(both, "smoke")
+
+
+def test_another_hosts_temporaries_are_left_alone_on_a_shared_folder(tmp_path):
+    """Two nodes write into one results folder: a pid from another host means nothing here."""
+    from effconv.io import _host, atomic_write_json, remove_orphans
+
+    target = tmp_path / "r.json"
+    theirs = tmp_path / f".r.json.999999@other-node.abc.tmp"
+    mine_dead = tmp_path / f".r.json.999999@{_host()}.abc.tmp"
+    theirs.write_text("half")
+    mine_dead.write_text("half")
+    atomic_write_json(target, {"a": 1})
+    assert theirs.exists() and not mine_dead.exists()
+    assert remove_orphans(target) == []

@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 from effconv.errors import EffconvError
-from effconv.experiments.campaign import campaign_specs
+from effconv.plan import campaign_specs
 from effconv.studies import CHAPTERS, get_chapter, list_chapters, register_chapter
 
 ENTRY_POINTS = ("CHAPTER", "experiments", "ledger", "live_claims")

@@ -12,24 +12,32 @@ from pathlib import Path
 
 import pytest
 
-from effconv.experiments.campaign import campaign_specs
+from effconv.plan import campaign_specs
 from effconv.experiments.window_plan import (BENCH_MINUTES, COMMAND_MINUTES, MARGIN_MINUTES, SETUP_MINUTES, WORKERS,
                                              Throughput, load_throughput, simulate)
 from effconv.paths import repo_root, results_dir
 
 
-def test_every_full_run_fits_the_first_window_at_the_estimate():
-    budget = (COMMAND_MINUTES - MARGIN_MINUTES - SETUP_MINUTES - BENCH_MINUTES) * 60
-    estimate = Throughput("estimate")
-    too_long = [(s.name, round(estimate.run_seconds(s, WORKERS) / 60, 1)) for s in campaign_specs("full")
-                if estimate.run_seconds(s, WORKERS) > budget]
-    assert too_long == []
+def test_every_full_run_fits_a_job_at_the_estimate_and_only_analyses_push_some_past_the_first():
+    """Since the estimate counts analyses (#36), the longest ACB runs no longer fit the first job, whose
+    benchmarks take time; their training alone would, and every run fits a job without benchmarks."""
+    first = (COMMAND_MINUTES - MARGIN_MINUTES - SETUP_MINUTES - BENCH_MINUTES) * 60
+    later = (COMMAND_MINUTES - MARGIN_MINUTES - SETUP_MINUTES) * 60
+    estimate = load_throughput()
+    specs = campaign_specs("full")
+    assert all(estimate.run_seconds(s, WORKERS) <= later for s in specs)
+    past_first = [s for s in specs if estimate.run_seconds(s, WORKERS) > first]
+    training = [s.recipe.epochs * estimate.epoch_seconds(s) * WORKERS / estimate.speedup(WORKERS) for s in past_first]
+    assert all(t <= first for t in training) and all(s.analyses for s in past_first)
 
 
-def test_the_twelve_acnet_headline_runs_fit_one_window():
-    plan = simulate(campaign_specs("full"), Throughput("estimate"))
+def test_the_twelve_acnet_headline_runs_fit_two_jobs():
+    """With their analyses counted the ACB ResNet-56 runs wait for the second job (the first one benchmarks);
+    the other nine headline runs train in the first."""
+    plan = simulate(campaign_specs("full"), load_throughput())
     head = plan[plan["name"].isin(["resnet56-base", "resnet56-acnet", "vgg16-cifar-base", "vgg16-cifar-acnet"])]
-    assert len(head) == 12 and set(head["window"]) == {1}
+    assert len(head) == 12 and set(head["window"]) <= {1, 2}
+    assert (head["window"] == 1).sum() >= 9
     assert plan["window"].notna().all() and len(plan) == len(campaign_specs("full"))
 
 
@@ -66,7 +74,7 @@ def test_dry_window_benchmarks_trains_and_packs_within_its_limit(tmp_path):
     limit = 6.0
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "effconv.cli", "window", "--dry", "--out", str(tmp_path),
-                           "--minutes", str(limit), "--margin", "0.5"], env=env, cwd=repo_root(),
+                           "--time-limit", str(limit), "--margin", "0.5"], env=env, cwd=repo_root(),
                           capture_output=True, text=True, timeout=limit * 60 + 60)
     took = time.perf_counter() - started
     assert done.returncode == 0, done.stderr[-3000:]
@@ -91,8 +99,9 @@ def _cli(*args, env=None):
 
 @pytest.mark.parametrize("args, message", [
     (["window", "--dry"], "no output folder"),
-    (["window", "--dry", "--out", "x", "--minutes", "1", "--margin", "1"], "leaves no time"),
-    (["campaign", "--minutes", "1", "--workers", "0"], "integer >= 1, got 0"),
+    (["window", "--dry", "--out", "x", "--time-limit", "1", "--margin", "1"], "leaves no time"),
+    (["campaign", "--time-limit", "1", "--margin", "1"], "leaves no time"),
+    (["campaign", "--time-limit", "1", "--workers", "0"], "integer >= 1, got 0"),
 ])
 def test_window_and_campaign_bad_input_is_one_line(args, message):
     done = _cli(*args)
@@ -109,3 +118,55 @@ def test_missing_archive_names_where_to_put_it(tmp_path, monkeypatch):
     (tmp_path / "repo" / "shared" / "data").mkdir(parents=True)
     (tmp_path / "repo" / "shared" / "data" / "cifar10-jpeg.tar.gz").write_bytes(b"x")
     assert find_data(tmp_path / "repo").parent.name == "data"
+
+
+def _raise_on_purpose():
+    raise RuntimeError("a benchmark step broke on purpose")
+
+
+def _write_marker(path):
+    Path(path).write_text("ran")
+
+
+def test_a_failing_benchmark_step_is_logged_and_the_next_one_runs(tmp_path):
+    from effconv.window import run_step
+
+    lines = []
+    assert not run_step("broken", _raise_on_purpose, timeout_s=120, log_path=tmp_path / "broken.log",
+                        log=lines.append)
+    assert "RuntimeError: a benchmark step broke on purpose" in (tmp_path / "broken.log").read_text()
+    assert any("broken benchmark failed" in line and "the job goes on" in line for line in lines)
+    import functools
+
+    assert run_step("next", functools.partial(_write_marker, tmp_path / "marker"), timeout_s=120,
+                    log_path=tmp_path / "next.log", log=lines.append)
+    assert (tmp_path / "marker").read_text() == "ran"
+
+
+def test_a_benchmark_step_past_its_cap_is_stopped(tmp_path):
+    import functools
+
+    from effconv.window import run_step
+
+    lines = []
+    started = time.perf_counter()
+    assert not run_step("slow", functools.partial(time.sleep, 600), timeout_s=3, log_path=tmp_path / "slow.log",
+                        log=lines.append)
+    assert time.perf_counter() - started < 30 and any("stopped after" in line for line in lines)
+
+
+@pytest.mark.parametrize("mode, workers, refused", [("Default", 8, False), ("Exclusive_Process", 1, False),
+                                                    ("Exclusive_Process", 8, True), ("Prohibited", 1, True)])
+def test_preflight_refuses_a_compute_mode_that_cannot_hold_the_workers(mode, workers, refused):
+    from effconv.errors import EffconvError
+    from effconv.window import preflight
+
+    smi = lambda: f"NVIDIA H200, {mode}, 143771 MiB, 1 MiB, 570.1\n"  # noqa: E731
+    lines = []
+    if refused:
+        with pytest.raises(EffconvError, match=f"compute mode is {mode}"):
+            preflight(workers, lines.append, smi=smi)
+    else:
+        found = preflight(workers, lines.append, smi=smi)
+        assert found["gpus"][0]["compute_mode"] == mode and found["torch"]
+    assert any(f"compute mode {mode}" in line and "driver 570.1" in line for line in lines)

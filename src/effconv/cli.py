@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="recipe overrides, e.g. --set label_smoothing=0 batch_size=64 lr=0.05")
     train.add_argument("--accelerator", default="auto", help="auto | cpu | gpu")
     train.add_argument("--devices", type=_positive_int, default=1, help="> 1 trains with Lightning's DDP")
+    train.add_argument("--num-nodes", type=_positive_int, default=1,
+                       help="> 1: one run across nodes with DDP, inside a Slurm allocation (srun, one task per "
+                            "device); Lightning reads the ranks from Slurm")
     train.add_argument("--retrain", action="store_true", help="train even if the store has this result")
 
     run = sub.add_parser("run", help="run a chapter's experiments for a profile (trains what is missing)")
@@ -64,16 +67,35 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="list the experiments and whether they are stored")
     run.add_argument("--accelerator", default="auto")
 
-    campaign = sub.add_parser("campaign", help="train a profile's missing experiments within a time budget")
+    campaign = sub.add_parser("campaign", help="train a profile's missing experiments: on this machine (within a "
+                                               "time limit if given), as a Slurm job array, or in-process")
     campaign.add_argument("--profile", default="full")
-    campaign.add_argument("--minutes", type=_positive_float, required=True, help="stop starting runs after this")
     campaign.add_argument("--chapters", nargs="+", default=None, help="default: acnet dac versatile shufflenet")
-    campaign.add_argument("--archive", default=None, help="pack the new results into this .tar.gz")
-    campaign.add_argument("--workers", type=_positive_int, default=1,
-                          help="training processes sharing the device, each on a different missing run")
-    campaign.add_argument("--threads", type=_positive_int, default=None, help="CPU threads per worker")
-    campaign.add_argument("--hard-stop", type=_positive_float, default=None, metavar="MINUTES",
-                          help="terminate runs still going after this many minutes")
+    campaign.add_argument("--executor", choices=["local", "slurm", "debug"], default="local",
+                          help="local: worker processes on this machine; slurm: one job array through submitit; "
+                               "debug: submitit's in-process executor, one job after the other")
+    campaign.add_argument("--time-limit", type=_positive_float, default=None, metavar="MINUTES",
+                          help="local: the job's wall-clock limit (Slurm --time, a spot instance, a short "
+                               "allocation); runs that cannot finish in it are not started, runs still going "
+                               "at the limit minus the margin are stopped. slurm: each job's limit (default: "
+                               "the longest estimate plus --time-margin)")
+    campaign.add_argument("--margin", type=float, default=1.0, help="local: minutes kept free before the time limit "
+                                                                    "(default 1)")
+    campaign.add_argument("--archive", default=None, help="local: pack the new results and run logs into this .tar.gz")
+    campaign.add_argument("--workers", type=_positive_int, default=None,
+                          help="runs at once: training processes sharing the device (local, default 1) or the "
+                               "array's cap on running jobs (slurm, default 8)")
+    campaign.add_argument("--threads", type=_positive_int, default=None, help="local: CPU threads per worker")
+    campaign.add_argument("--gpus", type=int, default=None, help="slurm: GPUs per job (default 1)")
+    campaign.add_argument("--cpus", type=_positive_int, default=None, help="slurm: CPUs per job (default 4)")
+    campaign.add_argument("--partition", default=None, help="slurm: partition")
+    campaign.add_argument("--account", default=None, help="slurm: account")
+    campaign.add_argument("--config", default=None, help="slurm: options file (JSON; default effconv-slurm.json "
+                                                         "beside the results folder)")
+    campaign.add_argument("--folder", default=None, help="slurm/debug: submitit's folder for job files and logs "
+                                                         "(default: the cache's submitit/)")
+    campaign.add_argument("--dry-run", action="store_true", help="print what would run (for slurm: the array and "
+                                                                 "the sbatch script), start nothing")
     campaign.add_argument("--accelerator", default="auto")
 
     claims = sub.add_parser("claims", help="write results/<chapter>/claims.csv from the stored results")
@@ -81,11 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
     claims.add_argument("--profile", default="best", help="best | cpu | full | smoke (default best)")
     claims.add_argument("--check", action="store_true", help="write nothing; exit 1 if a committed ledger differs")
 
-    window = sub.add_parser("window", help="one GPU window: benchmark, then the full campaign for the time left, "
-                                           "all packed into OUT/results.tar.gz")
+    window = sub.add_parser("window", help="one time-limited GPU job (Slurm --time, a spot instance, a short "
+                                           "allocation): pre-flight checks, benchmarks, then the full campaign for "
+                                           "the time left, all packed into OUT/results.tar.gz")
     window.add_argument("--out", default=None, help="output folder (default $OUT)")
     window.add_argument("--dry", action="store_true", help="on CPU: smoke profile, tiny steps and runs")
-    window.add_argument("--minutes", type=_positive_float, default=10.0, help="the command's limit (default 10)")
+    window.add_argument("--time-limit", type=_positive_float, default=10.0, metavar="MINUTES",
+                        help="the job's wall-clock limit (default 10, what the full schedules were sized for)")
     window.add_argument("--margin", type=float, default=1.0, help="minutes kept free before the limit (default 1)")
     window.add_argument("--workers", type=_positive_int, default=None, help="campaign workers (default 8, dry 2)")
     window.add_argument("--bench", choices=["auto", "always", "never"], default="auto",
@@ -126,6 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--run-missing", action="store_true", help="train missing experiments of the profile")
     book.add_argument("--no-html", action="store_true", help="execute notebooks only")
 
+    results = sub.add_parser("results", help="merge results trained elsewhere into this repository's results/")
+    results_sub = results.add_subparsers(dest="action", required=True)
+    merge = results_sub.add_parser("merge", help="check and merge an archive or folder of results: new ones are "
+                                                 "copied, identical ones kept, conflicting or unsound ones refused")
+    merge.add_argument("source", help="a results.tar.gz a job wrote, or a folder holding results/<chapter>/")
+    merge.add_argument("--dry-run", action="store_true", help="report only; copy nothing")
+
     data = sub.add_parser("data", help="prepare CIFAR-10 (decode and cache) and print what was found")
     data.add_argument("--source", default="auto", help="auto | jpeg | raw | jpeg-q<N>")
     data.add_argument("--download", action="store_true", help="download the raw batches (needs internet)")
@@ -139,6 +170,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     from effconv.train.recipes import recipe_for
 
     check_accelerator(args.accelerator)
+    if args.num_nodes > 1:
+        check_cluster_env(args.num_nodes)
     get_builder(args.model)  # unknown model or conv: fail before loading any data
     if args.conv:
         get_conv_factory(args.conv)
@@ -158,7 +191,8 @@ def cmd_train(args: argparse.Namespace) -> None:
             + (f"-{data}" if data not in ("jpeg", "raw") else ""))
     spec = ExperimentSpec(chapter="engine", name=name.replace("_", "-"), model=args.model, model_kwargs=kwargs,
                           recipe=recipe, profile=args.profile, seed=args.seed, data=data)
-    result = run_experiment(spec, retrain=args.retrain, accelerator=args.accelerator, devices=args.devices)
+    result = run_experiment(spec, retrain=args.retrain, accelerator=args.accelerator, devices=args.devices,
+                            num_nodes=args.num_nodes)
     _print_result(result)
 
 
@@ -251,16 +285,77 @@ def print_plan(specs, results) -> None:
         print(f"all {len(specs)} stored")
 
 
+def check_cluster_env(num_nodes: int) -> None:
+    """More than one node only inside an allocation that starts a task per node: without it Lightning would
+    wait for nodes that never come."""
+    import os
+
+    tasks = os.environ.get("SLURM_NTASKS") or os.environ.get("WORLD_SIZE")
+    if not tasks:
+        raise EffconvError(f"--num-nodes {num_nodes} needs a cluster allocation: run it under Slurm (sbatch with "
+                           f"--nodes {num_nodes} and srun, one task per device); outside one, use --devices.")
+
+
 def cmd_campaign(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from effconv.experiments.campaign import PRIORITY, run_campaign
+    from effconv.experiments.campaign import PRIORITY
+    from effconv.experiments.runner import lookup
+    from effconv.plan import campaign_specs, setup_modules
     from effconv.train.recipes import check_profile
 
     check_accelerator(args.accelerator)
-    run_campaign(check_profile(args.profile), args.minutes, chapters=args.chapters or PRIORITY,
-                 archive=Path(args.archive) if args.archive else None, accelerator=args.accelerator,
-                 workers=args.workers, threads=args.threads, hard_stop_minutes=args.hard_stop)
+    profile = check_profile(args.profile)
+    planned = campaign_specs(profile, args.chapters or PRIORITY)
+    missing = [spec for spec, result in zip(planned, lookup(planned)) if result is None]
+    if args.executor == "local":
+        from effconv.experiments.campaign import run_campaign
+
+        if args.dry_run:
+            print_plan(planned, lookup(planned))
+            return
+        limit = args.time_limit
+        if limit is not None and limit - args.margin <= 0:
+            raise EffconvError(f"the margin ({args.margin} min) leaves no time in a {limit} min job.")
+        budget = None if limit is None else limit - args.margin  # the margin keeps time to pack the archive
+        run_campaign(missing, budget, workers=args.workers or 1, archive=Path(args.archive) if args.archive else None,
+                     accelerator=args.accelerator, threads=args.threads, setup_modules=setup_modules(missing),
+                     hard_stop_minutes=budget)
+        return
+    from effconv.experiments.executors import load_options, submit
+    from effconv.experiments.inventory import estimate_minutes
+    from effconv.paths import cache_dir
+
+    options = load_options(Path(args.config) if args.config else None, gpus_per_node=args.gpus,
+                           cpus_per_task=args.cpus, partition=args.partition, account=args.account,
+                           max_concurrent=args.workers)
+    if args.time_limit:
+        estimates = [args.time_limit] * len(missing)
+    elif options.gpus_per_node:  # one run per GPU: the plan's GPU estimate, training and analyses
+        from effconv.experiments.window_plan import load_throughput
+
+        throughput = load_throughput()
+        estimates = [throughput.run_seconds(spec, 1) / 60 for spec in missing]
+    else:  # on CPUs: the stored runs' one-thread times
+        estimates = estimate_minutes(missing)
+    if args.time_limit:
+        options.time_margin = 0.0
+    folder = Path(args.folder) if args.folder else cache_dir() / "submitit"
+    submit(missing, executor=args.executor, folder=folder, setup_modules=setup_modules(missing),
+           estimates=estimates, options=options, accelerator=args.accelerator, dry_run=args.dry_run)
+
+
+def cmd_results(args: argparse.Namespace) -> None:
+    from effconv.experiments.merge import merge
+
+    report = merge(args.source, dry_run=args.dry_run)
+    for name, status, reason in report.rows:
+        print(f"{status:<11} {name}" + (f": {reason}" if reason else ""))
+    print(f"{report.summary()}" + (" (dry run: nothing copied)" if args.dry_run else "")
+          + ("; then `effconv claims` rewrites the ledgers and `make book` shows them" if report.count("new") else ""))
+    if report.count("refused") or report.count("conflicting"):
+        print("effconv: some results were not merged (refused or conflicting; see above).", file=sys.stderr)
+        sys.exit(1)
 
 
 def cmd_claims(args: argparse.Namespace) -> None:
@@ -294,7 +389,7 @@ def cmd_claims(args: argparse.Namespace) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
-    from effconv.experiments.campaign import campaign_specs
+    from effconv.plan import campaign_specs
     from effconv.studies import CHAPTERS
     from effconv.train.bench import concurrency_benchmark, epoch_benchmark, loader_benchmark, precision_benchmark
     from effconv.train.recipes import check_profile
@@ -326,8 +421,8 @@ def cmd_window(args: argparse.Namespace) -> None:
 
     out = args.out or os.environ.get("OUT")
     if not out:
-        raise EffconvError("no output folder: pass --out DIR (the device tool sets $OUT).")
-    run_window(Path(out), dry=args.dry, limit_minutes=args.minutes, margin_minutes=args.margin,
+        raise EffconvError("no output folder: pass --out DIR (or set $OUT).")
+    run_window(Path(out), dry=args.dry, limit_minutes=args.time_limit, margin_minutes=args.margin,
                workers=args.workers, bench=args.bench)
 
 
@@ -363,7 +458,7 @@ def cmd_data(args: argparse.Namespace) -> None:
     print(f"{arrays.describe()}; mean {arrays.mean}, std {arrays.std}")
 
 
-COMMANDS = {"claims": cmd_claims, "train": cmd_train, "run": cmd_run, "campaign": cmd_campaign, "window": cmd_window, "bench": cmd_bench, "flops": cmd_flops, "show": cmd_show,
+COMMANDS = {"claims": cmd_claims, "train": cmd_train, "run": cmd_run, "campaign": cmd_campaign, "window": cmd_window, "results": cmd_results, "bench": cmd_bench, "flops": cmd_flops, "show": cmd_show,
             "book": cmd_book, "data": cmd_data}
 
 

@@ -1,7 +1,11 @@
 """Atomic file writes: a reader sees the old file or the new one, never half of one.
 
-The temporary file carries the writer's pid in its name, so a later write to the same target removes
-temporaries left by a writer that was killed (its pid no longer runs). Files end up with mode 0644
+The temporary file carries the writer's pid and host in its name, so a later write to the same target
+removes temporaries left by a writer on this host that was killed (its pid no longer runs); on a folder
+shared by several nodes (a cluster's results store) another host's temporaries are never touched, since
+its pids mean nothing here. Two nodes writing the same result each rename a complete file of their own
+over it: a reader sees one whole file, never a torn one, and no lock is needed (a lock file on a network
+filesystem is not to be trusted). Files end up with mode 0644
 (``mkstemp`` creates them 0600, which would hide committed results from other users). A write that
 fails for lack of space or permission becomes one EffconvError line with the fix.
 """
@@ -11,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -30,12 +35,20 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _host() -> str:
+    """This host's name as it may appear in a file name."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "host"
+
+
 def remove_orphans(path: Path) -> list[Path]:
-    """Delete temporaries of ``path`` (``.<name>.<pid>.*.tmp``) whose writing process no longer runs."""
-    pattern = re.compile(re.escape(f".{path.name}.") + r"(\d+)\..*\.tmp")
+    """Delete temporaries of ``path`` (``.<name>.<pid>@<host>.*.tmp``, or ``.<name>.<pid>.*.tmp`` from before
+    hosts were named) written on this host by a process that no longer runs."""
+    pattern = re.compile(re.escape(f".{path.name}.") + r"(\d+)(?:@([A-Za-z0-9_-]+))?\..*\.tmp")
     removed = []
     for candidate in path.parent.glob(f".{path.name}.*.tmp"):
         match = pattern.fullmatch(candidate.name)
+        if match and match.group(2) not in (None, _host()):
+            continue  # another node's temporary: its pid cannot be checked from here
         if match and int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1))):
             candidate.unlink(missing_ok=True)
             removed.append(candidate)
@@ -72,7 +85,7 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_orphans(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}@{_host()}.", suffix=".tmp", dir=path.parent)
     except OSError as err:
         raise write_error(path, err) from None
     try:

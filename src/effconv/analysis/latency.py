@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from effconv.errors import EffconvError
-from effconv.experiments.provenance import device_name
+from effconv.provenance import device_name
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,22 @@ class AnalysisContext:
     device: torch.device
     spec: Any
 
-    def evaluate(self, model: torch.nn.Module, images=None, labels=None) -> float:
-        """Top-1 accuracy on the test set (or on the given uint8 NHWC images)."""
+    def evaluate(self, model: torch.nn.Module, images=None, labels=None, *, exact: bool = False) -> float:
+        """Top-1 accuracy on the test set (or on the given uint8 NHWC images); ``exact=True`` in fp32 with
+        TF32 off on any device (for equality claims; see ``effconv.train.trainer.evaluate``)."""
         from effconv.train.trainer import evaluate
 
         images = self.data.test_x if images is None else images
         labels = self.data.test_y if labels is None else labels
-        return evaluate(model, images, labels, mean=self.data.mean, std=self.data.std, device=self.device)
+        return evaluate(model, images, labels, mean=self.data.mean, std=self.data.std, device=self.device,
+                        exact=exact)
+
+    def exact(self):
+        """A context in which the analysis's own forward passes (e.g. a fusion's maximum output error) run
+        in fp32 with TF32 off: ``with ctx.exact(): error = (fused(x) - model(x)).abs().max()``."""
+        from effconv.train.backends import exact_fp32
+
+        return exact_fp32()
 
 
 Analysis = Callable[..., Any]  # (model, ctx, **kwargs) -> JSON-serialisable

@@ -228,6 +228,32 @@ def _after_training_key(spec: dict) -> tuple:
     return spec["profile"], spec["model"], json.dumps(sorted(spec.get("analyses", {})))
 
 
+def analysis_key(model: str, analyses) -> str:
+    """The key under which runs spend a comparable time after training: the model and the analyses' names."""
+    return json.dumps([model, sorted(analyses)])
+
+
+def after_training_epochs(root: Path | None = None) -> dict[str, float]:
+    """For each (model, analyses) pair stored, the time a run spent after training (its analyses: test-set
+    evaluations, SVDs, pruning sweeps) in units of its own median training epoch, the median over runs.
+
+    A ratio, not seconds, so that it carries over to another device and width: evaluating the test set
+    costs about the same fraction of a training epoch wherever both run (an assumption, stated where it is
+    used). Runs without a training time (none here) are skipped."""
+    ratios: dict[str, list[float]] = {}
+    for _, result in _stored(root):
+        if isinstance(result, EffconvError):
+            continue
+        prov, spec = result.get("provenance", {}), result["spec"]
+        seconds = sorted(r["seconds"] for r in result.get("curve", []) if r.get("seconds"))
+        if not seconds or not prov.get("wall_seconds") or not prov.get("train_seconds"):
+            continue
+        after = max(prov["wall_seconds"] - prov["train_seconds"], 0.0)
+        ratios.setdefault(analysis_key(spec["model"], spec.get("analyses", {})), []).append(
+            after / seconds[len(seconds) // 2])
+    return {key: float(pd.Series(values).median()) for key, values in ratios.items()}
+
+
 def estimate_minutes(specs, root: Path | None = None) -> list[float | None]:
     """Minutes each spec should take, from the stored runs' times (None: nothing comparable stored).
 

@@ -13,7 +13,7 @@ from effconv.checks import check_accelerator, check_count
 from effconv.data.cifar import load_cifar10, subset
 from effconv.errors import EffconvError
 from effconv.experiments.analyses import AnalysisContext, get_analysis
-from effconv.experiments.provenance import git_state, now, provenance
+from effconv.provenance import git_state, now, provenance
 from effconv.experiments.spec import ExperimentSpec
 from effconv.experiments.store import ResultStore
 from effconv.io import atomic_write_json, check_writable
@@ -24,27 +24,35 @@ PROFILE_RANK = {"smoke": 0, "cpu": 1, "full": 2}
 
 
 def _is_ddp_child() -> bool:
-    """Lightning's DDP launcher re-runs the command for ranks > 0; those must not write results."""
-    return int(os.environ.get("LOCAL_RANK", "0")) > 0 or int(os.environ.get("NODE_RANK", "0")) > 0
+    """Ranks > 0 must not write results: those Lightning's DDP launcher starts (``LOCAL_RANK``,
+    ``NODE_RANK``) and, in a multi-task Slurm job, the tasks ``srun`` starts (``SLURM_PROCID``)."""
+    return any(int(os.environ.get(name, "0") or 0) > 0 for name in ("LOCAL_RANK", "NODE_RANK", "SLURM_PROCID"))
 
 
 def run_experiment(spec: ExperimentSpec, *, store: ResultStore | None = None, retrain: bool = False,
-                   accelerator: str = "auto", devices: int = 1, progress: bool | None = None) -> dict[str, Any]:
-    """Return the result of ``spec``: from the store if present, else by training now and saving."""
+                   accelerator: str = "auto", devices: int = 1, num_nodes: int = 1, progress: bool | None = None,
+                   checkpoints: bool = True) -> dict[str, Any]:
+    """Return the result of ``spec``: from the store if present, else by training now and saving.
+
+    ``checkpoints=False``: no per-epoch checkpoints (a job whose cache is wiped when it ends could never
+    resume from them). ``num_nodes`` > 1: one run across nodes (see ``effconv.train.trainer.fit``).
+    """
     check_accelerator(accelerator)  # a typo is refused even when the result is already stored
     check_count("devices", devices)
+    check_count("num_nodes", num_nodes)
     store = store or ResultStore.for_profile(spec.profile)
     if not retrain and (hit := store.load(spec)) is not None:
         return hit
+    options = {"devices": devices, "num_nodes": num_nodes, "progress": progress, "checkpoints": checkpoints}
     if _is_ddp_child():
-        return _train(spec, accelerator, devices, progress)
+        return _train(spec, accelerator, **options)
     with store.lock(spec):
         if not retrain and (hit := store.load(spec)) is not None:  # another process finished it meanwhile
             return hit
         # an unwritable or missing results / cache folder is found now, not after training
         store.check_writable(spec)
         check_writable(_workdir(spec))
-        result = _train(spec, accelerator, devices, progress)
+        result = _train(spec, accelerator, **options)
         try:
             store.save(spec, result)
         except EffconvError as err:
@@ -63,7 +71,8 @@ def _keep_unsaved(spec: ExperimentSpec, store: ResultStore, result: dict[str, An
     return f"the trained result was kept in {spare}: copy it to {store.path(spec)} once there is room."
 
 
-def _train(spec: ExperimentSpec, accelerator: str, devices: int, progress: bool | None) -> dict[str, Any]:
+def _train(spec: ExperimentSpec, accelerator: str, *, devices: int, num_nodes: int, progress: bool | None,
+           checkpoints: bool) -> dict[str, Any]:
     from effconv.train.trainer import fit, resolve_accelerator
 
     started = now()
@@ -80,7 +89,8 @@ def _train(spec: ExperimentSpec, accelerator: str, devices: int, progress: bool 
     hooks = {name: _bind(get_analysis(name, spec.chapter), context) for name in spec.epoch_analyses}
     workdir = _workdir(spec)
     outcome = fit(model, spec.recipe, data, seed=spec.seed, workdir=workdir, accelerator=accelerator,
-                  devices=devices, progress=progress, epoch_hooks=hooks)
+                  devices=devices, num_nodes=num_nodes, progress=progress, epoch_hooks=hooks,
+                  checkpoints=checkpoints)
     trained = outcome.model.to(device)
     analyses = {}
     for name, kwargs in spec.analyses.items():
@@ -94,6 +104,7 @@ def _train(spec: ExperimentSpec, accelerator: str, devices: int, progress: bool 
             **provenance(device, git=code), "seed": spec.seed, "profile": spec.profile,
             "data": {"source": data.source, "mean": list(data.mean), "std": list(data.std), "subset": data.subset},
             "accelerator": outcome.accelerator, "precision": outcome.precision, "devices": outcome.devices,
+            **({"num_nodes": num_nodes} if num_nodes > 1 else {}),
             # a resumed run counts the training time of its earlier sessions too
             "started": started, "finished": now(),
             "wall_seconds": round(time.perf_counter() - clock - outcome.session_seconds + outcome.wall_seconds, 2),

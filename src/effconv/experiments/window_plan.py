@@ -1,14 +1,16 @@
-"""How many GPU windows the ``full`` profile needs, from the measured throughput or, until a GPU run
-exists, from stated assumptions.
+"""How many time-limited GPU jobs the ``full`` profile needs, from the measured throughput or, until a
+GPU run exists, from stated assumptions.
 
-A window is one command of at most 10 minutes on a lent H200. In it the window script
-(:mod:`effconv.window`) decodes the data, benchmarks (first window only), runs the campaign with
-``WORKERS`` processes and keeps one minute of margin. The campaign part is simulated here: runs start in
-the campaign's order whenever a worker is free and the minutes left can hold them; N runs training at
-once each progress at ``speedup(N) / N`` of their one-process speed (processor sharing).
+A time-limited job ("window") is any GPU allocation with a wall-clock limit: a Slurm job's ``--time``,
+a cloud spot instance, a short interactive allocation. In it :mod:`effconv.window` decodes the data,
+benchmarks (first job only), runs the campaign with ``WORKERS`` processes and keeps a margin before the
+limit. The default limit, ``COMMAND_MINUTES``, is the one the ``full`` schedules were sized for; pass
+your allocation's own. The campaign part is simulated here: runs start in the campaign's order whenever
+a worker is free and the minutes left can hold them, training and analyses; N runs training at once
+each progress at ``speedup(N) / N`` of their one-process speed (processor sharing).
 
 The assumed figures are an ESTIMATE, not a measurement: no GPU has run this code yet. They are replaced
-by the benchmark files in ``results/bench/`` as soon as a window has written them (see
+by the benchmark files in ``results/bench/`` as soon as a GPU job has written them (see
 :func:`load_throughput`).
 """
 
@@ -26,10 +28,10 @@ from effconv.experiments.spec import ExperimentSpec
 from effconv.paths import results_dir
 
 WORKERS = 8
-COMMAND_MINUTES = 10.0   # the device tool's limit on one command
-MARGIN_MINUTES = 1.0     # kept free before that limit so the archive is complete when the command ends
+COMMAND_MINUTES = 10.0   # the default job time limit: the full profile's schedules were sized to fit it
+MARGIN_MINUTES = 1.0     # kept free before that limit so the archive is complete when the job ends
 SETUP_MINUTES = 0.5      # import check, decoding 60,000 JPEGs once (~12 s on one core), spawning workers
-BENCH_MINUTES = 2.5      # first window only: epoch (eager, compiled), loader and concurrency benchmarks
+BENCH_MINUTES = 2.5      # first job only: epoch (eager), loader and concurrency benchmarks
 
 # ESTIMATE. Seconds per training epoch of ONE process on one H200, bf16 autocast, channels_last, eager,
 # device-resident loader, batch 256. Assumptions: CIFAR-sized models are launch-bound in eager PyTorch
@@ -45,6 +47,9 @@ ASSUMED_CONV_FACTOR = {None: 1.0, "acb": 2.0, "versatile_v1": 1.5, "versatile_v2
 # ESTIMATE. Aggregate throughput of N processes sharing the GPU, relative to one: without MPS the GPU
 # time-slices between processes, which fills the gaps a launch-bound process leaves, up to a point.
 ASSUMED_SPEEDUP = {1: 1.0, 2: 1.7, 4: 2.5, 8: 3.0, 12: 3.1}
+# ESTIMATE. Time after training per analysis a spec names, in training epochs, where no stored run of the
+# same model has the same analyses to measure it by (see ``inventory.after_training_epochs``).
+ASSUMED_AFTER_EPOCHS_PER_ANALYSIS = 2.0
 
 
 @dataclass
@@ -55,6 +60,8 @@ class Throughput:
     scale: float = 1.0                            # measured / assumed, for ResNet-56
     speedups: dict[int, float] = field(default_factory=lambda: dict(ASSUMED_SPEEDUP))
     note: str = ""
+    # (model, analyses) -> seconds after training in units of a training epoch, measured on stored runs
+    after_epochs: dict[str, float] = field(default_factory=dict)
 
     def epoch_seconds(self, spec: ExperimentSpec) -> float:
         """One process, this spec's model, conv and batch size (launch-bound: time ~ steps ~ 1/batch)."""
@@ -72,30 +79,53 @@ class Throughput:
                 return s0 + (s1 - s0) * (workers - n0) / (n1 - n0)
         return points[-1][1]
 
+    def after_seconds(self, spec: ExperimentSpec) -> float:
+        """One process's seconds after training (the spec's analyses): the stored runs' ratio of time after
+        training to a training epoch for the same model and analyses, times this spec's epoch; where none
+        is stored, ``ASSUMED_AFTER_EPOCHS_PER_ANALYSIS`` per analysis (an ESTIMATE). The ratio carries over
+        from CPU runs on the assumption that an evaluation costs the same share of an epoch on a GPU."""
+        from effconv.experiments.inventory import analysis_key
+
+        if not spec.analyses:
+            return 0.0
+        ratio = self.after_epochs.get(analysis_key(spec.model, spec.analyses))
+        if ratio is None:
+            ratio = ASSUMED_AFTER_EPOCHS_PER_ANALYSIS * len(spec.analyses)
+        return ratio * self.epoch_seconds(spec)
+
     def run_seconds(self, spec: ExperimentSpec, workers: int) -> float:
-        """A run's wall time while ``workers`` runs share the device."""
-        return spec.recipe.epochs * self.epoch_seconds(spec) * workers / self.speedup(workers)
+        """A run's wall time, training and analyses, while ``workers`` runs share the device."""
+        single = spec.recipe.epochs * self.epoch_seconds(spec) + self.after_seconds(spec)
+        return single * workers / self.speedup(workers)
 
     def campaign_estimate(self):
         """``epoch_seconds(spec, workers)`` for :func:`effconv.experiments.campaign.run_campaign`."""
         return lambda spec, workers: self.epoch_seconds(spec) * workers / self.speedup(workers)
 
+    def after_estimate(self):
+        """``after_seconds(spec, workers)`` for :func:`effconv.experiments.campaign.run_campaign`."""
+        return lambda spec, workers: self.after_seconds(spec) * workers / self.speedup(workers)
 
-def load_throughput(bench: Path | None = None) -> Throughput:
-    """The measured throughput when a GPU window has stored its benchmarks, else the estimate."""
+
+def load_throughput(bench: Path | None = None, results: Path | None = None) -> Throughput:
+    """The measured throughput when a GPU job has stored its benchmarks, else the estimate; either way with
+    the after-training ratios measured on the stored runs under ``results`` (default ``results/``)."""
+    from effconv.experiments.inventory import after_training_epochs
+
     bench = bench or results_dir() / "bench"
+    after = after_training_epochs(results)
     epoch_file, concurrency_file = bench / "epoch-window-gpu.json", bench / "concurrency-resnet56-gpu.json"
     if not epoch_file.exists():
-        return Throughput("estimate", note="no GPU benchmark stored: the assumed figures of "
-                                            "effconv.experiments.window_plan")
+        return Throughput("estimate", after_epochs=after, note="no GPU benchmark stored: the assumed figures of "
+                                                                "effconv.experiments.window_plan")
     epoch = json.loads(epoch_file.read_text())
     eager = [r for r in epoch["rows"] if r["model"] == "resnet56" and not r["compile"]]
     if not eager:
-        return Throughput("estimate", note=f"{epoch_file.name} has no eager ResNet-56 row")
+        return Throughput("estimate", after_epochs=after, note=f"{epoch_file.name} has no eager ResNet-56 row")
     row = eager[0]
     # the measured batch may differ from the assumed one: compare at the same batch
     assumed = ASSUMED_EPOCH_SECONDS["resnet56"] * ASSUMED_BATCH / row.get("batch_size", ASSUMED_BATCH)
-    result = Throughput("measured", scale=row["seconds_per_epoch"] / assumed,
+    result = Throughput("measured", scale=row["seconds_per_epoch"] / assumed, after_epochs=after,
                         note=f"ResNet-56 {row['seconds_per_epoch']} s/epoch measured ({epoch_file.name}); other "
                              "models scaled from it by the assumed ratios")
     if concurrency_file.exists():
@@ -106,14 +136,15 @@ def load_throughput(bench: Path | None = None) -> Throughput:
 
 
 def simulate(specs: Sequence[ExperimentSpec], throughput: Throughput, *, workers: int = WORKERS,
-             first_window_bench: bool = True, max_windows: int = 100) -> pd.DataFrame:
+             first_window_bench: bool = True, max_windows: int = 100,
+             job_minutes: float = COMMAND_MINUTES) -> pd.DataFrame:
     """Assign ``specs`` (in campaign order) to windows as the campaign would; one row per run with its
     window, start and end minute inside the campaign part of that window. A run longer than a whole
     window gets window ``None`` (it can never run)."""
     rows, pending, window = [], list(specs), 0
     while pending and window < max_windows:
         window += 1
-        budget = (COMMAND_MINUTES - MARGIN_MINUTES - SETUP_MINUTES
+        budget = (job_minutes - MARGIN_MINUTES - SETUP_MINUTES
                   - (BENCH_MINUTES if window == 1 and first_window_bench else 0)) * 60
         clock, active, waiting = 0.0, [], []   # active: [spec, single-process seconds left, start]
         queue = list(pending)
@@ -124,7 +155,8 @@ def simulate(specs: Sequence[ExperimentSpec], throughput: Throughput, *, workers
                 if clock + throughput.run_seconds(spec, workers) > budget:
                     waiting.append(spec)
                     continue
-                active.append([spec, spec.recipe.epochs * throughput.epoch_seconds(spec), clock])
+                single = spec.recipe.epochs * throughput.epoch_seconds(spec) + throughput.after_seconds(spec)
+                active.append([spec, single, clock])
             if not active:
                 break
             rate = throughput.speedup(len(active)) / len(active)

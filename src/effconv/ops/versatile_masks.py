@@ -42,6 +42,7 @@ training-time variable.
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from typing import Sequence
 
 import torch
@@ -75,9 +76,15 @@ def orthogonal_loss(masks: torch.Tensor) -> torch.Tensor:
     """
     if masks.dim() < 2:
         raise EffconvError(f"orthogonal_loss needs masks of shape (..., s, m), got {tuple(masks.shape)}.")
-    gram = masks @ masks.transpose(-1, -2) / masks.shape[-1]
-    eye = torch.eye(masks.shape[-2], device=masks.device, dtype=masks.dtype)
-    return 0.5 * (gram - eye).pow(2).sum(dim=(-2, -1))
+    # in fp32 even under autocast: a bf16 Gram matrix would give GPU runs (bf16 autocast) another loss,
+    # and so other masks, than the fp32 cpu runs
+    kind = masks.device.type
+    with torch.autocast(kind, enabled=False) if kind in ("cpu", "cuda") else nullcontext():
+        if masks.dtype in (torch.float16, torch.bfloat16):
+            masks = masks.float()  # float64 (gradient checks) stays float64
+        gram = masks @ masks.transpose(-1, -2) / masks.shape[-1]
+        eye = torch.eye(masks.shape[-2], device=masks.device, dtype=masks.dtype)
+        return 0.5 * (gram - eye).pow(2).sum(dim=(-2, -1))
 
 
 class LearnableMaskConv2d(nn.Module):

@@ -25,16 +25,19 @@ from effconv.data.cifar import load_cifar10
 from effconv.data.loader import DeviceLoader
 from effconv.errors import EffconvError
 from effconv.data.torchvision_pipeline import torchvision_loader
-from effconv.experiments.provenance import now, provenance
+from effconv.provenance import now, provenance
 from effconv.io import atomic_write_json
 from effconv.models import create_model
 from effconv.paths import results_dir
+from effconv.train.backends import use_fast_backends
 from effconv.train.trainer import precision_for, resolve_accelerator, to_channels_last
 
 
 def _time_training(model_name: str, batches, steps: int, warmup: int, device: torch.device, bf16: bool,
                    model_kwargs: dict | None = None, compile: bool = False) -> float:
-    """Seconds for ``steps`` training steps after ``warmup`` steps (synchronised on CUDA)."""
+    """Seconds for ``steps`` training steps after ``warmup`` steps (synchronised on CUDA), with the backend
+    settings training uses (cuDNN autotuning, TF32 matmuls on a GPU), so the time predicts a run's."""
+    use_fast_backends("gpu" if device.type == "cuda" else "cpu")
     torch.manual_seed(0)
     model = to_channels_last(create_model(model_name, **(model_kwargs or {})).to(device))
     forward = torch.compile(model) if compile else model

@@ -1,7 +1,12 @@
-"""Where and how a result was produced: device, library versions, commit, command, times."""
+"""Where and how a result was produced: device, library versions, commit, command, times.
+
+It sits beside ``paths`` at the bottom of the package: the runner, the benchmarks and the latency
+measurements all record it, so it may import nothing of effconv above ``paths``.
+"""
 
 from __future__ import annotations
 
+import os
 import platform
 import socket
 import subprocess
@@ -12,6 +17,7 @@ from typing import Any
 
 import torch
 
+from effconv.errors import EffconvError
 from effconv.paths import repo_root
 
 
@@ -36,16 +42,42 @@ def device_name(device: str | torch.device = "cpu") -> str:
     return f"{cpu_name()} ({threads} thread{'s' if threads > 1 else ''})"
 
 
+COMMIT_ENV = "EFFCONV_COMMIT"
+_HEX = frozenset("0123456789abcdef")
+
+
 def git_state() -> dict[str, Any]:
-    def run(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=repo_root(), capture_output=True, text=True, timeout=10).stdout.strip()
+    """The commit the running code came from and whether ``src/`` differs from it.
+
+    Where ``.git`` did not travel with the code (a copied working tree on a lent GPU, a container image,
+    a cluster's scratch copy), the commit comes from ``EFFCONV_COMMIT`` (set it before copying:
+    ``export EFFCONV_COMMIT=$(git rev-parse HEAD)``); the tree was copied from that commit, so it is
+    recorded as clean only if the copier says so with ``EFFCONV_COMMIT_CLEAN=1``, else as unknown (None).
+    """
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=repo_root(), capture_output=True, text=True, timeout=10)
 
     try:
-        commit = run("rev-parse", "HEAD")
-        dirty = bool(run("status", "--porcelain", "--untracked-files=no", "--", "src"))
+        head = run("rev-parse", "HEAD")
+        if head.returncode == 0 and head.stdout.strip():
+            dirty = bool(run("status", "--porcelain", "--untracked-files=no", "--", "src").stdout.strip())
+            return {"commit": head.stdout.strip(), "dirty_src": dirty}
     except (OSError, subprocess.SubprocessError):
+        pass
+    return commit_from_env()
+
+
+def commit_from_env() -> dict[str, Any]:
+    """``{"commit", "dirty_src"}`` from ``EFFCONV_COMMIT`` (a full or abbreviated hex hash), or both None;
+    anything else in the variable is refused with the fix."""
+    commit = os.environ.get(COMMIT_ENV, "").strip().lower()
+    if not commit:
         return {"commit": None, "dirty_src": None}
-    return {"commit": commit or None, "dirty_src": dirty}
+    if not 7 <= len(commit) <= 40 or not set(commit) <= _HEX:
+        raise EffconvError(f"{COMMIT_ENV}={commit!r} is not a commit hash; set it to the output of "
+                           "`git rev-parse HEAD` in the clone the code was copied from.")
+    clean = os.environ.get("EFFCONV_COMMIT_CLEAN", "").strip() == "1"
+    return {"commit": commit, "dirty_src": False if clean else None, "source": COMMIT_ENV}
 
 
 def versions() -> dict[str, str]:

@@ -1,0 +1,75 @@
+"""The plan of a profile: which runs the chapters plan, in which order, which are stored, what is left.
+
+It sits at the top with the command line: it reads the chapters' plans through ``effconv.studies`` and
+hands plain specs (and the modules that register their analyses) down to the campaign and the
+executors, which never import a study themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import pandas as pd
+
+from effconv.errors import EffconvError
+from effconv.experiments.campaign import PRIORITY, order_specs
+from effconv.experiments.runner import lookup
+from effconv.experiments.spec import ExperimentSpec
+from effconv.studies import CHAPTERS, planned_specs
+
+
+def campaign_specs(profile: str, chapters: Sequence[str] = PRIORITY) -> list[ExperimentSpec]:
+    """Every experiment of ``chapters`` for ``profile``, most valuable first (``campaign.order_specs``),
+    without duplicates."""
+    unknown = [c for c in chapters if c not in CHAPTERS]
+    if unknown:
+        raise EffconvError(f"unknown chapters {unknown}; chapters: {', '.join(CHAPTERS)}.")
+    return order_specs(planned_specs(profile, chapters))
+
+
+def setup_modules(specs: Sequence[ExperimentSpec]) -> tuple[str, ...]:
+    """The modules a fresh process imports before it runs ``specs``: each chapter's plan, which registers
+    the analyses its specs name (engine runs need none)."""
+    return tuple(sorted({f"effconv.studies.{s.chapter}_runs" for s in specs if s.chapter in CHAPTERS}))
+
+
+def profile_plan(profile: str, chapters: Sequence[str] = PRIORITY) -> pd.DataFrame:
+    """Every planned run of ``profile``: whether it is stored, and its minutes on one thread (measured for
+    stored runs; for missing ones, estimated from the stored runs' epoch and analysis times, NaN when nothing
+    compares)."""
+    from effconv.experiments.inventory import estimate_minutes
+
+    specs = campaign_specs(profile, chapters)
+    results = lookup(specs)
+    estimates = estimate_minutes(specs)
+    rows = [{"chapter": s.chapter, "name": s.name, "seed": s.seed, "status": "stored" if r else "missing",
+             "minutes": (r["provenance"].get("wall_seconds", 0) / 60 if r else e)}
+            for s, r, e in zip(specs, results, estimates)]
+    return pd.DataFrame(rows, columns=["chapter", "name", "seed", "status", "minutes"]).astype({"minutes": float})
+
+
+def plan_summary(plan: pd.DataFrame) -> pd.DataFrame:
+    """Per chapter: runs stored and missing, and core-hours spent and still to spend (one thread a run)."""
+    hours = plan.assign(hours=plan["minutes"] / 60)
+    table = (hours.pivot_table(index="chapter", columns="status", values="hours", aggfunc=["size", "sum"],
+                               fill_value=0, sort=False)
+             .reindex(columns=[(how, status) for how in ("size", "sum") for status in ("stored", "missing")],
+                      fill_value=0))
+    table.columns = ["runs stored", "runs missing", "core-hours spent", "core-hours left"]
+    table.loc["total"] = table.sum()
+    return table.round(1).astype({"runs stored": int, "runs missing": int})
+
+
+def arms_short(plan: pd.DataFrame) -> pd.DataFrame:
+    """The planned arms (runs that differ only in their seed) still missing seeds: seeds stored of those
+    planned, the missing seeds, and the core-hours they should take (NaN where nothing compares)."""
+
+
+    rows = []
+    for (chapter, name), arm in plan.groupby(["chapter", "name"], sort=False):
+        missing = arm[arm["status"] == "missing"]
+        if len(missing):
+            rows.append({"chapter": chapter, "arm": name, "seeds stored": f"{len(arm) - len(missing)}/{len(arm)}",
+                         "missing seeds": ", ".join(str(seed) for seed in sorted(missing["seed"])),
+                         "core-hours left": missing["minutes"].sum(min_count=len(missing)) / 60})
+    return pd.DataFrame(rows, columns=["chapter", "arm", "seeds stored", "missing seeds", "core-hours left"])

@@ -1,0 +1,86 @@
+"""effconv results merge: new results copied, identical ones kept, conflicts and unsound results refused."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+
+import pytest
+
+from effconv.cli import main
+from effconv.experiments.merge import merge
+from effconv.experiments.spec import ExperimentSpec
+from effconv.experiments.store import ResultStore
+from effconv.train.recipes import recipe_for
+
+
+def _spec(seed: int) -> ExperimentSpec:
+    return ExperimentSpec(chapter="acnet", name="merge-test", model="cifar_quick", recipe=recipe_for("cpu", epochs=1),
+                          profile="cpu", seed=seed)
+
+
+def _result(acc: float, dirty: bool = False, commit: str | None = "143842c" + "0" * 33) -> dict:
+    return {"metrics": {"final": {"test_acc": acc}, "best": {"test_acc": acc, "epoch": 1}},
+            "curve": [{"epoch": 1, "test_acc": acc}], "analyses": {},
+            "provenance": {"wall_seconds": 5.0, "device": "gpu", "git": {"commit": commit, "dirty_src": dirty}}}
+
+
+@pytest.fixture
+def stores(tmp_path):
+    incoming, ours = ResultStore(tmp_path / "job" / "results"), ResultStore(tmp_path / "repo" / "results")
+    return incoming, ours
+
+
+def test_new_identical_and_conflicting(stores, tmp_path):
+    incoming, ours = stores
+    new, same, other = _spec(0), _spec(1), _spec(2)
+    for spec in (new, same, other):
+        incoming.save(spec, _result(0.8))
+    ours.save(same, {**_result(0.8), "provenance": {**_result(0.8)["provenance"], "wall_seconds": 9.0}})
+    ours.save(other, _result(0.7))
+    before = ours.path(other).read_text()
+    report = merge(tmp_path / "job", ours.root)
+    status = {name.split("/")[1]: s for name, s, _ in report.rows}
+    assert status == {new.filename: "new", same.filename: "identical", other.filename: "conflicting"}
+    assert ours.load(new)["metrics"]["final"]["test_acc"] == 0.8
+    assert ours.path(other).read_text() == before  # a conflict is never overwritten
+    assert report.summary() == "1 new, 1 identical, 1 conflicting, 0 refused"
+
+
+def test_tampered_and_misnamed_results_are_refused(stores, tmp_path):
+    incoming, ours = stores
+    tampered, misnamed, dirty, unknown = _spec(3), _spec(4), _spec(5), _spec(6)
+    path = incoming.save(tampered, _result(0.8))
+    payload = json.loads(path.read_text())
+    payload["spec"]["seed"] = 99  # edited after the run: the spec no longer hashes to its key
+    path.write_text(json.dumps(payload))
+    wrong = incoming.save(misnamed, _result(0.8))
+    wrong.rename(wrong.with_name("merge-test-0123456789.json"))
+    incoming.save(dirty, _result(0.8, dirty=True))
+    incoming.save(unknown, _result(0.8, commit=None))
+    report = merge(tmp_path / "job", ours.root)
+    reasons = {name.split("/")[1]: (s, why) for name, s, why in report.rows}
+    assert reasons[tampered.filename][0] == "refused" and "hashes to" in reasons[tampered.filename][1]
+    assert "does not match its content" in reasons["merge-test-0123456789.json"][1]
+    assert "uncommitted source" in reasons[dirty.filename][1]
+    assert "names no commit" in reasons[unknown.filename][1]
+    assert report.count("refused") == 4 and not ours.root.exists()
+
+
+def test_merging_an_archive_through_the_cli(stores, tmp_path, monkeypatch, capsys):
+    incoming, ours = stores
+    spec = _spec(7)
+    incoming.save(spec, _result(0.75))
+    archive = tmp_path / "results.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "job" / "results", arcname="results")
+    monkeypatch.setenv("EFFCONV_RESULTS", str(ours.root))
+    assert main(["results", "merge", str(archive), "--dry-run"]) == 0
+    assert not ours.root.exists()
+    assert main(["results", "merge", str(archive)]) == 0
+    out = capsys.readouterr().out
+    assert f"new         acnet/{spec.filename}" in out and "1 new, 0 identical" in out
+    assert ours.load(spec) is not None
+    # merging the same archive again: identical, nothing to do
+    assert main(["results", "merge", str(archive)]) == 0
+    assert "0 new, 1 identical" in capsys.readouterr().out

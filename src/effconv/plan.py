@@ -28,9 +28,9 @@ def campaign_specs(profile: str, chapters: Sequence[str] = PRIORITY) -> list[Exp
 
 
 def setup_modules(specs: Sequence[ExperimentSpec]) -> tuple[str, ...]:
-    """The modules a fresh process imports before it runs ``specs``: each chapter's plan, which registers
+    """The modules a fresh process imports before it runs ``specs``: each chapter's package, which registers
     the analyses its specs name (engine runs need none)."""
-    return tuple(sorted({f"effconv.studies.{s.chapter}_runs" for s in specs if s.chapter in CHAPTERS}))
+    return tuple(sorted({f"effconv.studies.{s.chapter}" for s in specs if s.chapter in CHAPTERS}))
 
 
 def profile_plan(profile: str, chapters: Sequence[str] = PRIORITY) -> pd.DataFrame:

@@ -9,6 +9,9 @@ convolution (``bn=False``, for pre-activation designs). The default factory give
 chapter registers its own block (an asymmetric convolution block, a versatile convolution ...) under
 a name, and ``create_model(..., conv="acb")`` builds the same architecture with that block.
 1x1 convolutions (shortcuts, transitions) are built directly and are not swapped.
+
+The built-in blocks are registered before any lookup: importing this module imports the ``effconv.ops``
+package first, whose ``__init__`` imports every block module.
 """
 
 from __future__ import annotations
@@ -42,13 +45,11 @@ def register_conv(name: str):
 
 
 def list_convs() -> list[str]:
-    _load_builtin_factories()
     return sorted(_FACTORIES)
 
 
 def get_conv_factory(name: str = "conv_bn", **kwargs: Any) -> ConvFactory:
     """The factory registered as ``name``, with ``kwargs`` bound (checked against its signature)."""
-    _load_builtin_factories()
     if name not in _FACTORIES:
         close = difflib.get_close_matches(name, _FACTORIES, n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
@@ -61,8 +62,3 @@ def get_conv_factory(name: str = "conv_bn", **kwargs: Any) -> ConvFactory:
             f"conv factory {name!r} does not accept {', '.join(unknown)}; it accepts {', '.join(params)}."
         )
     return functools.partial(factory, **kwargs) if kwargs else factory
-
-
-def _load_builtin_factories() -> None:
-    # Blocks register themselves when their module is imported; importing effconv.ops loads them all.
-    import effconv.ops  # noqa: F401

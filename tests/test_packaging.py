@@ -59,7 +59,7 @@ def test_py_typed_is_shipped():
 
 def test_core_modules_do_not_import_plotting_or_the_book():
     code = ("import sys, effconv.ops, effconv.models, effconv.analysis.flops, effconv.analysis.latency, "
-            "effconv.claims, effconv.experiments.store, effconv.analysis.flop_conventions\n"
+            "effconv.claims, effconv.experiments.store, effconv.analysis.flop_conventions, effconv.deploy\n"
             "effconv.models.list_models()\n"
             f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({NOT_CORE!r})))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

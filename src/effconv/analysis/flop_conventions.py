@@ -36,6 +36,7 @@ from effconv.errors import EffconvError
 
 __all__ = ["CONVENTIONS", "elementwise_census", "flop_conventions"]
 
+#: The rows of ``flop_conventions``, in order.
 CONVENTIONS = ("papers", "+ BN and activations", "2 x MACs", "torch.utils.flop_counter", "ptflops (pytorch)",
                "ptflops (aten)")
 

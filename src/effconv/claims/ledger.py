@@ -20,7 +20,9 @@ from effconv.errors import EffconvError
 from effconv.io import atomic_write_text
 from effconv.paths import results_dir
 
+#: The ledger's columns, in order (``results/<chapter>/claims.csv``).
 COLUMNS = ["claim", "kind", "source", "paper", "ours", "delta", "interval", "n", "verdict", "profile", "evidence"]
+#: What a claim's evidence is: counted layers, stored training runs, or a live measurement.
 KINDS = ("counted", "trained", "live")
 
 
@@ -67,10 +69,12 @@ class ClaimsTable:
         return grade.verdict
 
     def frame(self, *, live: bool = True) -> pd.DataFrame:
+        """The claims as a DataFrame with ``COLUMNS``; ``live=False`` leaves out the live rows."""
         frame = pd.DataFrame(self.rows, columns=COLUMNS)
         return frame if live else frame[frame["kind"] != "live"].reset_index(drop=True)
 
     def csv(self) -> str:
+        """The committed ledger's text: the claims without the live rows, as CSV."""
         buffer = io.StringIO()
         self.frame(live=False).to_csv(buffer, index=False)
         return buffer.getvalue()

@@ -42,6 +42,8 @@ _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 
 
 @dataclass(frozen=True)
 class Grade:
+    """What a rule decided: the verdict, our value, its difference from the paper's, the interval and the rule."""
+
     verdict: str
     ours: float | None = None
     delta: float | None = None
@@ -55,6 +57,7 @@ class Grade:
 
     @property
     def interval(self) -> str:
+        """The 95% interval as text (``"[low, high]"``), empty when the rule has none."""
         return "" if self.low is None else f"[{self.low:.3g}, {self.high:.3g}]"
 
 

@@ -132,6 +132,7 @@ class LearnableMaskConv2d(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """He-normal weights, as ``VersatileConv2d`` (called by ``__init__``)."""
         std = math.sqrt(2.0 / (self.out_channels * self.kernel_size ** 2))  # as VersatileConv2d
         nn.init.normal_(self.weight, 0.0, std)
         if self.bias is not None:

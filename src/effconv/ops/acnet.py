@@ -6,6 +6,7 @@ Our own model families get ACBs through the conv factory (``create_model(name, c
 swapped, in place, so the model keeps its class, its ``forward`` and its parameter names elsewhere.
 
 Rules:
+
 - A conv is converted when it is exactly ``nn.Conv2d`` (not a subclass with its own forward), square
   with a size in ``kernel_sizes``, dilation 1, zero padding equal on all sides, and ungrouped, grouped
   or depthwise alike.

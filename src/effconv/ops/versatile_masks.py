@@ -90,7 +90,7 @@ class LearnableMaskConv2d(nn.Module):
         init_noise: scale of the random distance-to-threshold of the initial proxies (0: exactly 0/1).
         mask_lr_scale: learning-rate multiplier for the mask proxies (the engine puts parameters tagged
             ``_lr_scale`` in their own optimizer group). Their straight-through gradient is the weight
-            gradient times the primary weights, roughly |w| (~0.05 for He-initialised 3x3 convs) smaller
+            gradient times the primary weights, roughly ``|w|`` (~0.05 for He-initialised 3x3 convs) smaller
             than the weights' own, so at the weights' learning rate the masks barely move in a short schedule.
         bias: one bias per output channel.
     """

@@ -85,7 +85,10 @@ def export_onnx(model: nn.Module, input_shape: Sequence[int] = (1, 3, 224, 224),
             raise EffconvError(f"{type(model).__name__} does not export to ONNX opset {opset}: {first}") from err
     graph = onnx.load_from_string(buffer.getvalue())
     onnx.checker.check_model(graph)
-    notes = list(dict.fromkeys(str(w.message).strip().splitlines()[0][:200] for w in caught))
+    # the tracer's warnings say what it froze into the graph; the exporter's own deprecation notice is not
+    # about the model, so it is left out
+    notes = list(dict.fromkeys(str(w.message).strip().splitlines()[0][:200] for w in caught
+                               if issubclass(w.category, torch.jit.TracerWarning)))
     return ExportedModel(buffer.getvalue(), example, Counter(node.op_type for node in graph.graph.node), notes)
 
 

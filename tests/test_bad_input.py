@@ -195,6 +195,12 @@ def _flops(*args):
     return count_flops(*args)
 
 
+def _conventions(*args, **kwargs):
+    from effconv.analysis.flop_conventions import flop_conventions
+
+    return flop_conventions(*args, **kwargs)
+
+
 def _recipe(**kwargs):
     from effconv.train.recipes import recipe_for
 
@@ -260,6 +266,8 @@ API_CASES = [
     (lambda: _create("resnet20", conv="acb", conv_kwargs=[1]), "conv_kwargs must be a dict"),
     (lambda: _flops("resnet20", (3, 32, 32)), "count_flops needs a torch.nn.Module"),
     (lambda: _flops(torch.nn.Conv2d(3, 3, 1), (0, 3, 32, 32)), "input_size (0, 3, 32, 32) is not understood"),
+    (lambda: _conventions("mobilenet_v1"), "flop_conventions needs a torch.nn.Module"),
+    (lambda: _conventions(torch.nn.Conv2d(3, 3, 1), (3, -1, 8), ptflops=False), "input_size (3, -1, 8) is not understood"),
     (lambda: _recipe(lr=math.nan), "lr must be a number > 0, got nan"),
     (lambda: _recipe(lr="0.1"), "lr must be a number > 0, got '0.1'"),
     (lambda: _recipe(weight_decay=-1), "weight_decay must be a number >= 0"),

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from effconv.api_reference import API_PAGES, page_targets
 from effconv.book import toc_pages
 
 pytestmark = pytest.mark.book
@@ -403,3 +404,25 @@ def test_overview_counts_every_evidence_kind_and_filters(browser):
       return {rows: rows.length, shown: shown.length, verdicts: Array.from(verdicts)};""")
     assert seen, f"{page}: no verdict filter"
     assert 0 < seen["shown"] < seen["rows"] and seen["verdicts"] == ["reproduced"], f"{page}: the filter shows {seen}"
+
+
+# Every documented object on an API page: its anchor id and the first line of its description.
+API_OBJECTS = r"""
+return Array.from(document.querySelectorAll('dl.py > dt.sig[id]')).map(dt => {
+  const dd = dt.nextElementSibling;
+  // a class's first paragraph is its base classes (show-inheritance): the summary is the next one
+  const first = dd ? Array.from(dd.children).find(c => c.tagName === 'P' && !c.textContent.trim().startsWith('Bases:')) : null;
+  return [dt.id, first ? first.textContent.trim() : ''];
+});
+"""
+
+
+@pytest.mark.parametrize("page", list(API_PAGES))
+def test_api_page_documents_every_public_name(browser, page):
+    """Each public name of the page's modules (effconv.api_reference) shows with its signature and a summary."""
+    _open(browser, page)
+    shown = dict(browser.execute_script(API_OBJECTS))
+    missing = [name for target, name in page_targets(page).items() if target not in shown]
+    assert not missing, f"{page}: public names not on the page: {missing}"
+    bare = [name for target, name in page_targets(page).items() if not shown[target]]
+    assert not bare, f"{page}: public names shown without a one-line summary: {bare}"

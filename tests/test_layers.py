@@ -10,12 +10,12 @@ LAYERS = [
     {"errors", "paths", "io", "checks", "provenance"},   # leaf helpers
     {"ops"},
     {"models"},
-    {"data", "analysis"},
+    {"data", "analysis", "deploy"},
     {"train"},
     {"experiments"},
     {"claims"},
     {"studies"},
-    {"plan", "window", "book", "cli", "__init__"},  # the top: resolves the chapters' plans, builds, commands
+    {"plan", "window", "book", "api_reference", "cli", "__init__"},  # the top: resolves the chapters' plans, builds, commands
 ]
 
 

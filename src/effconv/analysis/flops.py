@@ -52,10 +52,12 @@ class FlopCount:
 
     @property
     def mmacs(self) -> float:
+        """``macs`` in millions (the unit of the papers' tables)."""
         return self.macs / 1e6
 
     @property
     def gmacs(self) -> float:
+        """``macs`` in billions."""
         return self.macs / 1e9
 
     def shares(self, by: str = "kind", *, weights_only: bool = True) -> pd.DataFrame:
@@ -147,6 +149,10 @@ def count_flops(
     parameters; a model built on the ``meta`` device is counted without doing any arithmetic.
     Returns MACs (the papers' "FLOPs"), the number of parameters, and a per-layer table with columns
     ``name, type, kind, macs, params, elementwise, output``.
+
+    >>> from effconv.models import create_model
+    >>> count_flops(create_model("mobilenet_v1", num_classes=1000), (3, 224, 224)).macs   # paper: 569 M
+    568740352
     """
     if not isinstance(model, nn.Module):
         raise EffconvError(f"count_flops needs a torch.nn.Module (e.g. from create_model), got {type(model).__name__}.")

@@ -38,9 +38,11 @@ class LatencyResult:
 
     @property
     def iqr_ms(self) -> float:
+        """The interquartile range of the timed calls, in milliseconds."""
         return self.q75_ms - self.q25_ms
 
     def as_dict(self) -> dict[str, Any]:
+        """The fields as a dict, without the individual times (for a table row)."""
         out = asdict(self)
         out.pop("times_ms")
         return out

@@ -27,9 +27,12 @@ from effconv.errors import EffconvError
 from effconv.io import atomic_write_text
 from effconv.paths import results_dir
 
+#: The ledger's columns, in order (``results/<chapter>/claims.csv``).
 COLUMNS = ["claim", "kind", "source", "paper", "ours", "delta", "interval", "n", "verdict", "profile", "evidence"]
+#: What a claim's evidence is: counted layers, stored training runs, or a live measurement.
 KINDS = ("counted", "trained", "live")
-HOLM_COLUMNS = ["p", "p_holm", "verdict_holm"]   # opt-in: ClaimsTable(chapter, holm=True)
+#: the columns a ledger gains with ``ClaimsTable(chapter, holm=True)``: raw and Holm-adjusted p, adjusted verdict
+HOLM_COLUMNS = ["p", "p_holm", "verdict_holm"]
 
 
 def fmt(value) -> str:
@@ -89,6 +92,7 @@ class ClaimsTable:
         return len(self._family())
 
     def frame(self, *, live: bool = True) -> pd.DataFrame:
+        """The claims as a DataFrame with ``COLUMNS``; ``live=False`` leaves out the live rows."""
         frame = pd.DataFrame(self.rows, columns=COLUMNS)
         if self.holm:
             family = self._family()
@@ -100,6 +104,7 @@ class ClaimsTable:
         return frame if live else frame[frame["kind"] != "live"].reset_index(drop=True)
 
     def csv(self) -> str:
+        """The committed ledger's text: the claims without the live rows, as CSV."""
         buffer = io.StringIO()
         self.frame(live=False).to_csv(buffer, index=False)
         return buffer.getvalue()

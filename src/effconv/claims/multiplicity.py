@@ -21,7 +21,8 @@ from effconv.claims.rules import Grade, paired_differences, t_p_value
 from effconv.claims.verdicts import INCONCLUSIVE, NOT_REPRODUCED, PARTLY, REPRODUCED
 from effconv.errors import EffconvError
 
-ALPHA = 0.05                                          # the level of the rules' 95% intervals
+#: the family-wise level, the same as the rules' 95% intervals
+ALPHA = 0.05
 DECIDED = (REPRODUCED, PARTLY, NOT_REPRODUCED)        # verdicts a test decided; the others never change
 
 

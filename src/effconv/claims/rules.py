@@ -39,7 +39,10 @@ from effconv.errors import EffconvError
 COUNT_TOLERANCE = 0.005   # a counted value within 0.5% of the printed one is the printed one
 COUNT_PARTLY = 0.05       # within 5%: close, but not the same number
 ABOUT_TOLERANCE = 0.05    # a figure the paper itself calls approximate ("about 1/9") is met within 5%
-DIRECTION, SIZE = "direction", "size"   # what a statistical rule grades (``scope``)
+#: a rule's ``scope``: the direction only (settings differ; the size is shown, not graded)
+DIRECTION = "direction"
+#: a rule's ``scope``: the size too (same setting; "partly" when the paper's value lies outside our interval)
+SIZE = "size"
 MIN_PAIRS = 3             # fewer paired seeds (or timing rounds) than this cannot decide an effect
 BOUNDS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}  # printed inequalities
 
@@ -52,6 +55,8 @@ _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 
 
 @dataclass(frozen=True)
 class Grade:
+    """What a rule decided: the verdict, our value, its difference from the paper's, the interval and the rule."""
+
     verdict: str
     ours: float | None = None
     delta: float | None = None
@@ -66,6 +71,7 @@ class Grade:
 
     @property
     def interval(self) -> str:
+        """The 95% interval as text (``"[low, high]"``), empty when the rule has none."""
         return "" if self.low is None else f"[{self.low:.3g}, {self.high:.3g}]"
 
 

@@ -10,8 +10,10 @@ NOT_REPRODUCED = "not reproduced"
 INCONCLUSIVE = "inconclusive"
 NOT_COMPARABLE = "not comparable"
 NOT_RUN = "not run"
+#: The six verdicts, from the best outcome to "not run".
 VERDICTS = (REPRODUCED, PARTLY, NOT_REPRODUCED, INCONCLUSIVE, NOT_COMPARABLE, NOT_RUN)
 
+#: One sentence per verdict saying when a claim gets it (the intro page prints them).
 DEFINITIONS = {
     REPRODUCED: "Our evidence agrees: a counted value within 0.5% of the printed one (or rounding to it, halves "
                 "away from zero; within 5% of a figure the paper calls approximate) or on the printed side of a "

@@ -98,17 +98,27 @@ def _report_once(path: Path, message: str) -> None:
 
 
 class ResultStore:
+    """The results of a folder (default ``results/``, or ``$EFFCONV_RESULTS``), one JSON file per experiment spec.
+
+    >>> from effconv.experiments.store import ResultStore
+    >>> store = ResultStore()                             # the committed results
+    >>> rows = [result["metrics"]["final"]["test_acc"] for _, result in store.results("acnet")]
+    """
+
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else results_dir()
 
     @classmethod
     def for_profile(cls, profile: str) -> "ResultStore":
+        """The store a profile writes to: the local cache for ``smoke``, ``results/`` otherwise."""
         return cls(cache_dir() / "smoke-results") if profile == "smoke" else cls()
 
     def path(self, spec: ExperimentSpec) -> Path:
+        """Where ``spec``'s result lives: ``<root>/<chapter>/<name>-<key>.json``."""
         return self.root / spec.chapter / spec.filename
 
     def lock(self, spec: ExperimentSpec) -> "HolderLock":
+        """The per-spec file lock a run holds while it trains and saves (in the cache's ``locks/``)."""
         locks = check_writable(cache_dir() / "locks")
         locks.mkdir(parents=True, exist_ok=True)
         return HolderLock(locks / f"{spec.chapter}-{spec.filename}.lock")
@@ -137,6 +147,7 @@ class ResultStore:
         return {"schema": SCHEMA, "key": spec.key, "spec": spec.to_dict(), **result}
 
     def save(self, spec: ExperimentSpec, result: dict[str, Any]) -> Path:
+        """Write ``result`` for ``spec`` atomically (temporary file + rename) and return its path."""
         return atomic_write_json(self.path(spec), self.payload(spec, result))
 
     def results(self, chapter: str) -> Iterator[tuple[Path, dict[str, Any]]]:
@@ -175,6 +186,7 @@ class HolderLock:
         self._lock.release()
 
     def held_by(self) -> str:
+        """Who holds the lock, as its holder wrote it (pid, host and command), or a placeholder."""
         try:
             return self.holder.read_text(encoding="utf-8").strip() or "another process"
         except OSError:

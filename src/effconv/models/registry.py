@@ -44,11 +44,13 @@ def register_model(fn: Callable[..., nn.Module] | None = None, *, name: str | No
 
 
 def list_models() -> list[str]:
+    """The names of every registered model builder, sorted (``create_model`` takes any of them)."""
     _load_families()
     return sorted(_MODELS)
 
 
 def get_builder(name: str) -> Callable[..., nn.Module]:
+    """The builder function registered as ``name``; an unknown name raises ``EffconvError`` with close matches."""
     _load_families()
     if not isinstance(name, str) or name not in _MODELS:
         if not isinstance(name, str):
@@ -75,7 +77,12 @@ def create_model(
 
     ``width`` scales every channel count (the cpu profile trains narrow models). ``conv`` names a
     conv factory (``"conv_bn"``, ``"acb"``, ``"versatile_v1"`` ... see ``list_convs()``) that replaces
-    every kxk convolution and its BN; ``conv_kwargs`` are passed to it.
+    every kxk convolution and its BN; ``conv_kwargs`` are passed to it. Other keyword arguments go to the
+    builder (for example ``groups`` for ShuffleNet V1).
+
+    >>> from effconv.models import create_model
+    >>> model = create_model("shufflenet_v1", num_classes=1000, groups=8)   # ShuffleNet V1 1.0x, g = 8
+    >>> acnet = create_model("resnet20", conv="acb")   # every 3x3 conv + BN is an ACBlock
     """
     builder = get_builder(name)
     check_count("num_classes", num_classes)

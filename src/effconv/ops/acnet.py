@@ -6,6 +6,7 @@ Our own model families get ACBs through the conv factory (``create_model(name, c
 swapped, in place, so the model keeps its class, its ``forward`` and its parameter names elsewhere.
 
 Rules:
+
 - A conv is converted when it is exactly ``nn.Conv2d`` (not a subclass with its own forward), square
   with a size in ``kernel_sizes``, dilation 1, zero padding equal on all sides, and ungrouped, grouped
   or depthwise alike.
@@ -128,6 +129,15 @@ def convert(model: nn.Module, *, kernel_sizes: Iterable[int] = (3, 5), **acb_opt
     square branch must be kept, since it receives the original weights. See the module docstring for
     which convs are converted and what happens to their BNs. Raises ``EffconvError`` if torch.fx cannot
     trace the model. ``copy.deepcopy`` the model first to keep the original.
+
+    >>> import torch, torchvision
+    >>> from effconv.ops import reparameterize_model
+    >>> model = convert(torchvision.models.resnet18(num_classes=10)).eval()  # eval: BN uses running statistics
+    >>> x = torch.randn(1, 3, 64, 64)
+    >>> before = model(x)
+    >>> fused = reparameterize_model(model)                 # every ACBlock folded into one 3x3 conv
+    >>> bool(torch.allclose(fused(x), before, rtol=1e-4, atol=1e-4))
+    True
     """
     sizes = _check_kernel_sizes(kernel_sizes)
     ACBlock(1, 1, 3, **acb_options)  # validate the options before touching the model

@@ -51,6 +51,7 @@ class ConvBN(nn.Sequential):
         super().__init__(OrderedDict(layers))
 
     def fuse(self) -> nn.Conv2d:
+        """One biased ``nn.Conv2d`` equal to this block in eval mode (BN statistics folded into the kernel)."""
         weight, bias = fuse_conv_bn(self.conv, getattr(self, "bn", None))
         return conv_from(self.conv, weight, bias)
 

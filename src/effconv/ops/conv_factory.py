@@ -45,6 +45,7 @@ def register_conv(name: str):
 
 
 def list_convs() -> list[str]:
+    """The names of every registered conv factory (``conv_bn``, ``acb``, ``versatile_v1`` ...), sorted."""
     return sorted(_FACTORIES)
 
 

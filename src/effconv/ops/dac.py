@@ -147,6 +147,14 @@ def decompose(conv: nn.Conv2d, rank: int, *, split: Split = "balanced",
     Data-free: only ``conv``'s kernel is used. The result runs on the conv's device and dtype and
     equals the conv whose kernel is the per-channel rank-``rank`` truncation (exact at ``max_rank``).
     ``factors`` may carry ``channel_factors(conv)`` computed earlier.
+
+    >>> import torch
+    >>> from torch import nn
+    >>> conv = nn.Conv2d(16, 32, 3, padding=1)
+    >>> pair = decompose(conv, rank=max_rank(conv))          # exact at full rank (9 for a 3x3 kernel)
+    >>> x = torch.randn(1, 16, 8, 8)
+    >>> bool(torch.allclose(pair(x), conv(x), atol=1e-5))
+    True
     """
     _check_conv(conv, "decompose")
     _check_split(split)
@@ -349,6 +357,10 @@ def apply(model: nn.Module, ranks: Mapping[str, int], *, method: Method = "dac",
     to a rank; ``method`` is ``"dac"`` (``decompose``) or ``"channel_svd"``. The caller's model is never
     modified, so one trained model can be converted many times; pass the same ``cache`` dict to every
     call on the same (unchanged) model and each layer's SVD is computed only once.
+
+    >>> from effconv.models import create_model
+    >>> vgg = create_model("vgg16_cifar", width=0.25)
+    >>> cheaper = apply(vgg, {"conv2d_2": 3, "conv2d_3": 3})   # two layers at rank 3; vgg is unchanged
     """
     builders = {"dac": decompose, "channel_svd": channel_svd}
     factorisers = {"dac": channel_factors, "channel_svd": kernel_factors}

@@ -144,6 +144,7 @@ class VersatileConv2d(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """He-normal primaries and zero biases (called by ``__init__``)."""
         # He-normal with the fan-out of the standard conv this layer replaces, as the model zoo inits convs
         std = math.sqrt(2.0 / (self.out_channels * self.kernel_size ** 2))
         nn.init.normal_(self.weight, 0.0, std)
@@ -298,6 +299,14 @@ def convert(model: nn.Module, variant: str = "v1", *, delta: ChannelSetting = 1,
     settings that scale with the width, e.g. ``lambda c: c // 16``). ``min_kernel`` (default 2 for v1,
     1 for v2) leaves smaller kernels alone. Geometry (stride, padding, bias) is kept; weights are not carried over. Works in place
     and returns ``model``; use it on a model built on the ``meta`` device to count it for free.
+
+    >>> import torchvision
+    >>> from effconv.analysis.flops import count_flops
+    >>> features = torchvision.models.vgg11().features           # VGG-11's convolutions
+    >>> before = count_flops(features, (3, 32, 32)).macs
+    >>> after = count_flops(convert(features, "v1"), (3, 32, 32)).macs  # each 3x3 conv made versatile
+    >>> round(after / before, 3)                                   # (9 + 1) / 18 per 3x3 layer
+    0.556
     """
     if variant not in ("v1", "v2"):
         raise EffconvError(f"unknown versatile variant {variant!r}; use 'v1' (spatial) or 'v2' (spatial + channel).")

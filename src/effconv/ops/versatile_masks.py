@@ -97,7 +97,7 @@ class LearnableMaskConv2d(nn.Module):
         init_noise: scale of the random distance-to-threshold of the initial proxies (0: exactly 0/1).
         mask_lr_scale: learning-rate multiplier for the mask proxies (the engine puts parameters tagged
             ``_lr_scale`` in their own optimizer group). Their straight-through gradient is the weight
-            gradient times the primary weights, roughly |w| (~0.05 for He-initialised 3x3 convs) smaller
+            gradient times the primary weights, roughly ``|w|`` (~0.05 for He-initialised 3x3 convs) smaller
             than the weights' own, so at the weights' learning rate the masks barely move in a short schedule.
         bias: one bias per output channel.
     """
@@ -139,6 +139,7 @@ class LearnableMaskConv2d(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """He-normal weights, as ``VersatileConv2d`` (called by ``__init__``)."""
         std = math.sqrt(2.0 / (self.out_channels * self.kernel_size ** 2))  # as VersatileConv2d
         nn.init.normal_(self.weight, 0.0, std)
         if self.bias is not None:

@@ -135,13 +135,13 @@ def _reference_claims(claims: ClaimsTable, counts: dict, inception: pd.DataFrame
                                               f"{one_gpu.params / squeeze.params:.1f}x; 50x is a round figure")
     xception = _count(claims, "Xception params", "xception_params", counts["xception"].params,
                       "our Xception, FC included, BN scale+shift included (Keras' trainable count)")
-    best = inception.loc[inception["minus_paper"].abs().idxmin()]
+    best = splitting_report.closest_convention(inception)
     ref = paper_value(CHAPTER, "inception_v3_params")
     inception_grade = grade_count(float(best["params"]), ref.value, decimals=printed_decimals("inception_v3_params"))
     claims.grade("Inception V3 params", inception_grade, kind="counted", source=ref.cite, paper=ref.value,
                  profile=PROFILE, evidence=f"closest convention: {best['convention']}; no convention gives the "
                                            "exact figure")
-    fewer = int((inception["params"] > counts["xception"].params).sum())
+    fewer = splitting_report.conventions_above(inception, counts["xception"].params)
     # the comparison rests on both counts: it is only as reproduced as the weaker of the two
     claims.add("Xception has fewer params than Inception V3", kind="counted",
                source=paper_value(CHAPTER, "xception_params").cite, paper="fewer",

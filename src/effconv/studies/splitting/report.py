@@ -164,6 +164,16 @@ def inception_v3_variants() -> pd.DataFrame:
                           "rel_%": 100 * (n - paper) / paper} for c, n in rows])
 
 
+def closest_convention(inception: pd.DataFrame) -> pd.Series:
+    """The row of ``inception_v3_variants()`` whose count lies nearest the published figure."""
+    return inception.loc[inception["minus_paper"].abs().idxmin()]
+
+
+def conventions_above(inception: pd.DataFrame, params: int) -> int:
+    """Under how many of ``inception_v3_variants()``'s conventions Inception V3 has more than ``params``."""
+    return int((inception["params"] > params).sum())
+
+
 def fire_table() -> pd.DataFrame:
     """Each SqueezeNet 1.0 Fire module against a dense 3x3 conv with the same input and output width."""
     model = on_meta(torchvision_builder("squeezenet1_0"))
@@ -222,3 +232,8 @@ def latency_table(channels: int = 128, sizes: Sequence[int] = (28, 56), batches:
     table["time_ratio"] = table["median_ms"].to_numpy() / base.loc[key, "median_ms"].to_numpy()
     table["setting"] = [f"{s}x{s}, batch {b}" for s, b in zip(table["size"], table["batch"])]
     return table
+
+
+def latency_ratios(latency: pd.DataFrame) -> pd.DataFrame:
+    """``latency_table``'s time ratios as one row per layer and one column per setting (in measured order)."""
+    return latency.pivot_table(index="layer", columns="setting", values="time_ratio", sort=False)

@@ -8,7 +8,7 @@ PROFILE ?= best
 RUN_MISSING ?= False
 RUN_FLAG := $(if $(filter True true 1 yes,$(RUN_MISSING)),--run-missing,)
 
-.PHONY: setup test book chapter browser-deps check-book clean
+.PHONY: setup test test-slow book chapter browser-deps check-book clean
 
 setup: $(STAMP)
 
@@ -18,8 +18,13 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
+# the inner loop: every test but the few that train for real across processes (those run in test-slow)
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not slow and not book"
+
+# the slow tests: real multi-process training (DDP, the dry time-limited job, requeue); CI runs these too
+test-slow: setup
+	$(PY) -m pytest -m "slow and not book"
 
 book: setup
 	$(VENV)/bin/effconv book --profile $(PROFILE) $(RUN_FLAG)

@@ -182,6 +182,15 @@ def test_fusion_of_trained_runs_counts_changed_runs():
     assert fused["paper"] == "6" and fused["ours"] == "5"
 
 
+def test_fusion_is_graded_on_the_fp32_pair_where_a_run_stored_it():
+    # a bf16 run: its own-precision accuracies differ by a few flipped images, its fp32 pair does not
+    stored = {"test_acc_fused": 0.7791, "test_acc_fused_exact": 0.7802, "test_acc_unfused_exact": 0.7802}
+    assert claims_lib.fusion_change(stored, fake_result(runs.table_specs("cpu")[0], 0.78)) == 0.0
+    # an older fp32 run without the pair: the fused accuracy against the run's final accuracy
+    older = {"test_acc_fused": 0.775}
+    assert claims_lib.fusion_change(older, fake_result(runs.table_specs("cpu")[0], 0.78)) == pytest.approx(-0.5)
+
+
 def test_full_profile_uses_resnet56_without_stand_ins():
     specs = runs.table_specs("full")
     results = [fake_result(s, 0.94 + 0.01 * (variant_of(s) == "acnet") + 0.001 * s.seed) if s.model == "resnet56"

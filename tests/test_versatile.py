@@ -1,4 +1,5 @@
-"""Versatile convolutions (chapter 5): crop form = mask form, shapes, costs, converter, published values."""
+"""Versatile convolutions (chapter 5's layers, ``effconv.ops.versatile``): crop form = mask form, shapes, costs,
+the converter. The chapter's counted networks and paper values are tested in tests/studies/."""
 
 import math
 
@@ -15,8 +16,7 @@ from effconv.errors import EffconvError
 from effconv.ops.versatile import (
     VersatileConv2d, concentric_masks, convert, cost_convention, num_secondary, versatile_v1, versatile_v2,
 )
-from effconv.studies.versatile import costs
-from effconv.studies.paper import paper_table, paper_value
+from effconv.studies.paper import paper_value
 
 
 def mask_form(layer: VersatileConv2d, x: torch.Tensor) -> torch.Tensor:
@@ -182,53 +182,3 @@ def test_convert_matches_a_conv_on_cpu():
     assert (layer.stride, layer.padding, layer.c_hat, layer.g) == (2, 1, 3, 1)
     x = torch.randn(1, 4, 9, 9)
     torch.testing.assert_close(model(x), mask_form(layer, x))
-
-
-def test_vgg_fc6_as_conv():
-    with torch.device("meta"):
-        model = torchvision.models.vgg16(weights=None)
-    costs.vgg_fc6_as_conv(model)
-    counted = count_flops(model, (3, 224, 224))
-    assert counted.by_layer.set_index("name").loc["classifier.0.1", "macs"] == 25088 * 4096
-    with pytest.raises(EffconvError, match="torchvision VGG"):
-        costs.vgg_fc6_as_conv(model)
-
-
-def test_imagenet_complexity_against_published():
-    table = costs.imagenet_complexity().set_index("model")
-    base, v1, v2 = (table.loc[k] for k in ("ResNet-50", "Versatile-v1 ResNet-50", "Versatile-v2 ResNet-50"))
-    assert base["GFLOPs"] == pytest.approx(4.1, abs=0.05) and base["params_M"] == pytest.approx(25.6, abs=0.05)
-    assert v1["GFLOPs"] == pytest.approx(3.2, abs=0.05)
-    assert v2["params_official_M"] == pytest.approx(11.0, abs=0.05)
-    # memory: 32-bit parameters in MB of 2^20 bytes is within 0.4 MB of every published value
-    assert (table["delta_memory_MB"].dropna().abs() < 0.4).all()
-    assert table.loc["VGG-16", "memory_MB"] == pytest.approx(527.8, abs=0.1)
-    # the official v2 setting (c_hat = c - 1) barely changes FLOPs: the published 3.0 needs thinner primaries
-    assert v2["GFLOPs"] > 3.1
-    assert table.loc["Versatile-v2 ResNet-50 (c_hat = 15c/16)", "GFLOPs"] == pytest.approx(3.0, abs=0.05)
-
-
-def test_cifar_complexity_table():
-    table = costs.cifar_vgg16_complexity(width=0.125).set_index("model")
-    assert list(table.index) == list(costs.CIFAR_VARIANTS)
-    assert table.loc["versatile v1", "params_ratio"] < 0.55
-    assert table.loc["versatile v2", "params_ratio"] < table.loc["versatile v1", "params_ratio"]
-    # learned masks start at the concentric masks: same paper FLOPs as v1, dense execution
-    assert table.loc["learned masks (b)", "MFLOPs"] == table.loc["versatile v1", "MFLOPs"]
-    assert table.loc["learned masks (b)", "MFLOPs_executed"] == table.loc["baseline", "MFLOPs"]
-    assert table.loc["learned masks (b)", "memory_MB"] > table.loc["learned masks (a)", "memory_MB"]
-    assert table.loc["learned masks (a)", "params_M"] == table.loc["versatile v1", "params_M"]
-
-
-def test_paper_values_file():
-    table = paper_table("versatile")
-    for key, expected in [("imagenet_vgg16_top1", 71.5), ("imagenet_vgg16_v1_top1", 72.2),
-                          ("imagenet_vgg16_v2_top1", 70.4), ("resnet50_v2_params", 11.0),
-                          ("resnet50_v2_gflops", 3.0), ("resnet50_v2_top1", 74.5), ("resnet50_v2_top5", 91.8),
-                          ("resnet50_params", 25.6), ("resnet50_gflops", 4.1), ("resnet50_top1", 76.1),
-                          ("coco_resnet50_memory", 97.2), ("coco_resnet50_v1_memory", 75.6),
-                          ("coco_resnet50_v2_memory", 41.7), ("coco_resnet50_v2_map", 31.3)]:
-        assert paper_value("versatile", key).value == expected
-    assert paper_value("versatile", "resnet50_v2_top1").tag == "transcribed"
-    assert paper_value("versatile", "spatial_3x3_flops_ratio").value == pytest.approx(10 / 18, abs=1e-6)
-    assert set(table.columns) == {"value", "unit", "tag", "source", "note"}

@@ -213,14 +213,32 @@ def ortho_minimum(kernel: int = 3, channels: int = 1) -> dict[str, float]:
     rings = concentric_masks(kernel, dtype=torch.double)[:, None].expand(-1, channels, -1, -1).flatten(1)
     ring_density = rings.mean(1)
     return {
-        "m": m, "pairs": 4 ** m, "min_loss": best, "minimisers": int(where.sum()),
+        "kernel": kernel, "channels": channels, "m": m, "pairs": 4 ** m, "min_loss": best,
+        "minimisers": int(where.sum()),
         "min_density_1": float(ones[i] / m), "min_density_2": float(ones[j] / m),
         "min_overlap": float(overlap[i, j] / m), "min_hamming": float((ones[i] + ones[j] - 2 * overlap[i, j]) / m),
         "relaxed_density": 0.6, "relaxed_overlap": 0.2, "relaxed_hamming": 0.8, "relaxed_loss": 0.2,
         "concentric_loss": float(orthogonal_loss(rings)), "concentric_density": float(ring_density.mean()),
+        "concentric_density_1": float(ring_density[0]), "concentric_density_2": float(ring_density[1]),
         "concentric_overlap": float(ring_density.min()),
         "concentric_hamming": float((rings[0] != rings[1]).double().mean()),
     }
+
+
+def ortho_minimum_table(optimum: dict[str, float]) -> pd.DataFrame:
+    """Densities, overlap, Hamming distance and orthogonal loss of two masks (s = 2) at three points:
+    the concentric start, the best binary pair and the relaxed optimum (``optimum`` from ``ortho_minimum``)."""
+    points = (("concentric (the initialisation)", "concentric_density_1", "concentric_density_2", "concentric"),
+              (f"best binary pair, {_shape(optimum)} (all pairs tried)", "min_density_1", "min_density_2", "min"),
+              ("relaxed optimum (real-valued shares)", "relaxed_density", "relaxed_density", "relaxed"))
+    return pd.DataFrame([{"masks": label, "density 1": optimum[first], "density 2": optimum[second],
+                          "overlap": optimum[f"{prefix}_overlap"], "Hamming": optimum[f"{prefix}_hamming"],
+                          "L_ortho": optimum[f"{prefix}_loss"]} for label, first, second, prefix in points])
+
+
+def _shape(optimum: dict[str, float]) -> str:
+    """``d x d x c`` of the masks ``ortho_minimum`` tried, for the row label."""
+    return f"{optimum['kernel']}x{optimum['kernel']}x{optimum['channels']}"
 
 
 def mask_drift_bound(model_kwargs: dict, recipe, *, train_size: int = 50_000, batch: int = 32,

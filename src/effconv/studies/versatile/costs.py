@@ -252,3 +252,15 @@ def memory_offsets(table: pd.DataFrame) -> pd.DataFrame:
         "rounding_kparams": 0.05 * MB / BYTES_PER_PARAM / 1e3,
     })
     return out.reset_index(drop=True)
+
+
+def memory_ratio_gap(offsets: pd.DataFrame) -> float:
+    """The largest relative gap between our memory ratio to the first row (the baseline) and the published
+    ratio, over the other rows of ``memory_offsets``: a convention offset common to both sides almost
+    cancels in a ratio, so this is how far the counts agree once it is taken out."""
+    if len(offsets) < 2:
+        raise EffconvError("memory_ratio_gap needs the baseline and at least one other published row; "
+                           "pass memory_offsets(imagenet_complexity()).")
+    base = offsets.iloc[0]
+    return max(abs((row.ours_MB / base["ours_MB"]) / (row.paper_MB / base["paper_MB"]) - 1)
+               for row in offsets.iloc[1:].itertuples())

@@ -17,8 +17,6 @@ from effconv.studies.versatile.results import (VARIANTS, _is_missing, run_table,
                                               stored_complexity)
 
 
-
-
 # ---------------------------------------------------------------------------------------------
 # Runs and the CIFAR-10 table
 # ---------------------------------------------------------------------------------------------
@@ -107,10 +105,3 @@ def epoch_time_sentence(runs: pd.DataFrame, profile: str) -> str:
     times = stored.groupby("variant", sort=False)["seconds_per_epoch"].median()
     devices = ", ".join(sorted(set(stored["device"].dropna().astype(str))))
     return "; ".join(f"{v} {t:.0f} s" for v, t in times.items()) + f" (profile {profile}, {devices})"
-
-
-# ---------------------------------------------------------------------------------------------
-# Learned masks over training
-# ---------------------------------------------------------------------------------------------
-
-

@@ -11,8 +11,12 @@ import math
 from typing import Any, Sequence
 
 import pandas as pd
+import torch
 
+from effconv.errors import EffconvError
 from effconv.experiments import ExperimentSpec, StoredRuns, analysis, results_table
+from effconv.models import create_model
+from effconv.ops.versatile_masks import mask_statistics
 from effconv.studies.versatile import plan
 
 # run name -> label, in the order of the tables (labels as in studies.versatile.CIFAR_VARIANTS)
@@ -81,6 +85,26 @@ def mask_curves(specs: Sequence[ExperimentSpec], results: Sequence[dict | None],
                     rows.append({"variant": label, "seed": spec.seed, "epoch": int(epoch), "statistic": stat,
                                  "value": float(overall[stat])})
     return pd.DataFrame(rows, columns=["variant", "seed", "epoch", "statistic", "value"])
+
+
+def initial_masks(specs: Sequence[ExperimentSpec]) -> dict[str, dict]:
+    """Per learned-mask variant, the overall ``mask_statistics`` of a freshly built network of its spec (its
+    seed): the concentric start, epoch 0 of ``mask_curves``."""
+    initial = {}
+    for spec in specs:
+        label = VARIANTS.get(spec.name)
+        if label in MASKED:
+            torch.manual_seed(spec.seed)
+            initial[label] = mask_statistics(create_model(spec.model, **spec.model_kwargs))["overall"]
+    return initial
+
+
+def masked_spec(specs: Sequence[ExperimentSpec]) -> ExperimentSpec:
+    """The first learned-mask run of the plan (its recipe is the schedule the masks train under)."""
+    for spec in specs:
+        if VARIANTS.get(spec.name) in MASKED:
+            return spec
+    raise EffconvError("the plan lists no learned-mask run; check versatile.plan.experiments for this profile.")
 
 
 def final_masks(specs: Sequence[ExperimentSpec], results: Sequence[dict | None]) -> pd.DataFrame:

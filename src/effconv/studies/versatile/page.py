@@ -1,0 +1,136 @@
+"""Chapter 5's page: every table, figure and number the notebook shows, computed and formatted once.
+
+``load(profile)`` reads the stored runs, runs the live checks (definitions, counts, one layer's timing, the
+orthogonal loss), counts the ImageNet networks, grades the ledger and returns a ``Page``; the notebook
+only glues and shows it. ``numbers(profile)`` gives the same formatted strings to other pages and tests.
+The method sections live in ``page_method``; this module adds the setting, the trained runs and the claims.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from effconv.claims import ClaimsTable
+from effconv.claims.style import styled, styled_ledger
+from effconv.experiments import StoredRuns
+from effconv.studies.page import Page
+from effconv.studies.versatile import checks, costs, plots, report
+from effconv.studies.versatile import results as stored
+from effconv.studies.versatile.claims import ledger, live_claims
+from effconv.studies.versatile.page_method import add_method
+from effconv.studies.versatile.plan import CHAPTER
+
+# every column of the CIFAR table that is a size or a cost, and the two accuracy columns
+SIZES = {"params_M": "{:.3f}", "params_ratio": "{:.3f}", "mask_kbit": "{:,.1f}", "memory_MB": "{:.3f}",
+         "memory_ratio": "{:.3f}", "MFLOPs": "{:.2f}", "FLOPs_ratio": "{:.3f}", "MFLOPs_executed": "{:.2f}",
+         "executed_ratio": "{:.3f}"}
+ACCURACIES = {"test_acc_%": "{:.2f}", "delta_vs_baseline": "{:+.2f}"}
+# (number name, arm a, arm b): the paired accuracy differences the Results prose quotes
+COMPARISONS = (("cmp_v1", "versatile v1", "baseline"), ("cmp_v2", "versatile v2", "baseline"),
+               ("cmp_v1_v2", "versatile v1", "versatile v2"), ("cmp_ba", "learned masks (b)", "learned masks (a)"),
+               ("cmp_b_v1", "learned masks (b)", "versatile v1"))
+
+
+def load(profile: str = "best", *, run_missing: bool = False, latency_repeats: int = 9) -> Page:
+    """The chapter page for ``profile`` (``best``: the best committed profile). ``run_missing`` trains the
+    runs the profile lacks first; ``latency_repeats`` is how many calls time each form of the layer."""
+    runs = stored.load_runs(profile, run_missing=run_missing)
+    page = Page(CHAPTER, runs.profile)
+    claims = live_claims(ledger(runs.profile))
+    verdict = claims.frame().set_index("claim")["verdict"]
+    _setting(page, runs)
+    optimum = add_method(page, verdict, latency_repeats=latency_repeats)
+    _cifar(page, runs)
+    _masks(page, runs, optimum)
+    _claims(page, claims)
+    return page
+
+
+def numbers(profile: str = "best") -> dict[str, str]:
+    """Every number the chapter's prose cites for ``profile``, as the page prints it (live timings included)."""
+    return load(profile).numbers
+
+
+def _setting(page: Page, runs: StoredRuns) -> None:
+    """What "Where our setting differs" quotes: the profile shown, its width, epochs, seeds and stored runs."""
+    page.number("profile_used", runs.profile)
+    page.number("width", f"{_width(runs):g}")
+    page.number("epochs", str(runs.specs[0].recipe.epochs))
+    page.number("n_seeds", str(len({spec.seed for spec in runs.specs})))
+    page.number("n_stored", f"{runs.stored} of {len(runs.results)}")
+
+
+def _width(runs: StoredRuns) -> float:
+    return runs.specs[0].model_kwargs["width"]
+
+
+def _cifar(page: Page, runs: StoredRuns) -> None:
+    """The CIFAR-10 VGG-16 table and figures, the size ratios and the paired accuracy comparisons."""
+    profile, specs, results = runs.profile, runs.specs, runs.results
+    table = report.cifar_table(profile, specs, results, costs.cifar_vgg16_complexity(_width(runs)))
+    page.table("cifar", styled(
+        table, formats=SIZES | ACCURACIES | {"std_%": "{:.2f}"}, na_rep={c: "not run" for c in ACCURACIES},
+        names={"std_%": "std (pp)", "delta_vs_baseline": "vs baseline (pp)", "mask_kbit": "masks (kbit)",
+               "MFLOPs_executed": "MFLOPs executed"},
+        caption=f"CIFAR-10 VGG-16, width {_width(runs):g}, {specs[0].recipe.epochs} epochs (profile {profile})"))
+    page.figure("fig-versatile-cifar", plots.plot_cifar(table, stored.accuracy_curves(specs, results), profile))
+    page.figure("fig-versatile-cost", plots.plot_accuracy_cost(table, profile))
+    page.number("cost_not_run", ", ".join(plots.not_run_variants(table)) or "none")
+    by_variant = table.set_index("variant")
+    page.number("cifar_v1_params", f"{by_variant.loc['versatile v1', 'params_ratio']:.3f}")
+    page.number("cifar_v2_params", f"{by_variant.loc['versatile v2', 'params_ratio']:.3f}")
+    page.number("cifar_v1_flops", f"{by_variant.loc['versatile v1', 'FLOPs_ratio']:.3f}")
+    page.number("cifar_mask_b_memory", f"{by_variant.loc['learned masks (b)', 'memory_ratio']:.3f}")
+    page.number("cifar_masks_executed", " and ".join(f"{by_variant.loc[v, 'executed_ratio']:.3f}"
+                                                     for v in ("learned masks (a)", "learned masks (b)")))
+
+    every = stored.run_table(specs, results)
+    for name, a, b in COMPARISONS:
+        page.number(name, report.comparison_sentence(every, a, b, profile))
+    page.number("epoch_times", report.epoch_time_sentence(every, profile))
+    page.table("runs", styled(
+        every, formats={"test_acc_%": "{:.2f}", "best_acc_%": "{:.2f}", "seconds_per_epoch": "{:.1f}",
+                        "minutes": "{:.1f}"}, names={"seconds_per_epoch": "seconds per epoch"},
+        caption=f"Runs (profile {profile}); best accuracy is optimistic (best epoch)"))
+
+
+def _masks(page: Page, runs: StoredRuns, optimum: dict[str, float]) -> None:
+    """How far the learned masks could move (bound at initialisation) and how far they did (stored runs)."""
+    profile, specs, results = runs.profile, runs.specs, runs.results
+    drift = checks.mask_drift_bound({"width": _width(runs)}, stored.masked_spec(specs).recipe)
+    page.table("mask_drift", styled(
+        drift, formats={"proxies": "{:,}", "median |dL/dH|": "{:.1e}", "p99 |dL/dH|": "{:.1e}",
+                        "median distance to 1/2": "{:.3f}", "steps": "{:,}",
+                        "max reach of the median gradient": "{:.3g}", "share that could flip": "{:.4f}"},
+        caption=f"Mask proxies at initialisation, schedule of profile {profile}"))
+    by_strategy = drift.set_index("strategy")
+    page.number("flip_a", f"{100 * by_strategy.loc['a', 'share that could flip']:.1f}")
+    page.number("flip_b", f"{100 * by_strategy.loc['b', 'share that could flip']:.1f}")
+    page.number("grad_ratio",
+                f"{by_strategy.loc['a', 'median |dL/dH|'] / by_strategy.loc['b', 'median |dL/dH|']:.0f}")
+
+    curves = stored.mask_curves(specs, results, stored.initial_masks(specs))
+    page.figure("fig-versatile-mask-curves", plots.plot_mask_curves(curves, profile, optimum=optimum))
+    final = stored.final_masks(specs, results)
+    page.table("final_masks", styled(
+        final, formats={s: "{:.4f}" for s in stored.MASK_STATS}, na_rep="not run",
+        names={"changed_from_init": "changed from initialisation", "pairwise_hamming": "pairwise Hamming"},
+        caption=f"Mask statistics after training (profile {profile})"))
+    page.number("masks_changed", _masks_changed(final))
+
+
+def _masks_changed(final: pd.DataFrame) -> str:
+    """Each stored learned-mask run's share of entries changed from the concentric start, or "not run yet"."""
+    done = final[final["status"] == "stored"]
+    if done.empty:
+        return "not run yet"
+    return ", ".join(f"{row.variant} {row.changed_from_init:.4f}" for row in done.itertuples())
+
+
+def _claims(page: Page, claims: ClaimsTable) -> None:
+    """The ledger with its live rows (none: the papers make no timing claim), counted by verdict."""
+    table = claims.frame()
+    page.claims = claims
+    page.number("n_claims", str(len(table)))
+    page.number("verdict_counts", ", ".join(f"{n} {v}" for v, n in table["verdict"].value_counts().items()))
+    page.table("claims", styled_ledger(table))

@@ -12,8 +12,7 @@ import pandas as pd
 from effconv.claims import ClaimsTable
 from effconv.studies.acnet import plan
 from effconv.studies.acnet.claims import ROTATION_MARGIN_PP, claim
-from effconv.studies.acnet.results import (FLOAT64_TOLERANCE, FUSION_TOLERANCE, MODEL_LABELS, ChapterRuns, Runs,
-                                           fmt)
+from effconv.studies.acnet.results import FLOAT64_TOLERANCE, FUSION_TOLERANCE, MODEL_LABELS, ChapterRuns, Runs, fmt
 from effconv.studies.acnet.skeleton import accuracy_at, destroyed_at
 from effconv.studies.paper import paper_value
 

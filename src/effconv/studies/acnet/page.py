@@ -86,8 +86,8 @@ def _skeletons(page: Page, chapter: ChapterRuns, claims: ClaimsTable) -> None:
     at_init, trained = skeleton.init_importance(runs.profile), skeleton.importance_matrices(runs)
     page.figure("fig-acnet-importance", plots.plot_importance(trained, runs.profile, model, at_init=at_init))
     init_summary = skeleton.importance_summary_table(at_init, "initialisation (seed 0)")
-    page.table("importance", styled(skeleton.importance_display(init_summary,
-                                                                skeleton.importance_summary_table(trained, runs.profile)),
+    trained_summary = skeleton.importance_summary_table(trained, runs.profile)
+    page.table("importance", styled(skeleton.importance_display(init_summary, trained_summary),
                                     caption=f"Importance summaries, {MODEL_LABELS[model]} at width {width:g}"))
     rows = skeleton.pruning_rows(runs)
     summary = skeleton.pruning_summary(rows)
@@ -117,12 +117,14 @@ def _costs(page: Page, chapter: ChapterRuns, latency: pd.DataFrame) -> None:
     page.table("trained_fusion", styled(report.trained_fusion_display(report.trained_fusion_table(trained)),
                                         names={"accuracy %": "accuracy (%)", "fused %": "fused (%)",
                                                "change pp": "change (pp)"},
-                                        caption=f"Stored fusion checks of trained ACB models, {trained.profile} profile"))
+                                        caption=f"Stored fusion checks of trained ACB models, {trained.profile} "
+                                                "profile"))
     times = report.training_time_table(trained)
     caption = f"Training time (median seconds per epoch), {trained.profile} profile; shared machine"
     page.table("training_time", _not_stored(f"No training runs stored yet for the {trained.profile} profile: "
                                             "training times not run.", caption) if times.empty else
-               styled(times.drop(columns=["profile"]), formats={"seconds_per_epoch": "{:.1f}", "ratio_to_base": "{:.2f}"},
+               styled(times.drop(columns=["profile"]),
+                      formats={"seconds_per_epoch": "{:.1f}", "ratio_to_base": "{:.2f}"},
                       names={"seconds_per_epoch": "seconds per epoch"}, caption=caption))
 
 

@@ -4,7 +4,7 @@ model) to keep each module to one idea.
 - ``exactness_configs`` / ``block_exactness_table`` / ``exactness_coverage``: random block geometries folded;
 - ``model_exactness_table``: whole models (through the conv factory or ``convert``) folded;
 - ``cost_table``: counted parameters and MACs, base vs ACNet, as trained and fused;
-- ``branch_kernels``: one BN-folded kernel slice per branch, for the branch-fusion figure;
+- ``example_block`` / ``branch_kernels``: one BN-folded kernel slice per branch, for the branch-fusion figure;
 - ``interleaved_latency`` / ``fused_latency_table``: inference time of fused and unfused ACNets.
 """
 
@@ -252,6 +252,13 @@ def cost_table(names: Iterable[str] = CIFAR_FAMILIES, *, width: float = 1.0,
         row["train_macs_ratio"] = counts["acnet"].macs / counts["base"].macs
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def example_block(seed: int = 3) -> ACBlock:
+    """The branch-fusion figure's block: a randomly initialised 4 -> 4 3x3 ACB with random BN statistics
+    (a fresh BN is the identity, which would hide what folding does), in eval mode."""
+    torch.manual_seed(seed)
+    return randomise_bn(ACBlock(4, 4, 3), seed=seed).eval()
 
 
 def branch_kernels(block: ACBlock, out_channel: int = 0, in_channel: int = 0) -> dict[str, torch.Tensor]:

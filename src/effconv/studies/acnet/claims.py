@@ -232,8 +232,8 @@ def ledger(profile: str = "best", chapter: ChapterRuns | None = None, *, blocks:
            costs: pd.DataFrame | None = None) -> ClaimsTable:
     """Every counted and trained claim of the chapter, from the stored results and deterministic checks.
 
-    The notebook passes what it already loaded and computed (``chapter``, ``blocks``, ``costs``); left out,
-    they are loaded or recomputed (the same seeded checks, so the same rows)."""
+    The chapter page passes what it already loaded and computed (``chapter``, ``blocks``, ``costs``); left
+    out, they are loaded or recomputed (the same seeded checks, so the same rows)."""
     chapter = chapter or load_runs(profile, log=quiet)
     claims = ClaimsTable(CHAPTER)
     counted_claims(claims, checks.block_exactness_table() if blocks is None else blocks,

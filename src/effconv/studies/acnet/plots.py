@@ -14,9 +14,9 @@ import seaborn as sns
 from effconv.analysis.plots import cell_labels
 from effconv.claims.rules import mean_interval
 from effconv.studies.acnet import plan as runs
-from effconv.studies.acnet.report import (CONDITIONS, FLOAT64_TOLERANCE, FUSION_TOLERANCE, MODEL_LABELS,
-                                          REGION_ORDER, VARIANT_LABELS)
-
+from effconv.studies.acnet.results import (CONDITIONS, FLOAT64_TOLERANCE, FUSION_TOLERANCE, MODEL_LABELS,
+                                           VARIANT_LABELS)
+from effconv.studies.acnet.skeleton import REGION_ORDER
 
 # The rotation claims compare two variants on the same transformed test set, paired by seed.
 ROTATION_PAIRS = (("hor", "base"), ("ver", "base"), ("hor", "ver"), ("acnet", "base"))

@@ -1,13 +1,12 @@
 """Chapter 3 (ACNet): stored runs -> the tables the chapter shows: Table 1 on CIFAR-10, the branch
 ablation, rotation robustness, the fusion of trained runs and the counted costs.
 
-The runs and the shared labels are in ``acnet_results``, the kernel-skeleton tables (importance, pruning)
-in ``acnet_skeleton``; the names the notebook calls on this module stay reachable here. Figures:
-``acnet_plots``; claims: ``acnet_claims``.
+The runs and the shared labels are in ``results``, the kernel-skeleton tables (importance, pruning) in
+``skeleton``. Figures: ``plots``; claims: ``claims``; the page that shows them all: ``page``.
 
 Every function copes with missing runs: a comparison whose runs are not stored yet gives rows marked
 "not run". Accuracies are shown in percent; differences in percentage points (pp). Nothing here
-decides a verdict: every verdict comes from ``effconv.claims.rules`` (see ``acnet_claims``).
+decides a verdict: every verdict comes from ``effconv.claims.rules`` (see ``claims``).
 """
 
 from __future__ import annotations
@@ -21,15 +20,9 @@ from effconv.errors import EffconvError
 from effconv.experiments import analysis
 from effconv.studies.acnet import plan as runs
 from effconv.studies.acnet.plan import CHAPTER
-from effconv.studies.acnet.results import (  # noqa: F401  (the notebook's and the figures' names)
-    CONDITIONS, FLOAT64_TOLERANCE, FUSION_TOLERANCE, MODEL_LABELS, PAPER_FAMILIES, VARIANT_LABELS, Runs,
-    fmt, is_missing, load, merge, variant_of)
-from effconv.studies.acnet.skeleton import (  # noqa: F401  (the notebook's names)
-    DESTROYED_PCT, REGION_ORDER, accuracy_at, curve_gap, destroyed_at, importance_display, importance_matrices,
-    importance_summary_table, init_importance, pruning_rows, pruning_summary, pruning_wide, region_mean,
-    skeleton_gap, skeleton_setting)
+from effconv.studies.acnet.results import (CONDITIONS, MODEL_LABELS, PAPER_FAMILIES, VARIANT_LABELS, Runs,
+                                           is_missing, variant_of)
 from effconv.studies.paper import paper_value
-
 
 # --------------------------------------------------------------------------- Table 1: CIFAR-10
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from test_acnet_report import comparison, fake_result, pruning_curve
+from acnet_fakes import comparison, fake_result, pruning_curve
 
 from effconv.claims import COLUMNS, VERDICTS, ClaimsTable
 from effconv.errors import EffconvError

@@ -1,0 +1,95 @@
+"""Chapter 3 report: the tables from small synthetic results (no training), with and without stored runs.
+The claims are tested in ``test_acnet_claims``, the live checks in ``test_acnet_checks``."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from acnet_fakes import comparison, paper_like_runs
+
+from effconv.studies.acnet import plan as runs
+from effconv.studies.acnet import plots, report, results
+from effconv.studies.acnet import skeleton as skeleton_tables
+
+pytestmark = pytest.mark.usefixtures("single_thread")
+
+
+def test_everything_copes_with_no_runs():
+    table, ablation, skeleton = (comparison(runs.table_specs), comparison(runs.ablation_specs),
+                                 comparison(runs.skeleton_specs))
+    cifar10 = report.cifar10_table(table)
+    # the cpu profile trains narrow stand-ins of VGG-16, WRN-16-8 and DenseNet-40; ResNet-20 stands in for ResNet-56
+    assert list(cifar10["model"][:6]) == ["Cifar-quick", "VGG-16 (width 0.25)", "ResNet-56", "ResNet-20",
+                                          "WRN-16-8 (width 0.25)", "DenseNet-40 (width 0.25)"]
+    assert cifar10["gain"].isna().all() and cifar10.iloc[-1]["dataset"] == "CIFAR-100"
+    assert set(cifar10["status"]) == {"not run", "not in the cpu profile", "not run (no data)"}
+    shown = report.cifar10_display(cifar10)
+    assert (shown["ours: gain pp"] == "not run").all()
+    assert shown.loc[1, "paper"] == "94.12 → 94.47 (+0.35) *"  # transcribed values are starred
+    assert report.ablation_table(ablation)["acc_pct"].isna().all()
+    rotation = report.rotation_table(results.merge(ablation, table))
+    # 5 variants x 3 seeds, plus base and ACB at seeds 3 and 4 (Table 1's headline seeds)
+    assert len(rotation) == 19 and (rotation["status"] == "not run").all()
+    assert skeleton_tables.importance_matrices(skeleton) == {"base": None, "acnet": None, "border": None}
+    rows = skeleton_tables.pruning_rows(skeleton)
+    assert rows.empty and skeleton_tables.pruning_summary(rows).empty and skeleton_tables.pruning_wide(skeleton_tables.pruning_summary(rows), "acnet").empty
+    assert (report.trained_fusion_table(table)["status"] == "not run").all()
+    assert report.training_time_table(table).empty
+    for fig in (plots.plot_rotation(rotation, "cpu"),
+                plots.plot_importance(skeleton_tables.importance_matrices(skeleton), "cpu", "resnet20"),
+                plots.plot_pruning(rows, "cpu", "resnet20")):
+        assert fig.axes
+        fig.clf()
+
+
+def test_cifar10_table_partial_runs_and_paired_gain():
+    table = comparison(runs.table_specs, {("cifar_quick", "base", 0): 0.80, ("cifar_quick", "base", 1): 0.81,
+                                          ("cifar_quick", "acnet", 0): 0.815})
+    row = report.cifar10_table(table).iloc[0]
+    assert row["base_mean"] == pytest.approx(80.5) and row["base_std"] == pytest.approx(0.7071, abs=1e-3)
+    assert row["acnet_mean"] == pytest.approx(81.5) and math.isnan(row["acnet_std"])
+    assert row["gain"] == pytest.approx(1.5)  # paired on seed 0 only, not 81.5 - 80.5
+    assert row["paired_seeds"] == 1 and row["status"] == "partial (3 of 10 runs)"
+    assert row["repo_gain"] == pytest.approx(0.67) and math.isnan(row["paper_gain"])
+    shown = report.cifar10_display(report.cifar10_table(table)).iloc[0]
+    assert shown["ours: base %"] == "80.50 ± 0.71 (2 seeds)" and shown["ours: ACNet %"] == "81.50"
+    assert shown["our runs"].endswith("partial (3 of 10 runs)")
+
+
+def test_ablation_and_rotation_tables():
+    accs = {("cifar_quick", v, 0): a for v, a in
+            {"base": 0.80, "hor": 0.81, "ver": 0.805, "sum-bn": 0.79, "acnet": 0.82}.items()}
+    rot = {("cifar_quick", "hor", 0): {"rotation": {"original": 0.81, "rot90_ccw": 0.3, "rot180": 0.40, "flip_ud": 0.41}},
+           ("cifar_quick", "ver", 0): {"rotation": {"original": 0.805, "rot90_ccw": 0.3, "rot180": 0.35, "flip_ud": 0.34}},
+           ("cifar_quick", "base", 0): {"rotation": {"original": 0.80, "rot90_ccw": 0.3, "rot180": 0.36, "flip_ud": 0.36}}}
+    ablation = comparison(runs.ablation_specs, accs, rot)
+    table = report.ablation_table(ablation).set_index("key")
+    assert table.loc["hor", "vs_base_pp"] == pytest.approx(1.0) and table.loc["sum-bn", "vs_acb_pp"] == pytest.approx(-3.0)
+    assert table.loc["sum-bn", "BN"] == "one, after the sum" and table.loc["hor", "vertical kx1"] == "–"
+    shown = report.ablation_display(report.ablation_table(ablation))
+    assert list(shown["accuracy %"]) == ["80.00", "81.00", "80.50", "79.00", "82.00"]
+    assert shown["vs base pp"].iloc[1] == "+1.00 (1 paired)" and shown["seeds"].iloc[0] == "1/3"
+    # a second seed: mean ± sd over seeds, and differences paired by seed (not difference of means)
+    accs.update({("cifar_quick", "base", 1): 0.78, ("cifar_quick", "hor", 1): 0.80})
+    table = report.ablation_table(comparison(runs.ablation_specs, accs, rot)).set_index("key")
+    assert table.loc["base", "n"] == 2 and table.loc["base", "acc_std"] == pytest.approx(1.4142, abs=1e-3)
+    assert table.loc["hor", "vs_base_pp"] == pytest.approx(1.5) and table.loc["hor", "pairs_base"] == 2
+    assert table.loc["acnet", "vs_base_pp"] == pytest.approx(2.0) and table.loc["acnet", "pairs_base"] == 1
+    rotation = report.rotation_table(ablation)
+    gaps = report.rotation_gaps(rotation).set_index("comparison")
+    assert gaps.loc["hor − base", "rot180"] == pytest.approx(4.0)
+    assert gaps.loc["hor − ver", "rot180"] == pytest.approx(5.0)
+    assert report.rotation_display(rotation).columns.tolist() == ["variant", "seed", *report.CONDITIONS.values()]
+
+
+def test_training_time_and_fusion_tables():
+    table, ablation, skeleton = paper_like_runs()
+    merged = results.merge(table, ablation, skeleton)
+    times = report.training_time_table(merged)
+    assert (times.loc[times["variant"] == "base", "ratio_to_base"] == 1.0).all()
+    fusion = report.trained_fusion_table(merged)
+    # 7 stored ACB runs (Cifar-quick ACNet x2, hor, ver, sum-bn; ResNet-20 ACNet, border); the rest not run yet
+    assert (fusion["status"] == "stored").sum() == 7 and (fusion["variant"] != "base").all()
+    shown = report.trained_fusion_display(fusion[fusion["status"] == "stored"])
+    assert set(shown["fused MACs = base MACs"]) == {"yes"}

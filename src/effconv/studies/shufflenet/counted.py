@@ -43,7 +43,8 @@ def add_setting(page: Page) -> None:
     page.table("cifar_complexity", styled(
         cifar.pivot_table(index="g", columns="width", values=["table1_vs_g3_%", "mflops_vs_g3_%"], sort=False),
         formats={"table1_vs_g3_%": "{:+.1f}", "mflops_vs_g3_%": "{:+.1f}"},
-        names={"table1_vs_g3_%": "Table 1 widths: MFLOPs vs g=3 (%)", "mflops_vs_g3_%": "our widths: MFLOPs vs g=3 (%)"}))
+        names={"table1_vs_g3_%": "Table 1 widths: MFLOPs vs g=3 (%)",
+               "mflops_vs_g3_%": "our widths: MFLOPs vs g=3 (%)"}))
     page.table("cifar_channels", styled(
         cifar.loc[cifar["channels"] != cifar["table1_channels"], ["width", "g", "table1_channels", "channels"]],
         names={"table1_channels": "Table 1 channels", "channels": "our channels"}))
@@ -95,7 +96,8 @@ def add_table1(page: Page) -> None:
         formats={"paper_mflops": "{:g}", "ours_without_fc": "{:.2f}", "ours_with_fc": "{:.2f}",
                  "delta_without_fc": "{:+.2f}", "delta_with_fc": "{:+.2f}"},
         units={"ours_without_fc": "MFLOPs", "ours_with_fc": "MFLOPs"},
-        names={"delta_without_fc": "ours − paper, without FC (MFLOPs)", "delta_with_fc": "ours − paper, with FC (MFLOPs)"}))
+        names={"delta_without_fc": "ours − paper, without FC (MFLOPs)",
+               "delta_with_fc": "ours − paper, with FC (MFLOPs)"}))
     page.number("t1_nofc_max_gap", f"{complexity['delta_without_fc'].abs().max():.2f}")
     page.number("t1_fc_matches", count_of(complexity["match_with_fc"]))
     over = complexity.loc[~complexity["match_with_fc"], "delta_with_fc"]

@@ -60,7 +60,8 @@ def add_latency(page: Page, latency: Latency, repeats: int) -> None:
     page.table("latency_models", styled(models, names=_TIMING_NAMES, formats={"mflops": "{:.2f}",
                                                                                "mflops_per_ms": "{:.1f}"}))
     page.table("latency_shuffles", styled(shuffles.drop(columns=["share_rounds"]), names={
-        "unit_ms": "unit (ms)", "shuffle_alone_ms": "shuffle alone (ms)", "shuffle_share_%": "shuffle alone (% of unit)",
+        "unit_ms": "unit (ms)", "shuffle_alone_ms": "shuffle alone (ms)",
+        "shuffle_share_%": "shuffle alone (% of unit)",
         "difference_share_%": "unit − unit without shuffle (% of unit)", "unit_macs": "unit MACs"}))
     page.figure("fig-shufflenet-latency", plot_latency(models, shuffles))
     page.machine = ", ".join(models["device"].unique())

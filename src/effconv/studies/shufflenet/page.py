@@ -1,0 +1,145 @@
+"""Chapter 2 (ShuffleNet V1) as a page: every table, figure and number the notebook shows, computed once.
+
+``load(profile)`` assembles the page section by section: the counted sections (``counted``), the live
+timings (what FLOPs leave out, and the speed-up over AlexNet), the trained Tables 2 and 3 with their
+verdicts, and the claims table with this machine's live rows. The notebook then only shows.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from effconv.claims.style import styled, styled_ledger
+from effconv.errors import EffconvError
+from effconv.studies.page import Page
+from effconv.studies.shufflenet.claims import ledger, live_claims
+from effconv.studies.shufflenet.counted import (add_errata, add_released, add_scaled, add_setting, add_shuffle,
+                                                add_table1, add_units, count_of, span)
+from effconv.studies.shufflenet.latency import SHUFFLE_COSTLY_PCT, latency_tables, plot_latency
+from effconv.studies.shufflenet.plan import CHAPTER
+from effconv.studies.shufflenet.report import curves, plot_curves, plot_table2, plot_table3, table2, table3, verdicts
+from effconv.studies.shufflenet.results import load_runs
+from effconv.studies.shufflenet.tables import alexnet_speedup
+
+Latency = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]  # models, shuffles, AlexNet (latency_tables)
+
+_TIMING_NAMES = {"best_ms": "best (ms)", "median_ms": "median (ms)", "mflops_per_ms": "throughput (MFLOPs/ms)"}
+
+
+def load(profile: str = "best", *, run_missing: bool = False, latency_repeats: int = 10) -> Page:
+    """Chapter 2's page for ``profile``: the counted sections, live timings (the fastest of
+    ``latency_repeats`` calls after warm-up), the trained tables (training what is missing first when
+    ``run_missing``) and the claims with this machine's live rows."""
+    if isinstance(latency_repeats, bool) or not isinstance(latency_repeats, int) or latency_repeats < 1:
+        raise EffconvError(f"latency_repeats must be a whole number of timed calls, at least 1; got "
+                           f"{latency_repeats!r}. Pass e.g. latency_repeats=10.")
+    page = Page(CHAPTER, profile)
+    for add in (add_setting, add_shuffle, add_units, add_table1, add_scaled, add_released, add_errata):
+        add(page)
+    latency = latency_tables(repeats=latency_repeats)
+    add_latency(page, latency, latency_repeats)
+    add_alexnet(page, latency[2])
+    add_trained(page, profile, run_missing)
+    add_claims(page, profile, latency)
+    return page
+
+
+def numbers(profile: str = "best") -> dict[str, str]:
+    """Every number chapter 2's prose cites, formatted as the page prints it (the live timings included)."""
+    page = load(profile)
+    for fig in page.figures.values():  # only the numbers are wanted: free the figures
+        if fig is not None:
+            plt.close(fig)
+    return page.numbers
+
+
+def add_latency(page: Page, latency: Latency, repeats: int) -> None:
+    """What FLOPs leave out: ShuffleNet 1x per g and the shuffle's share of a unit, timed live."""
+    models, shuffles, _ = latency
+    page.table("latency_models", styled(models, names=_TIMING_NAMES, formats={"mflops": "{:.2f}",
+                                                                               "mflops_per_ms": "{:.1f}"}))
+    page.table("latency_shuffles", styled(shuffles.drop(columns=["share_rounds"]), names={
+        "unit_ms": "unit (ms)", "shuffle_alone_ms": "shuffle alone (ms)",
+        "shuffle_share_%": "shuffle alone (% of unit)",
+        "difference_share_%": "unit − unit without shuffle (% of unit)", "unit_macs": "unit MACs"}))
+    page.figure("fig-shufflenet-latency", plot_latency(models, shuffles))
+    page.machine = ", ".join(models["device"].unique())
+    cpu = models[models["device"] == models["device"].iloc[0]].set_index("g")  # the first device is the CPU
+    page.number("lat_repeats", str(repeats))
+    page.number("lat_device", page.machine)
+    page.number("lat_g8_time", f"{cpu.loc[8, 'best_ms'] / cpu.loc[1, 'best_ms']:.2f}")
+    page.number("lat_g8_flops", f"{cpu.loc[8, 'mflops'] / cpu.loc[1, 'mflops']:.2f}")
+    page.number("lat_fastest", f"g={cpu['best_ms'].idxmin()}")
+    first = shuffles[shuffles["device"] == shuffles["device"].iloc[0]]
+    page.number("shuffle_alone", span(first["shuffle_share_%"], ".1f"))
+    page.number("shuffle_diff", span(first["difference_share_%"], ".1f"))
+    small = first["shuffle_share_%"].max() < SHUFFLE_COSTLY_PCT  # the claims' threshold for "costly"
+    page.number("shuffle_size", "a small (under 10%)" if small else "a sizeable (10% or more)")
+
+
+def add_alexnet(page: Page, alexnet: pd.DataFrame) -> None:
+    """ShuffleNet 0.5x against AlexNet: the counted speed-up and the one measured here."""
+    speed = alexnet_speedup()
+    page.table("alexnet_speedup", styled(speed, names={
+        "alexnet_mflops": "AlexNet (MFLOPs)", "shufflenet_mflops": "ShuffleNet (MFLOPs)",
+        "speedup": "counted speedup (x)", "paper_theoretical": "paper, theoretical (x)",
+        "paper_measured_arm": "paper, measured on ARM (x)"},
+        formats={"speedup": "{:.1f}", "paper_theoretical": "{:g}", "paper_measured_arm": "{:g}"}))
+    page.table("alexnet_latency", styled(alexnet.drop(columns=["speedup_rounds"]), names={
+        **_TIMING_NAMES, "flops_speedup": "counted speedup (x)", "measured_speedup": "measured speedup (x)"},
+        formats={"mflops": "{:.2f}", "mflops_per_ms": "{:.1f}", "flops_speedup": "{:.2f}",
+                 "measured_speedup": "{:.2f}"}))
+    page.number("alex_flops_range", span(speed["speedup"], ".1f"))
+    first = alexnet[alexnet["device"] == alexnet["device"].iloc[0]].set_index("model")
+    page.number("alex_measured_g3", f"{first.loc['ShuffleNet 0.5x g=3', 'measured_speedup']:.1f}")
+    page.number("alex_device", alexnet["device"].iloc[0])
+    page.number("alex_rate", f"{first.loc['AlexNet (torchvision)', 'mflops_per_ms']:.0f}")
+    page.number("shuffle_rate", f"{first.loc['ShuffleNet 0.5x g=3', 'mflops_per_ms']:.1f}")
+
+
+def add_trained(page: Page, profile: str, run_missing: bool) -> None:
+    """Tables 2 and 3 on CIFAR-10 from the stored runs of ``profile``, their figures and the four verdicts."""
+    runs = load_runs(profile, run_missing=run_missing)
+    table, used = runs.table, runs.profile
+    caption = f"Profile: {used}"
+    t2 = table2(table, used)
+    page.table("table2", styled(t2.drop(columns=["scale", "n", "planned"]), formats={
+        "error_%": "{:.2f}", "error_std": "{:.2f}", "gain_vs_g1_pp": "{:+.2f}", "mflops_32": "{:.3f}",
+        "mflops_vs_g1_%": "{:+.1f}", "params": "{:,}", "paper_imagenet_error_%": "{:.1f}",
+        "paper_gain_vs_g1_pp": "{:+.1f}"}, names={
+        "error_std": "error std (pp)", "gain_vs_g1_pp": "gain vs g=1 (pp)", "mflops_32": "MFLOPs at 32x32",
+        "mflops_vs_g1_%": "MFLOPs vs g=1 (%)", "paper_gain_vs_g1_pp": "paper gain vs g=1 (pp)"}, caption=caption))
+    page.number("train_profile", used)
+    page.number("t2_stored", count_of(t2["n"] > 0))
+    page.figure("fig-shufflenet-table2", plot_table2(t2, used))
+    page.figure("fig-shufflenet-curves", plot_curves(curves(runs.specs, runs.results), used))
+    t3 = table3(table, used)
+    page.table("table3", styled(t3.drop(columns=["scale"]), formats={
+        "error_with_%": "{:.2f}", "error_without_%": "{:.2f}", "gain_pp": "{:+.2f}", "gain_low_pp": "{:+.2f}",
+        "gain_high_pp": "{:+.2f}", "paper_with_%": "{:.1f}", "paper_without_%": "{:.1f}", "paper_gain_pp": "{:+.1f}"},
+        names={"error_with_%": "error with shuffle (%)", "error_without_%": "error without shuffle (%)",
+               "gain_pp": "shuffle gain (pp)", "gain_low_pp": "gain, interval low (pp)",
+               "gain_high_pp": "gain, interval high (pp)", "paper_with_%": "paper, with shuffle (%)",
+               "paper_without_%": "paper, without shuffle (%)", "paper_gain_pp": "paper gain (pp)"}, caption=caption))
+    page.figure("fig-shufflenet-table3", plot_table3(t3, used))
+    found = verdicts(table, t3, used)
+    page.table("verdicts", styled(found.drop(columns=["source"]), formats={
+        "paper_pp": "{:+.2f}", "ours_pp": "{:+.2f}", "delta_pp": "{:+.2f}"}, caption=caption))
+    decided = found[found["verdict"] != "not run"]
+    page.number("verdicts_decided", f"{len(decided)} of {len(found)}")
+    page.number("verdicts_summary", _tally(decided["verdict"]) or "none yet")
+
+
+def add_claims(page: Page, profile: str, latency: Latency) -> None:
+    """The committed ledger of ``profile`` plus this machine's live timing rows (shown, never written)."""
+    page.claims = live_claims(ledger(profile), latency=latency)
+    frame = page.claims.frame()
+    page.table("claims", styled_ledger(frame))
+    page.number("n_claims", str(len(frame)))
+    page.number("claims_summary", _tally(frame["verdict"]))
+
+
+def _tally(verdict: pd.Series) -> str:
+    """'n verdict, ...', most frequent first (empty when there are none)."""
+    return ", ".join(f"{n} {v}" for v, n in verdict.value_counts().items())

@@ -285,7 +285,8 @@ def _scoped(grade: Grade, scope: str | None, paper: float | None) -> Grade:
 
 
 def grade_effect(treatment: Mapping[int, float], control: Mapping[int, float], *, direction: int = 1,
-                 paper: float | None = None, min_pairs: int = MIN_PAIRS, scope: str | None = None) -> Grade:
+                 paper: float | None = None, min_pairs: int = MIN_PAIRS, scope: str | None = None,
+                 planned: int | None = None) -> Grade:
     """Does ``treatment`` beat ``control`` in the paper's ``direction`` (+1: higher, -1: lower)?
 
     Both map seed -> value; only seeds present in both arms count (paired). The effect is the mean
@@ -293,9 +294,25 @@ def grade_effect(treatment: Mapping[int, float], control: Mapping[int, float], *
     side, not reproduced when it excludes 0 on the other side, inconclusive when it contains 0 or when
     fewer than ``min_pairs`` pairs exist (not run when there are none). ``scope``: ``DIRECTION`` or
     ``SIZE`` (``paper`` then required), see ``_scoped``; the grade's ``p`` is the paired t test's.
+    ``planned``: the pairs a power calculation fixed before the runs (``effconv.claims.power``): the effect is
+    graded on the first ``planned`` paired seeds only, and stays inconclusive until all of them are stored,
+    so that no interval is read early.
     """
     if direction not in (1, -1):
         raise EffconvError(f"direction must be +1 or -1, got {direction!r}.")
+    if planned is not None:
+        check_number("planned", planned, low=MIN_PAIRS, integer=True)
+        seeds = sorted(set(treatment) & set(control))
+        if len(seeds) < planned:
+            diffs = paired_differences(treatment, control)
+            mean = statistics.fmean(diffs) if diffs else None
+            grade = Grade(INCONCLUSIVE if diffs else NOT_RUN, ours=mean,
+                          delta=None if paper is None or mean is None else mean - paper, n=len(diffs),
+                          rule=f"{len(diffs)} of the {planned} paired seeds planned by power; graded when all are stored")
+            return _scoped(grade, scope, paper)
+        kept = set(seeds[:planned])
+        treatment = {s: v for s, v in treatment.items() if s in kept}
+        control = {s: v for s, v in control.items() if s in kept}
     diffs = paired_differences(treatment, control)
     undecided = _undecided(diffs, paper, min_pairs, none="no seed run in both arms", unit="paired seed(s)")
     if undecided:

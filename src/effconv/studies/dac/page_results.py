@@ -74,9 +74,7 @@ def _baselines(page: Page, runs: StoredRuns, baseline: Baseline, width: float) -
 def _single_layer(page: Page, single: pd.DataFrame, baseline: Baseline) -> None:
     used = baseline.profile
     grid = report.single_layer_pivot(single, spread=True)
-    if grid.empty:
-        page.not_run("single_layer", "Single-layer sweep")
-    else:
+    if not grid.empty:  # else the page shows the not-run note in its place
         page.table("single_layer", styled(grid, formats={c: _cell_text for c in grid.columns},
                                           caption=f"Test accuracy (%) with one conv decomposed, profile {used} "
                                                   f"(baseline {baseline.text()})"))
@@ -102,8 +100,6 @@ def _first_last(page: Page, first_last: pd.DataFrame, baseline: Baseline, layers
     used = baseline.profile
     fig = plots.plot_first_last(first_last, baseline)
     page.figure("fig-dac-first-last", fig, missing=f"first-k / last-k sweep: not run yet ({used})")
-    if fig is None:
-        page.not_run("first_last", "First-k / last-k sweep")
     shares = report.end_shares(layers)
     page.number("last_fewer", report.ranges(shares.loc[shares["last_k_%"] < shares["first_k_%"], "k"]))
     same = report.equal_saving(first_last)
@@ -120,9 +116,7 @@ def _pareto(page: Page, configs: pd.DataFrame, baseline: Baseline) -> None:
     front = report.pareto(configs)
     fig = plots.plot_pareto(configs, front, baseline)
     page.figure("fig-dac-pareto", fig, missing=f"accuracy-FLOPs frontier: not run yet ({used})")
-    if fig is None:
-        page.not_run("pareto", "Accuracy-FLOPs frontier")
-    else:
+    if fig is not None:  # else the page shows the not-run note in its place
         page.table("pareto", styled(front[["sweep", "label", "macs_saved_pct", "accuracy", "accuracy_drop"]],
                                     formats={"macs_saved_pct": "{:.1f}", "accuracy": "{:.2f}",
                                              "accuracy_drop": "{:.2f}"},
@@ -135,7 +129,6 @@ def _versus(page: Page, equal: pd.DataFrame, used: str) -> None:
     fig = plots.plot_equal_flops(versus, used)
     page.figure("fig-dac-equal-flops", fig, missing=f"DAC vs channel SVD: not run yet ({used})")
     if fig is None:
-        page.not_run("equal_flops", "DAC vs channel SVD")
         page.number("versus", "not run")
     else:
         dac_wins, svd_wins, tie = _tally(versus, "better", ("DAC", "channel SVD", "tie"))

@@ -14,9 +14,7 @@ import seaborn as sns
 from IPython.display import Markdown
 
 from effconv.analysis.plots import cell_labels
-from effconv.studies.dac.results import (  # noqa: F401  (the notebook's names)
-    ACCURACY_COLUMNS, FULL_TEST_SET, Baseline, baseline_summary, baseline_table, layer_order, n_test_images,
-    seed_mean, sweep_frame)
+from effconv.studies.dac.results import Baseline, layer_order
 from effconv.studies.paper import paper_value
 from effconv.studies.dac.plan import CHAPTER
 from effconv.studies.dac.report import single_layer_pivot

@@ -17,9 +17,7 @@ import numpy as np
 import pandas as pd
 
 from effconv.studies.dac import decompose as study
-from effconv.studies.dac.results import (  # noqa: F401  (the notebook's names)
-    ACCURACY_COLUMNS, FULL_TEST_SET, Baseline, baseline_summary, baseline_table, layer_order, n_test_images,
-    seed_mean, sweep_frame)
+from effconv.studies.dac.results import Baseline, layer_order, seed_mean
 from effconv.studies.paper import paper_value
 from effconv.studies.dac.plan import CHAPTER
 

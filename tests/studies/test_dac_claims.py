@@ -11,7 +11,6 @@ from effconv.models import create_model
 from effconv.studies.dac import decompose as study
 from effconv.studies.dac import checks as dac_checks
 from effconv.studies.dac import claims as dac_claims
-from effconv.studies.dac import latency as dac_latency
 from effconv.studies.dac import plan as dac_runs
 from effconv.studies.paper import paper_value
 from test_dac_report import good_single, make_result
@@ -161,17 +160,6 @@ def test_live_timing_rows_are_graded_over_rounds_and_never_written(tmp_path):
     assert table.frame()["verdict"].iloc[3] == "not run"
     table.write(tmp_path)
     assert (tmp_path / "dac" / "claims.csv").read_text().count("\n") == 1  # the header only
-
-
-def test_model_latency_rounds():
-    torch.manual_seed(0)
-    model = create_model("vgg16_cifar", width=0.125)
-    table = dac_latency.model_latency_rounds(model, ranks=[1, 2], rounds=2, batch_size=1, repeats=1, warmup=0,
-                                             threads=1)
-    assert list(table["round"]) == [0, 0, 1, 1] and list(table["rank"]) == [1, 2, 1, 2]
-    assert (table["time_ratio"] > 0).all() and 0 < table["macs_ratio"].iloc[0] < 0.5
-    with pytest.raises(Exception, match="rounds must be"):
-        dac_latency.model_latency_rounds(model, rounds=0)
 
 
 def test_allocations_target_the_printed_saving():

@@ -1,5 +1,5 @@
-"""Chapter 4 report: tables and figures from small synthetic results (no training, no data); the claims
-are tested in test_dac_claims."""
+"""Chapter 4 report: stored results read as frames, the tables and figures made from them, on small synthetic
+results (no training, no data); the claims are tested in test_dac_claims."""
 
 from __future__ import annotations
 
@@ -15,12 +15,10 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from effconv.models import create_model  # noqa: E402
-from effconv.ops import dac  # noqa: E402
-from effconv.studies.dac import checks as dac_checks  # noqa: E402
-from effconv.studies.dac import latency as dac_latency  # noqa: E402
 from effconv.studies.dac import plots as dac_plots  # noqa: E402
 from effconv.studies.dac import decompose as study  # noqa: E402
 from effconv.studies.dac import report  # noqa: E402
+from effconv.studies.dac import results as dac_results  # noqa: E402
 from effconv.studies.dac import plan as dac_runs  # noqa: E402
 
 LAYERS = [f"conv2d_{i}" for i in range(1, 14)]
@@ -95,7 +93,7 @@ def specs(seeds=(0,)):
 
 
 def singles(result, seeds=(0,)):
-    return report.single_layer_means(report.sweep_frame(specs(seeds), [result] * len(seeds), "dac.single_layer"))
+    return report.single_layer_means(dac_results.sweep_frame(specs(seeds), [result] * len(seeds), "dac.single_layer"))
 
 
 @pytest.fixture(autouse=True)
@@ -109,33 +107,33 @@ def _close_figures():
 # ---------------------------------------------------------------------------------------------
 
 def test_test_image_count():
-    assert report.n_test_images(None) == 10_000
-    assert report.n_test_images(make_result()) == 10_000
-    assert report.n_test_images(make_result(test={"test": 250, "train": 510})) == 250
+    assert dac_results.n_test_images(None) == 10_000
+    assert dac_results.n_test_images(make_result()) == 10_000
+    assert dac_results.n_test_images(make_result(test={"test": 250, "train": 510})) == 250
 
 
 def test_baseline_summary_and_table():
-    empty = report.baseline_summary("cpu", [None])
+    empty = dac_results.baseline_summary("cpu", [None])
     assert not empty.stored and empty.text() == "not run"
-    two = report.baseline_summary("full", [make_result(acc=0.90), make_result(acc=0.92), None])
+    two = dac_results.baseline_summary("full", [make_result(acc=0.90), make_result(acc=0.92), None])
     assert two.seeds == 2 and two.accuracy == pytest.approx(91.0) and two.std == pytest.approx(math.sqrt(2))
     assert two.text().startswith("91.00 ± 1.41%") and "2 seeds" in two.text()
     assert two.setting.startswith("VGG-16 at width 0.25, 15 epochs")
-    table = report.baseline_table(specs((0, 1)), [make_result(acc=0.9), None])
+    table = dac_results.baseline_table(specs((0, 1)), [make_result(acc=0.9), None])
     assert list(table["status"]) == ["stored", "not run"]
     assert table["test_acc_%"].iloc[0] == pytest.approx(90.0) and math.isnan(table["test_acc_%"].iloc[1])
     assert table["width"].iloc[0] == 0.25
 
 
 def test_sweep_frame_percent_and_seeds():
-    frame = report.sweep_frame(specs((0, 1)), [make_result(acc=0.9), make_result(acc=0.8)], "dac.single_layer")
+    frame = dac_results.sweep_frame(specs((0, 1)), [make_result(acc=0.9), make_result(acc=0.8)], "dac.single_layer")
     assert set(frame["seed"]) == {0, 1} and len(frame) == 2 * 13 * 5
     assert frame["baseline_accuracy"].max() == pytest.approx(90.0)
     means = report.single_layer_means(frame)
     assert len(means) == 65 and (means["seeds"] == 2).all()
     assert means["accuracy_std"].iloc[0] == pytest.approx(math.sqrt(50))  # 10 pp apart
-    assert report.sweep_frame(specs(), [None], "dac.single_layer").empty
-    assert report.sweep_frame(specs(), [make_result()], "dac.unknown").empty
+    assert dac_results.sweep_frame(specs(), [None], "dac.single_layer").empty
+    assert dac_results.sweep_frame(specs(), [make_result()], "dac.unknown").empty
 
 
 def test_single_layer_pivot_and_cells():
@@ -143,7 +141,7 @@ def test_single_layer_pivot_and_cells():
     grid = report.single_layer_pivot(means)
     assert list(grid.index) == LAYERS and list(grid.columns) == [f"rank {r}" for r in RANKS]
     assert grid.loc["conv2d_1", "rank 1"] == pytest.approx(10.0)  # 90 - 80
-    baseline = report.baseline_summary("cpu", [make_result()])
+    baseline = dac_results.baseline_summary("cpu", [make_result()])
     cells = report.seed_cells(means, baseline).set_index("layer")
     assert cells.loc["conv2d_1", "paper_drop_pp"] == pytest.approx(75.0)
     assert cells.loc["conv2d_1", "ours_drop_pp"] == pytest.approx(80.0)
@@ -154,12 +152,12 @@ def test_single_layer_pivot_and_cells():
 
 
 def empty_baseline():
-    return report.baseline_summary("cpu", [None])
+    return dac_results.baseline_summary("cpu", [None])
 
 
 def fl_means(first, last):
     result = make_result(first=first, last=last)
-    return report.first_last_means(report.sweep_frame(specs(), [result], "dac.first_last"))
+    return report.first_last_means(dac_results.sweep_frame(specs(), [result], "dac.first_last"))
 
 
 def test_compare_ends():
@@ -187,7 +185,8 @@ def test_configurations_and_pareto():
     result = make_result()
     single = singles(result)
     fl = fl_means(lambda k, r: 3.0 * k / r, lambda k, r: 1.0 * k / r)
-    equal = report.seed_mean(report.sweep_frame(specs(), [result], "dac.equal_flops"), ["config", "dac_rank", "method"])
+    equal = dac_results.seed_mean(dac_results.sweep_frame(specs(), [result], "dac.equal_flops"),
+                                  ["config", "dac_rank", "method"])
     configs = report.configurations(single, fl, equal)
     assert set(configs["sweep"]) == {"one layer", "first k", "last k", "channel SVD"}
     front = report.pareto(configs)
@@ -200,21 +199,21 @@ def test_configurations_and_pareto():
 
 
 def test_equal_flops_table():
-    frame = report.sweep_frame(specs(), [make_result()], "dac.equal_flops")
+    frame = dac_results.sweep_frame(specs(), [make_result()], "dac.equal_flops")
     table = report.equal_flops_table(frame)
     assert len(table) == 14 * 5 and (table["better"] == "DAC").all()
     assert table["dac_minus_svd_pp"].iloc[0] == pytest.approx(2.0)
-    worse = report.sweep_frame(specs(), [{**make_result(), "analyses": {
+    worse = dac_results.sweep_frame(specs(), [{**make_result(), "analyses": {
         "dac.equal_flops": equal_flops_records(dac_better=-0.3)}}], "dac.equal_flops")
     assert (report.equal_flops_table(worse)["better"] == "channel SVD").all()  # the sign, no noise threshold
-    tied = report.sweep_frame(specs(), [{**make_result(), "analyses": {
+    tied = dac_results.sweep_frame(specs(), [{**make_result(), "analyses": {
         "dac.equal_flops": equal_flops_records(dac_better=0.0)}}], "dac.equal_flops")
     assert (report.equal_flops_table(tied)["better"] == "tie").all()
     assert report.equal_flops_table(pd.DataFrame()).empty
 
 
 def test_figures_cope_with_missing_results():
-    base, none = report.baseline_summary("cpu", [make_result()]), empty_baseline()
+    base, none = dac_results.baseline_summary("cpu", [make_result()]), empty_baseline()
     assert dac_plots.plot_single_layer(pd.DataFrame(), none) is None
     assert dac_plots.plot_first_last(pd.DataFrame(), none) is None
     assert dac_plots.plot_pareto(pd.DataFrame(), pd.DataFrame(), none) is None
@@ -228,9 +227,9 @@ def test_figures_cope_with_missing_results():
     assert isinstance(dac_plots.plot_first_last(fl, base), plt.Figure)
     configs = report.configurations(single, fl, pd.DataFrame())
     assert isinstance(dac_plots.plot_pareto(configs, report.pareto(configs), base), plt.Figure)
-    table = report.equal_flops_table(report.sweep_frame(specs(), [result], "dac.equal_flops"))
+    table = report.equal_flops_table(dac_results.sweep_frame(specs(), [result], "dac.equal_flops"))
     assert isinstance(dac_plots.plot_equal_flops(table, "cpu"), plt.Figure)
-    recon = report.reconstruction_means(report.sweep_frame(specs(), [result], "dac.reconstruction"))
+    recon = report.reconstruction_means(dac_results.sweep_frame(specs(), [result], "dac.reconstruction"))
     assert isinstance(dac_plots.plot_reconstruction(random_init, recon, "cpu"), plt.Figure)
     assert "not run yet" in dac_plots.not_run_note("Single-layer sweep", "cpu").data
 
@@ -247,47 +246,18 @@ def test_depthwise_slowdown():
 
 
 # ---------------------------------------------------------------------------------------------
-# the live helpers the chapter adds to studies.dac
+# spread over seeds, shares of the MACs
 # ---------------------------------------------------------------------------------------------
-
-def test_spectrum_errors_match_reconstruction():
-    torch.manual_seed(0)
-    model = create_model("vgg16_cifar", width=0.125)
-    spectrum = dac_checks.spectrum_errors(model, ranks=[1, 4, 8])
-    recon = study.reconstruction_errors(model, ranks=[1, 4, 8], with_channel_svd=False)
-    merged = spectrum.merge(recon, on=["layer", "rank"], suffixes=("", "_decomposed"))
-    assert len(merged) == 39 and (merged["rel_error"] - merged["rel_tail"]).abs().max() < 1e-12
-
-
-def test_anatomy_table():
-    table = study.anatomy_table(in_channels=16, out_channels=32, rank=2, size=8).set_index("part")
-    assert table.loc["DAC depthwise", "out"] == 32 and table.loc["DAC depthwise", "groups"] == 16
-    assert table.loc["DAC pointwise", "in"] == 32
-    assert table.loc["DAC pair", "macs_vs_original"] == pytest.approx(2 / 32 + 2 / 9)
-    assert table.loc["DAC pair", "weights_vs_original"] == pytest.approx(2 / 32 + 2 / 9)
-
-
-def test_model_latency_and_layer_parts():
-    torch.manual_seed(0)
-    model = create_model("vgg16_cifar", width=0.125)
-    table = dac_latency.model_latency_table(model, ranks=[1], batch_size=1, repeats=1, warmup=0, threads=1)
-    assert list(table["rank"]) == [0, 1] and table["macs_ratio"].iloc[0] == 1.0
-    assert 0 < table["macs_ratio"].iloc[1] < 0.5 and (table["ms"] > 0).all()
-    assert next(model.parameters()).device.type == "cpu"
-    layers = dac_latency.latency_table([(8, 16, 8)], ranks=[1, 2], batch_size=1, repeats=1, warmup=0, threads=1, parts=True)
-    assert {"depthwise_ms", "pointwise_ms"} <= set(layers.columns) and (layers["depthwise_ms"] > 0).all()
-    assert dac.max_rank(torch.nn.Conv2d(8, 16, 3)) == 9
-
 
 def test_spread_over_seeds_in_tables():
     results = [make_result(acc=0.9), make_result(acc=0.8)]
-    means = report.single_layer_means(report.sweep_frame(specs((0, 1)), results, "dac.single_layer"))
+    means = report.single_layer_means(dac_results.sweep_frame(specs((0, 1)), results, "dac.single_layer"))
     grid = report.single_layer_pivot(means, spread=True)
     assert grid.loc["conv2d_1", "rank 1"] == "5.00 ± 7.07"  # 90 - 80 = 10 and 80 - 80 = 0
     assert isinstance(report.single_layer_pivot(means).loc["conv2d_1", "rank 1"], float)
     one = report.single_layer_pivot(singles(make_result()), spread=True)
     assert isinstance(one.loc["conv2d_1", "rank 1"], float)  # one seed: numbers, no spread
-    cells = report.seed_cells(means, report.baseline_summary("full", results)).set_index("layer")
+    cells = report.seed_cells(means, dac_results.baseline_summary("full", results)).set_index("layer")
     assert cells.loc["conv2d_1", "ours_drop_std_pp"] == pytest.approx(0.0)
     assert math.isnan(report.seed_cells(singles(make_result()), empty_baseline())["ours_drop_std_pp"].iloc[0])
 

@@ -1,0 +1,99 @@
+"""Chapter 4 page: ``dac.load`` gives every number and figure the notebook's prose cites, as text, and the
+notebook only shows what it returns (one load, then show cells)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import nbformat  # noqa: E402
+import pytest  # noqa: E402
+from IPython.display import Markdown  # noqa: E402
+
+from effconv.errors import EffconvError  # noqa: E402
+from effconv.studies import dac  # noqa: E402
+from notebook_cells import pandas_work  # noqa: E402
+
+NOTEBOOK = Path(__file__).resolve().parents[2] / "chapters" / "04_dac.ipynb"
+# measured on the machine that builds the page: they change from run to run
+LIVE = {"latency_device", "r1_time", "r4_time", "dw_slowdown", "n_reproduced", "n_inconclusive"}
+QUICK = {"latency_repeats": 1, "latency_rounds": 1}  # one timing per variant: the numbers, not their precision
+
+
+def _notebook():
+    return nbformat.read(NOTEBOOK, as_version=4)
+
+
+def _cited(role: str) -> set[str]:
+    text = "\n".join(c.source for c in _notebook().cells if c.cell_type == "markdown")
+    if role == "text":
+        return set(re.findall(r"\{glue:text\}`([^`]+)`", text))
+    return set(re.findall(r"```\{glue:figure\} (\S+)", text))
+
+
+@pytest.fixture(scope="module")
+def page():
+    loaded = dac.load("best", **QUICK)
+    yield loaded
+    plt.close("all")
+
+
+def test_every_cited_number_is_text_and_every_cited_figure_is_drawn(page):
+    assert page.numbers and all(isinstance(v, str) for v in page.numbers.values())
+    assert _cited("text") and _cited("text") <= set(page.numbers), sorted(_cited("text") - set(page.numbers))
+    assert _cited("figure") and _cited("figure") <= set(page.figures), sorted(_cited("figure") - set(page.figures))
+    assert page.profile == page.numbers["profile_used"] != "best"  # the profile shown, not the one asked for
+
+
+def test_tables_claims_and_the_machine_for_keep_live(page):
+    code = "\n".join(c.source for c in _notebook().cells if c.cell_type == "code")
+    shown = set(re.findall(r'page\.show\("([^"]+)"\)', code))
+    assert shown and shown <= set(page.tables), sorted(shown - set(page.tables))
+    frame = page.claims.frame()
+    assert (frame["kind"] == "live").any() and page.machine == page.numbers["latency_device"]
+    assert page.numbers["n_claims"] == str(len(frame))
+    with pytest.raises(EffconvError, match="no table"):
+        page.show("no such table")
+    assert page.note("first_last") is None  # stored: the figure, no note
+
+
+def test_the_notebook_only_shows():
+    notebook = _notebook()
+    cells = [c for c in notebook.cells if c.cell_type == "code"]
+    assert [(i, pandas_work(c.source)) for i, c in enumerate(cells) if pandas_work(c.source)] == []
+    setup = cells[1].source  # after the parameters cell: the one import, the one load, one glue
+    assert "from effconv.studies import dac" in setup and "page.glue()" in setup
+    assert "dac.load(profile, run_missing=run_missing, latency_repeats=latency_repeats," in setup
+    assert "page.keep_live()" in cells[-1].source and "hide-input" in cells[1].metadata.get("tags", [])
+
+
+def test_numbers_are_the_page_numbers(page):
+    again = dac.numbers("best", **QUICK)
+    assert not plt.get_fignums() or set(plt.get_fignums()) <= {f.number for f in page.figures.values() if f}
+    assert set(again) == set(page.numbers)
+    assert {k: v for k, v in again.items() if k not in LIVE} == {k: v for k, v in page.numbers.items() if k not in LIVE}
+
+
+def test_nothing_stored_shows_notes_and_not_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("EFFCONV_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("EFFCONV_CACHE", str(tmp_path / "cache"))
+    page = dac.load("cpu", **QUICK)
+    plt.close("all")
+    assert page.numbers["n_seeds"] == "0" and page.numbers["baseline_acc"] == "not run"
+    assert page.numbers["versus"] == page.numbers["same_saving"] == "not run"
+    for name in ("single_layer", "pareto"):
+        assert isinstance(page.show(name), Markdown) and "not run yet" in page.show(name).data
+    for name in ("first_last", "equal_flops"):
+        assert isinstance(page.note(name), Markdown)
+    assert page.figures["fig-dac-single-layer"] is None and "not run yet" in page.missing["fig-dac-single-layer"]
+
+
+@pytest.mark.parametrize("option", ["latency_repeats", "latency_rounds", "threads"])
+def test_bad_options_name_the_problem(option):
+    with pytest.raises(EffconvError, match=option):
+        dac.load("best", **{option: 0})

@@ -97,3 +97,22 @@ def test_plumbing_cells_are_hidden(path):
             assert "hide-input" in tags or "remove-input" in tags, f"{path.name}: fold the parameters cell"
         elif _glue_only(cell):
             assert "remove-input" in tags, f"{path.name}: glue-only cell {cell.id} should be tagged remove-input"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "chapters").glob("*.ipynb")), ids=lambda p: p.name)
+def test_chapter_code_cells_only_load_and_show(path):
+    """No code cell filters a frame, computes or formats a number: the chapter's ``load`` does, once."""
+    from notebook_cells import pandas_work
+
+    cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    found = {i: pandas_work(c.source) for i, c in enumerate(cells)}
+    assert not any(found.values()), {i: f for i, f in found.items() if f}
+
+
+def test_the_cell_rule_sees_pandas_work():
+    from notebook_cells import pandas_work
+
+    assert pandas_work('page = acnet.load(profile, run_missing=run_missing)\npage.glue()\npage.show("cifar10")') == []
+    for code in ('table[table["verdict"] == "reproduced"]', 'glue("n", f"{x:.2f}")', "import pandas as pd",
+                 "frame.groupby('model').mean()", "a / b"):
+        assert pandas_work(code), code

@@ -9,7 +9,7 @@ from effconv.errors import EffconvError
 from effconv.plan import campaign_specs
 from effconv.studies import CHAPTERS, get_chapter, list_chapters, register_chapter
 
-ENTRY_POINTS = ("CHAPTER", "experiments", "ledger", "live_claims")
+ENTRY_POINTS = ("CHAPTER", "experiments", "ledger", "live_claims", "load", "numbers")
 MODULES = ("plan", "results", "claims", "report", "plots")
 
 

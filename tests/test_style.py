@@ -16,6 +16,8 @@ OPTIONS = ["display.max_rows", "display.max_columns", "display.max_colwidth", "d
 @pytest.fixture
 def restore_options():
     saved = {name: pd.get_option(name) for name in OPTIONS}
+    for name in OPTIONS:   # start from pandas' defaults, whatever an earlier test (a chapter's load) set
+        pd.reset_option(name)
     yield
     for name, value in saved.items():
         pd.set_option(name, value)

@@ -62,9 +62,12 @@ def _verdict(frame: pd.DataFrame, claim_id: str, contains: str = "") -> str:
 
 # --- statistics --------------------------------------------------------------------------------------
 
-def _jitter(error: float, spread: float = 0.1) -> list[float]:
-    """Five seeds around ``error``: what a handful of short runs of one configuration looks like."""
-    return [error + spread * d for d in (0.0, 1.0, -1.0, 0.5, -0.5)]
+HEADLINE = len(runs.seeds("cpu", "table2", 0.25, 1))   # the 0.25x g = 1 and g = 8 seeds, planned by power
+
+
+def _jitter(error: float, spread: float = 0.1, seeds: int = HEADLINE) -> list[float]:
+    """``seeds`` seeds around ``error`` (every planned seed by default): short runs of one configuration."""
+    return [error + spread * (0.0, 1.0, -1.0, 0.5, -0.5)[s % 5] for s in range(seeds)]
 
 
 def test_contrasts_pair_runs_by_seed():
@@ -85,7 +88,7 @@ def test_tables_with_nothing_run():
     row = t2[(t2["width"] == "0.25x") & (t2["g"] == 8)].iloc[0]
     assert row["mflops_32"] == pytest.approx(cifar_cost(8, 0.25)[0], abs=1e-3)
     assert row["paper_imagenet_error_%"] == 52.7 and row["paper_gain_vs_g1_pp"] == pytest.approx(4.4)
-    assert row["seeds"] == "0/5"                      # a headline configuration plans 5 seeds
+    assert row["seeds"] == f"0/{HEADLINE}"            # a headline configuration plans the seeds its power plan asks
     assert list(zip(t3["width"], t3["g"])) == [("0.25x", 3), ("0.25x", 8)]
     assert (t3["status"] == "not run").all() and t3["paper_gain_pp"].tolist() == [1.3, 3.8]
     frame = rep.verdicts(table, t3, "cpu")
@@ -102,7 +105,7 @@ def test_table2_values_and_partial_runs():
     assert by.loc[("0.25x", 3), "error_%"] == pytest.approx(27.0)
     assert by.loc[("0.25x", 3), "gain_vs_g1_pp"] == pytest.approx(3.0)
     assert by.loc[("0.25x", 4), "status"] == "not run" and math.isnan(by.loc[("0.25x", 4), "gain_vs_g1_pp"])
-    assert by.loc[("0.25x", 1), "status"] == "stored" and by.loc[("0.25x", 1), "seeds"] == "5/5"
+    assert by.loc[("0.25x", 1), "status"] == "stored" and by.loc[("0.25x", 1), "seeds"] == f"{HEADLINE}/{HEADLINE}"
     t3 = t3.set_index("g")
     assert t3.loc[3, "gain_pp"] == pytest.approx(1.5) and t3.loc[8, "gain_pp"] == pytest.approx(4.0)
 
@@ -156,8 +159,8 @@ def test_missing_runs_leave_fewer_pairs():
     table, _, t3 = _tables("cpu", {k: v for k, v in errors.items() if v is not None})
     frame = rep.verdicts(table, t3, "cpu")
     assert _verdict(frame, "i", "0.25x: g > 1") == "not run"
-    assert _verdict(frame, "i", "0.25x: g = 8") == "reproduced"    # g = 8 against g = 1 keeps its own 5 pairs
-    assert frame.loc[frame["claim"].str.contains("0.25x: g = 8"), "n"].iloc[0] == 5
+    assert _verdict(frame, "i", "0.25x: g = 8") == "reproduced"    # g = 8 against g = 1 keeps its own pairs
+    assert frame.loc[frame["claim"].str.contains("0.25x: g = 8"), "n"].iloc[0] == runs.POWER["cpu"][0.25, 8].pairs
     assert _verdict(frame, "i", "0.5x: g > 1") == "inconclusive"
     assert frame.loc[(frame["id"] == "i") & frame["claim"].str.contains("0.5x: g > 1"), "n"].iloc[0] == 1
     assert _verdict(frame, "iii", "g=3") == "reproduced"
@@ -245,3 +248,13 @@ def test_cifar_complexity_shows_table1_drift_and_the_matched_widths():
     assert table.loc[8, "table1_vs_g3_%"] > 10                 # Table 1's widths favour g = 8 at 0.25x
     assert table["mflops_vs_g3_%"].abs().max() <= 1.0          # the widths we train do not
     assert table.loc[3, "mflops_vs_g3_%"] == 0 and table.loc[1, "channels"] == table.loc[1, "table1_channels"]
+
+
+def test_a_contrast_planned_by_power_is_only_graded_at_its_planned_pairs():
+    errors = {k: _jitter(v) for k, v in PAPER_LIKE.items()}
+    errors[(0.25, 1, True)] = _jitter(30.0, seeds=5)          # only the first stage of the g = 1 arm is stored
+    table, _, t3 = _tables("cpu", errors)
+    frame = rep.verdicts(table, t3, "cpu")
+    row = frame[frame["claim"].str.contains("0.25x: g = 8")].iloc[0]
+    assert row["verdict"] == "inconclusive" and row["n"] == 5 and row["interval_pp"].startswith("[")
+    assert _verdict(frame, "i", "0.25x: g > 1") == "reproduced"     # the mean over g is not planned by power

@@ -300,16 +300,11 @@ def grade_effect(treatment: Mapping[int, float], control: Mapping[int, float], *
     """
     if direction not in (1, -1):
         raise EffconvError(f"direction must be +1 or -1, got {direction!r}.")
+    first_stage = False
     if planned is not None:
         check_number("planned", planned, low=MIN_PAIRS, integer=True)
         seeds = sorted(set(treatment) & set(control))
-        if len(seeds) < planned:
-            diffs = paired_differences(treatment, control)
-            mean = statistics.fmean(diffs) if diffs else None
-            grade = Grade(INCONCLUSIVE if diffs else NOT_RUN, ours=mean,
-                          delta=None if paper is None or mean is None else mean - paper, n=len(diffs),
-                          rule=f"{len(diffs)} of the {planned} paired seeds planned by power; graded when all are stored")
-            return _scoped(grade, scope, paper)
+        first_stage = len(seeds) < planned
         kept = set(seeds[:planned])
         treatment = {s: v for s, v in treatment.items() if s in kept}
         control = {s: v for s, v in control.items() if s in kept}
@@ -329,6 +324,9 @@ def grade_effect(treatment: Mapping[int, float], control: Mapping[int, float], *
     grade = Grade(verdict, ours=mean, delta=None if paper is None else mean - paper, low=low, high=high,
                   n=len(diffs), p=t_p_value(diffs),
                   rule=f"paired effect over {len(diffs)} seeds, 95% t interval; the paper says {side} 0")
+    if first_stage:   # the interval is shown, never read: the verdict waits for the planned pairs
+        grade = replace(grade, verdict=INCONCLUSIVE, p=None, rule=f"first stage, {len(diffs)} of the {planned} pairs planned "
+                                                          f"by power (graded when all are stored): {grade.rule}")
     return _scoped(grade, scope, paper)
 
 

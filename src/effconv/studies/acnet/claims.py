@@ -130,10 +130,14 @@ def cifar10_claims(claims: ClaimsTable, chapter: ChapterRuns) -> None:
             paper, source = acnet_ref.value - base_ref.value, acnet_ref.cite
             note = "; the paper's value is transcribed, unverified" if acnet_ref.tag == "transcribed" else ""
         where = setting(table, ours_model) + (standing_in(ours_model) if model == "resnet56" else "")
-        claims.grade(f"CIFAR-10 {label}{stand_in(ours_model, profile) if model == 'resnet56' else ''}: ACNet gain over "
-                     "the base (pp)", grade_effect(acnet, base, direction=1, paper=round(paper, 2)), kind="trained",
+        named = f"CIFAR-10 {label}{stand_in(ours_model, profile, model) if ours_model in trained else ''}"
+        power = runs.power_plan(profile, ours_model)
+        planned = f"; seeds planned by power: {power.text()}" if power else ""
+        claims.grade(f"{named}: ACNet gain over the base (pp)",
+                     grade_effect(acnet, base, direction=1, paper=round(paper, 2),
+                                  planned=power.pairs if power else None), kind="trained",
                      source=source, paper=round(paper, 2), profile=profile,
-                     evidence=(f"{where}; {seeds_text(difference(acnet, base))}{note}" if base or acnet
+                     evidence=(f"{where}; {seeds_text(difference(acnet, base))}{note}{planned}" if base or acnet
                                else f"not run: {where}{note}"))
         if ours_model not in trained:
             continue
@@ -144,7 +148,7 @@ def cifar10_claims(claims: ClaimsTable, chapter: ChapterRuns) -> None:
             else:
                 paper_ref = ref(f"cifar10_{key}_{arm}")
             arm_label = "ACNet" if arm == "acnet" else "base"
-            claims.grade(f"CIFAR-10 {label}{stand_in(ours_model, profile) if model == 'resnet56' else ''}: {arm_label} "
+            claims.grade(f"{named}: {arm_label} "
                          "accuracy (%)", grade_setting(mean_of(values), paper_ref.value, where), kind="trained",
                          source=paper_ref.cite, paper=paper_ref.value, profile=profile,
                          evidence=f"mean over {seeds_text(values)}")

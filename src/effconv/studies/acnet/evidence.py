@@ -135,9 +135,10 @@ def standing_in(model: str) -> str:
     return "" if model == "resnet56" else ", standing in for ResNet-56"
 
 
-def stand_in(model: str, profile: str) -> str:
-    """How a claim about ResNet-56 names the model that stands in for it in ``profile`` ("" for ResNet-56)."""
-    if model == "resnet56":
-        return ""
-    width = runs.TABLE[profile][model]["width"]
-    return f" ({MODEL_LABELS.get(model, model)} at width {width:g} stands in for ResNet-56)"
+def stand_in(model: str, profile: str, paper_model: str = "resnet56") -> str:
+    """How a claim about the paper's ``paper_model`` names the model that stands in for it in ``profile``: ""
+    when it is the paper's model at full width (or the profile does not train it), else its name and width."""
+    width = runs.TABLE.get(profile, {}).get(model, {}).get("width", 1.0)
+    if model == paper_model:
+        return "" if width == 1 else f" (at width {width:g}, a narrow stand-in)"
+    return f" ({MODEL_LABELS.get(model, model)} at width {width:g} stands in for {MODEL_LABELS.get(paper_model, paper_model)})"

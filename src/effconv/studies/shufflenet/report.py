@@ -26,10 +26,12 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from effconv.claims import ClaimsTable, Grade, grade_effect
+from effconv.claims.power import PowerPlan
 from effconv.errors import EffconvError
 from effconv.experiments import ExperimentSpec
 from effconv.studies.paper import paper_value
 from effconv.studies.shufflenet.costs import SCALE_LABELS, cifar_cost
+from effconv.studies.shufflenet import plan
 from effconv.studies.shufflenet.plan import CHAPTER, GROUPS
 from effconv.studies.shufflenet.tables import paper_table2
 
@@ -89,9 +91,11 @@ def mean_over(contrasts: Sequence[dict[int, float]]) -> dict[int, float]:
     return {s: sum(c[s] for c in contrasts) / len(contrasts) for s in sorted(seeds)}
 
 
-def grade_contrast(values: dict[int, float], paper: float | None) -> Grade:
-    """Grade a per-seed contrast (positive = the paper's direction) with the book's paired rule."""
-    return grade_effect(values, {s: 0.0 for s in values}, paper=None if paper is None or math.isnan(paper) else paper)
+def grade_contrast(values: dict[int, float], paper: float | None, planned: PowerPlan | None = None) -> Grade:
+    """Grade a per-seed contrast (positive = the paper's direction) with the book's paired rule, on the pairs
+    its power plan fixed where it has one."""
+    return grade_effect(values, {s: 0.0 for s in values}, paper=None if paper is None or math.isnan(paper) else paper,
+                        planned=None if planned is None else planned.pairs)
 
 
 def _paper_error(width: float, groups: int, shuffle: bool = True) -> float:
@@ -215,11 +219,13 @@ def grouping_verdicts(table: pd.DataFrame, profile: str) -> list[dict[str, Any]]
         # comparison and is graded on all its own pairs.
         top = planned[-1]
         paper_top = _paper_gain(width, top)
+        power = plan.power_plan(profile, width, top)
         rows.append(_verdict_row("i", f"CIFAR-10 Table 2, {width_label(width)}: g = {top} has lower error than g = 1 "
                                       "(gain, pp)", "claim_grouping_helps", paper_top,
-                                 grade_contrast(gains[top], paper_top),
+                                 grade_contrast(gains[top], paper_top, power),
                                  f"gain = error(g=1) - error(g={top}), per seed; paper = ImageNet top-1, "
-                                 "ours = CIFAR-10 final-epoch test error", profile))
+                                 "ours = CIFAR-10 final-epoch test error"
+                                 + (f"; seeds planned by power: {power.text()}" if power else ""), profile))
     return rows
 
 

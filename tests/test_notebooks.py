@@ -105,8 +105,31 @@ def test_chapter_code_cells_only_load_and_show(path):
     from notebook_cells import pandas_work
 
     cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
-    found = {i: pandas_work(c.source) for i, c in enumerate(cells)}
+    found = {i: pandas_work(c.source) for i, c in enumerate(cells) if TECHNIQUE not in c.metadata.get("tags", [])}
     assert not any(found.values()), {i: f for i, f in found.items() if f}
+
+
+TECHNIQUE = "technique"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "chapters").glob("*.ipynb")), ids=lambda p: p.name)
+def test_technique_cells_teach_with_torch_and_check_against_the_library(path):
+    """A cell tagged ``technique`` writes the chapter's operation in a few visible lines, then checks it
+    against the library; it may compute (that is its point) but never with pandas, and never glues."""
+    from notebook_cells import FORBIDDEN_CALLS, FORBIDDEN_MODULES
+
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "code" or TECHNIQUE not in cell.metadata.get("tags", []):
+            continue
+        tree = ast.parse(cell.source)
+        modules = {(n.module or "") if isinstance(n, ast.ImportFrom) else a.name
+                   for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
+                   for a in getattr(n, "names", [])}
+        calls = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        assert not {m.split(".")[0] for m in modules} & (FORBIDDEN_MODULES - {"numpy"}), cell.source
+        assert not calls & FORBIDDEN_CALLS, cell.source
+        assert len([line for line in cell.source.splitlines() if line.strip()]) <= 20, "a technique cell stays short"
+        assert "assert" in cell.source or "assert_close" in cell.source, "a technique cell checks itself against the library"
 
 
 def test_the_cell_rule_sees_pandas_work():

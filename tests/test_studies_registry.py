@@ -10,7 +10,7 @@ from effconv.plan import campaign_specs
 from effconv.studies import CHAPTERS, get_chapter, list_chapters, register_chapter
 
 ENTRY_POINTS = ("CHAPTER", "experiments", "ledger", "live_claims", "load", "numbers")
-MODULES = ("plan", "results", "claims", "report", "plots")
+MODULES = ("plan", "results", "claims", "report", "plots", "page")
 
 
 def test_the_registry_lists_chapters_in_book_order_and_refuses_a_duplicate():

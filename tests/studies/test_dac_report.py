@@ -117,7 +117,7 @@ def test_baseline_summary_and_table():
     assert not empty.stored and empty.text() == "not run"
     two = dac_results.baseline_summary("full", [make_result(acc=0.90), make_result(acc=0.92), None])
     assert two.seeds == 2 and two.accuracy == pytest.approx(91.0) and two.std == pytest.approx(math.sqrt(2))
-    assert two.text().startswith("91.00 ± 1.41%") and "2 seeds" in two.text()
+    assert two.text().startswith("91.00 ± 1.41%") and "2 random seeds" in two.text()
     assert two.setting.startswith("VGG-16 at width 0.25, 15 epochs")
     table = dac_results.baseline_table(specs((0, 1)), [make_result(acc=0.9), None])
     assert list(table["status"]) == ["stored", "not run"]
@@ -314,3 +314,16 @@ def test_flops_gap_says_how_much_less_channel_svd_gets():
     from effconv.errors import EffconvError
     with pytest.raises(EffconvError, match="re-run"):
         report.flops_gap(frame.assign(macs=frame["macs"].where(frame["method"] == "dac", 2000)))
+
+
+def test_the_single_layer_map_is_one_panel_with_the_quoted_cells_outlined():
+    """No second, nearly empty panel: the specification's two cells sit on our map, outlined, with its drop."""
+    base = dac_results.baseline_summary("cpu", [make_result()])
+    fig = dac_plots.plot_single_layer(singles(make_result()), base)
+    heat = fig.axes[0]
+    assert len(fig.axes) == 2  # the map and its colour bar
+    outlined = [p for p in heat.patches if isinstance(p, plt.Rectangle) and not p.get_fill()]
+    assert sorted((p.get_x(), p.get_y()) for p in outlined) == [(0, 0), (0, 12)]  # conv2d_1 and conv2d_13, rank 1
+    labels = [t.get_text() for t in heat.texts]
+    assert any("(spec. 75.0)" in t for t in labels) and any("(spec. 0.7)" in t for t in labels)
+    assert "_" not in heat.get_title() and "random seed" in heat.get_title()  # no code names; runs are random seeds

@@ -70,7 +70,7 @@ class Baseline:
         if self.accuracy is None:
             return "not run"
         spread = f" ± {self.std:.2f}" if self.std is not None else ""
-        return f"{self.accuracy:.2f}{spread}% ({self.seeds} seed{'s' if self.seeds != 1 else ''})"
+        return f"{self.accuracy:.2f}{spread}% ({self.seeds} random seed{'s' if self.seeds != 1 else ''})"
 
 
 def baseline_summary(profile: str, results: Sequence[dict | None]) -> Baseline:

@@ -31,13 +31,18 @@ def test_everything_copes_with_no_runs():
     rotation = report.rotation_table(results.merge(ablation, table))
     # 5 variants x 3 seeds, plus base and ACB at seeds 3 and 4 (Table 1's headline seeds)
     assert len(rotation) == 19 and (rotation["status"] == "not run").all()
-    assert skeleton_tables.importance_matrices(skeleton) == {"base": None, "acnet": None, "border": None}
+    assert skeleton_tables.importance_by_seed(skeleton) == {"base": {}, "acnet": {}, "border": {}}
+    assert skeleton_tables.mean_maps(skeleton_tables.importance_by_seed(skeleton)) == {
+        "base": None, "acnet": None, "border": None}
+    assert skeleton_tables.peak_positions({}).empty
     rows = skeleton_tables.pruning_rows(skeleton)
     assert rows.empty and skeleton_tables.pruning_summary(rows).empty and skeleton_tables.pruning_wide(skeleton_tables.pruning_summary(rows), "acnet").empty
     assert (report.trained_fusion_table(table)["status"] == "not run").all()
     assert report.training_time_table(table).empty
     for fig in (plots.plot_rotation(rotation, "cpu"),
-                plots.plot_importance(skeleton_tables.importance_matrices(skeleton), "cpu", "resnet20"),
+                plots.plot_importance(skeleton_tables.mean_maps(skeleton_tables.importance_by_seed(skeleton)), "cpu",
+                                      "resnet20"),
+                plots.plot_base_peaks({}, skeleton_tables.peak_positions({}), "resnet20"),
                 plots.plot_pruning(rows, "cpu", "resnet20")):
         assert fig.axes
         fig.clf()
@@ -79,7 +84,13 @@ def test_ablation_and_rotation_tables():
     rotation = report.rotation_table(ablation)
     gaps = report.rotation_gaps(rotation).set_index("comparison")
     assert gaps.loc["hor − base", "rot180"] == pytest.approx(4.0)
-    assert gaps.loc["hor − ver", "rot180"] == pytest.approx(5.0)
+    assert gaps.loc["hor − ver", "rot180"] == pytest.approx(5.0) and gaps.loc["hor − base", "pairs"] == 1
+    # every stored seed is read: a second paired seed moves the gap to the mean of the two
+    rot.update({("cifar_quick", "hor", 1): {"rotation": {"original": 0.80, "rot90_ccw": 0.3, "rot180": 0.38, "flip_ud": 0.38}},
+                ("cifar_quick", "base", 1): {"rotation": {"original": 0.78, "rot90_ccw": 0.3, "rot180": 0.36, "flip_ud": 0.36}}})
+    two = report.rotation_gaps(report.rotation_table(comparison(runs.ablation_specs, accs, rot))).set_index("comparison")
+    assert two.loc["hor − base", "rot180"] == pytest.approx(3.0) and two.loc["hor − base", "pairs"] == 2
+    assert two.loc["hor − ver", "pairs"] == 1
     assert report.rotation_display(rotation).columns.tolist() == ["variant", "seed", *report.CONDITIONS.values()]
 
 

@@ -65,7 +65,7 @@ def plot_rotation(rotation: pd.DataFrame, profile: str) -> plt.Figure:
         noise = here["noise_pp"].iloc[0]
         if not math.isnan(noise):
             ax.add_patch(plt.Rectangle((x - 0.45, -noise), 0.9, 2 * noise, color="0.85", zorder=0, lw=0,
-                                       label="±2 sd of the base over seeds" if x == 0 else None))
+                                       label="±2 sd of the base over random seeds" if x == 0 else None))
         for k, row in enumerate(here.itertuples()):
             at = x - 0.4 + width * (k + 0.5)
             if row.n:
@@ -100,7 +100,7 @@ def plot_rotation(rotation: pd.DataFrame, profile: str) -> plt.Figure:
                  f"{profile} profile)", fontsize=10)
     # the legend under the axes, so the four groups keep the page's width
     ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, frameon=False,
-              title="a − b (◆ mean of the paired seeds, | their 95% interval)", title_fontsize=9)
+              title="a − b (◆ mean of the paired random seeds, | their 95% interval)", title_fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -195,3 +195,19 @@ def claims_numbers(shown: ClaimsTable, live: ClaimsTable, committed: ClaimsTable
     return {"n_claims": str(len(frame)), "n_live": str(len(live.frame())),
             "rotation_margin": f"{ROTATION_MARGIN_PP:g} pp", "verdict_counts": _verdict_counts(frame),
             "n_tests": str(committed.tests), "n_decided": str(len(decided)), "n_survive_holm": str(len(survive))}
+
+
+def schedule_numbers(gains: pd.DataFrame) -> Numbers:
+    """The training lengths of the gain-against-epochs figure, where the claim is graded, what the longest
+    length has stored, and the seeds the power plan fixed for the ResNet-20 gain."""
+    lengths = [str(e) for e in gains["epochs"]]
+    complete = gains[gains["pairs"] >= gains["planned"]]
+    longest = gains.iloc[-1] if len(gains) else None
+    power = plan.power_plan("cpu", "resnet20")
+    return {"schedule_lengths": " and ".join([", ".join(lengths[:-1]), lengths[-1]] if len(lengths) > 1 else lengths),
+            "schedule_graded_at": f"{int(complete['epochs'].max())} epochs" if len(complete) else "not run",
+            "schedule_longest_stored": ("not run" if longest is None else
+                                        f"{int(longest['pairs'])} of {count(int(longest['planned']), 'planned pair')}"),
+            "power_pairs": count(power.pairs, "pair") if power else "not planned",
+            "power_first_stage": count(power.first_stage, "pair") if power else "not planned",
+            "power_sd": f"{power.sd:.2f} pp" if power else "not planned"}

@@ -17,10 +17,11 @@ import pandas as pd
 
 from effconv.analysis.kernel_contrast import standardised
 from effconv.studies.acnet import plan as runs
-from effconv.studies.acnet.results import MODEL_LABELS, Runs, variant_of
+from effconv.studies.acnet.results import ChapterRuns, at_epochs, MODEL_LABELS, Runs, variant_of
 from effconv.studies.acnet.plan import CHAPTER
 from effconv.studies.acnet.skeleton import destroyed_at, pruning_summary
 from effconv.studies.paper import paper_value
+from effconv.train.recipes import recipe_for
 
 Seeds = dict[int, float]
 
@@ -145,3 +146,26 @@ def stand_in(model: str, profile: str, paper_model: str = "resnet56") -> str:
     if model == paper_model:
         return "" if width == 1 else f" (at width {width:g}, a narrow stand-in)"
     return f" ({MODEL_LABELS.get(model, model)} at width {width:g} stands in for {MODEL_LABELS.get(paper_model, paper_model)})"
+
+
+def schedule_arms(chapter: ChapterRuns) -> list[tuple[int, int, Seeds, Seeds]]:
+    """The schedule model's base and ACNet accuracies per training length: (epochs, seeds planned, {seed: ACNet
+    accuracy}, {seed: base accuracy}), Table 1's schedule first, then each longer one the profile plans."""
+    model, profile = runs.SCHEDULE_MODEL, chapter.profile
+    cfg = runs.TABLE.get(profile, {}).get(model)
+    if cfg is None:
+        return []
+    planned = len(runs.table_seeds(profile, model))
+    rows = [(recipe_for(profile, **cfg["recipe"]).epochs, planned, per_seed([chapter.table], model, "acnet", accuracy),
+             per_seed([chapter.table], model, "base", accuracy))]
+    for epochs in runs.LONGER_EPOCHS.get(profile, ()):
+        longer = at_epochs(chapter.schedule, epochs) if chapter.schedule is not None else None
+        arms = [per_seed([longer], model, v, accuracy) if longer is not None else {} for v in ("acnet", "base")]
+        rows.append((epochs, len(cfg["seeds"]), *arms))
+    return rows
+
+
+def longest_complete(arms: list[tuple[int, int, Seeds, Seeds]]) -> tuple[int, int, Seeds, Seeds] | None:
+    """The longest schedule whose planned pairs are all stored (the one the paper's claim is graded at)."""
+    complete = [a for a in arms if len(set(a[2]) & set(a[3])) >= a[1]]
+    return max(complete, key=lambda a: a[0]) if complete else None

@@ -21,6 +21,7 @@ from effconv.studies.acnet import plan
 from effconv.studies.acnet.plan import CHAPTER
 from effconv.studies.acnet.skeleton_claims import importance_init
 from effconv.studies.acnet.results import CONDITIONS, MODEL_LABELS, ChapterRuns
+from effconv.studies.paper import paper_value
 from effconv.studies.page import Page
 
 #: the CIFAR-10 and ablation tables' column names as the page prints them
@@ -78,6 +79,10 @@ def _trained(page: Page, chapter: ChapterRuns, claims: ClaimsTable) -> None:
                                        formats={c: "{:+.2f}" for c in CONDITIONS.values()}, na_rep="not run",
                                        caption="Differences (pp), mean over the random seeds both variants have"))
     page.figure("fig-acnet-rotation", plots.plot_rotation(rotation, source.profile))
+    gains = report.schedule_gains(chapter)
+    repo = paper_value(CHAPTER, "repo_cifar10_cifar_quick_acnet").value - paper_value(CHAPTER, "repo_cifar10_cifar_quick_base").value
+    page.figure("fig-acnet-schedule", plots.plot_gain_vs_epochs(gains, repo, "the authors' re-run (150 epochs)"))
+    _numbers(page, cited.schedule_numbers(gains))
     for numbers in (cited.cifar10_numbers(cifar10, claims), cited.ablation_numbers(claims),
                     cited.rotation_numbers(plots.rotation_gap_points(rotation), gaps, claims)):
         _numbers(page, numbers)

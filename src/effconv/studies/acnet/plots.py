@@ -282,3 +282,27 @@ def plot_base_peaks(maps: dict[int, pd.DataFrame], peaks: pd.DataFrame, model: s
                  "position; dashed: centre)", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def plot_gain_vs_epochs(gains: pd.DataFrame, paper: float, paper_label: str) -> plt.Figure:
+    """The ACNet gain (mean and 95% interval over paired random seeds) against the training length, with the
+    published gain as a reference line; a length not yet run is marked as such on the axis."""
+    fig, ax = plt.subplots(figsize=(6.0, 3.4))
+    ax.axhline(0, color="0.5", lw=0.8)
+    ax.axhline(paper, color="tab:green", ls="--", lw=1.0, label=paper_label)
+    run = gains.dropna(subset=["gain_pp"])
+    if not run.empty:
+        has_interval = run.dropna(subset=["low"])
+        ax.errorbar(has_interval["epochs"], has_interval["gain_pp"],
+                    yerr=[has_interval["gain_pp"] - has_interval["low"], has_interval["high"] - has_interval["gain_pp"]],
+                    fmt="o", color="tab:blue", capsize=4, label="ours: mean and 95% interval over paired random seeds")
+    for _, row in gains[gains["gain_pp"].isna()].iterrows():
+        ax.annotate(f"{row['epochs']} epochs:\nnot run yet", (row["epochs"], 0), textcoords="offset points",
+                    xytext=(0, 8), ha="center", fontsize=8, color="0.35")
+    ax.set_xticks(list(gains["epochs"]))
+    ax.set_xlim(min(gains["epochs"]) - 5, max(gains["epochs"]) + 5)
+    ax.set(xlabel="training epochs", ylabel="ACNet − base accuracy (pp)",
+           title=f"The ACNet gain against training length ({gains['model'].iloc[0] if len(gains) else ''})")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig

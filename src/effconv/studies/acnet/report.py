@@ -16,12 +16,15 @@ from typing import Any
 
 import pandas as pd
 
+from effconv.claims import DIRECTION, grade_effect
 from effconv.errors import EffconvError
 from effconv.experiments import analysis
 from effconv.studies.acnet import plan as runs
 from effconv.studies.acnet.plan import CHAPTER
 from effconv.studies.acnet.results import (CONDITIONS, MODEL_LABELS, PAPER_FAMILIES, VARIANT_LABELS, Runs,
                                            is_missing, variant_of)
+from effconv.studies.acnet.evidence import schedule_arms
+from effconv.studies.acnet.results import ChapterRuns
 from effconv.studies.paper import paper_value
 
 # --------------------------------------------------------------------------- Table 1: CIFAR-10
@@ -317,3 +320,15 @@ def models_display(models: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+
+
+def schedule_gains(chapter: ChapterRuns) -> pd.DataFrame:
+    """ACNet minus base accuracy of the schedule model at each training length: mean over the paired random
+    seeds, the shared rule's 95% interval and verdict, and the pairs stored of those planned."""
+    rows = []
+    for epochs, planned, acnet, base in schedule_arms(chapter):
+        grade = grade_effect(acnet, base, direction=1, scope=DIRECTION)
+        rows.append({"model": MODEL_LABELS[runs.SCHEDULE_MODEL], "epochs": epochs, "pairs": grade.n,
+                     "planned": planned, "gain_pp": grade.ours, "low": grade.low, "high": grade.high,
+                     "verdict": grade.verdict})
+    return pd.DataFrame(rows, columns=["model", "epochs", "pairs", "planned", "gain_pp", "low", "high", "verdict"])

@@ -87,6 +87,7 @@ class ChapterRuns:
     table: Runs       # Table 1: base vs ACNet per model, every seed
     ablation: Runs    # the branch ablation on Cifar-quick
     skeleton: Runs    # base, ACNet and border of the skeleton model (importance, pruning)
+    schedule: Runs | None = None   # base vs ACNet of the schedule model at longer schedules (None: not loaded)
 
     @property
     def profile(self) -> str:
@@ -102,6 +103,14 @@ class ChapterRuns:
 
 def load_runs(profile: str = "best", run_missing: bool = False, log: Callable = print) -> ChapterRuns:
     """The stored runs of every comparison of the chapter (training the missing ones with ``run_missing``)."""
-    return ChapterRuns(load(runs.table_specs, profile, run_missing, log=log),
-                       load(runs.ablation_specs, profile, run_missing, log=log),
-                       load(runs.skeleton_specs, profile, run_missing, log=log))
+    table = load(runs.table_specs, profile, run_missing, log=log)
+    # the longer schedules, in the profile Table 1 shows (never mixed with another profile's)
+    schedule = load(runs.schedule_specs, table.profile, run_missing, log=log)
+    return ChapterRuns(table, load(runs.ablation_specs, profile, run_missing, log=log),
+                       load(runs.skeleton_specs, profile, run_missing, log=log), schedule)
+
+
+def at_epochs(comparison: Runs, epochs: int) -> Runs:
+    """The runs of ``comparison`` trained for ``epochs`` epochs."""
+    kept = [(s, r) for s, r in zip(comparison.specs, comparison.results) if s.recipe.epochs == epochs]
+    return Runs(comparison.profile, [s for s, _ in kept], [r for _, r in kept])

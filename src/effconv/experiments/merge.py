@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from effconv.errors import EffconvError
+from effconv.experiments.migrate import migrated
 from effconv.experiments.spec import ExperimentSpec
 from effconv.experiments.store import read_result
 from effconv.io import atomic_write_text
@@ -48,6 +49,9 @@ def problem(path: Path, chapter: str) -> str | None:
         spec = ExperimentSpec.from_dict(result["spec"])
     except EffconvError as err:
         return str(err).rstrip(".")
+    if spec.key != result["key"] and _older_key(path, result):
+        return ("it is stored under an older spec hash (precision left out); run `effconv results migrate FOLDER` "
+                "on the unpacked results, then merge them")
     if spec.key != result["key"]:
         return f"its spec hashes to {spec.key}, not to the key {result['key']} it carries (edited after it ran?)"
     if path.name != spec.filename:
@@ -62,6 +66,14 @@ def problem(path: Path, chapter: str) -> str | None:
     if git.get("dirty_src"):
         return f"it ran on uncommitted source (commit {git['commit'][:10]} with src/ modified)"
     return None
+
+
+def _older_key(path: Path, result: dict[str, Any]) -> bool:
+    """Whether the result was stored by a checkout from before the precision joined the key."""
+    try:
+        return migrated(path, result) is not None
+    except EffconvError:
+        return False
 
 
 def _same_outcome(a: dict[str, Any], b: dict[str, Any]) -> bool:

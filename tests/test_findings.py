@@ -69,9 +69,10 @@ def test_scale_leaves_out_runs_the_plan_does_not_hold():
     """A stored run outside the profile's plan (history, such as an earlier width) is not counted."""
     planned = findings.planned_results("cpu", ("shufflenet",))
     assert {(s.profile, s.chapter) for s, _ in planned} == {("cpu", "shufflenet")}
-    stored = {p.stem for p in (results_dir() / "shufflenet").glob("*.json")}
-    history = stored - {s.filename.removesuffix(".json") for s, _ in planned}
-    assert history, "the shufflenet results hold runs at Table 1 widths that the plan no longer names"
+    history = {p.name for p in (results_dir() / "shufflenet" / "history").glob("*.json")}
+    stored = history | {p.name for p in (results_dir() / "shufflenet").glob("*.json")}
+    assert history, "the shufflenet history holds runs at Table 1 widths that the plan no longer names"
+    assert not history & {s.filename for s, _ in planned}
     assert findings.scale(planned, "cpu").runs == sum(r is not None for _, r in planned) < len(stored)
     assert len({s.key for s, _ in planned}) == len(planned)
 

@@ -161,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "left out at auto) to their current key; safe to run again")
     migrate.add_argument("folder", nargs="?", default=None, help="a results folder (default this repository's results/)")
     migrate.add_argument("--dry-run", action="store_true", help="report only; rename nothing")
+    history = results_sub.add_parser("history", help="move stored results no plan of any profile uses into "
+                                                     "results/<chapter>/history/ (kept, never evidence)")
+    history.add_argument("--dry-run", action="store_true", help="list them only; move nothing")
 
     data = sub.add_parser("data", help="prepare CIFAR-10 (decode and cache) and print what was found")
     data.add_argument("--source", default="auto", help="auto | jpeg | raw | jpeg-q<N>")
@@ -356,7 +359,12 @@ def cmd_results(args: argparse.Namespace) -> None:
     if args.action == "migrate":
         cmd_migrate(args)
         return
-    report = merge(args.source, dry_run=args.dry_run)
+    if args.action == "history":
+        cmd_history(args)
+        return
+    from effconv.plan import is_planned
+
+    report = merge(args.source, dry_run=args.dry_run, planned=is_planned)
     for name, status, reason in report.rows:
         print(f"{status:<11} {name}" + (f": {reason}" if reason else ""))
     print(f"{report.summary()}" + (" (dry run: nothing copied)" if args.dry_run else "")
@@ -381,6 +389,21 @@ def cmd_migrate(args: argparse.Namespace) -> None:
     if report.count("refused") or report.count("conflicting"):
         print("effconv: some results were not migrated (refused or conflicting; see above).", file=sys.stderr)
         sys.exit(1)
+
+
+def cmd_history(args: argparse.Namespace) -> None:
+    from effconv.experiments.store import keep_as_history
+    from effconv.paths import results_dir
+    from effconv.plan import unplanned_results
+
+    unplanned = unplanned_results()
+    for path in unplanned:
+        where = path.relative_to(results_dir())
+        if args.dry_run:
+            print(f"unplanned {where}")
+        else:
+            print(f"moved     {where} -> {keep_as_history(path).relative_to(results_dir())}")
+    print(f"{len(unplanned)} result(s) no plan uses" + (" (dry run: nothing moved)" if args.dry_run and unplanned else ""))
 
 
 def cmd_claims(args: argparse.Namespace) -> None:

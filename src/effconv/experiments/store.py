@@ -119,6 +119,24 @@ def stored_files(root: str | Path, *, history: bool = True) -> list[Path]:
     return files
 
 
+def keep_as_history(path: str | Path) -> Path:
+    """Move a result file into its chapter's ``history/`` folder (a rename on one filesystem, so a reader sees
+    it in one place or the other); an existing file of that name there is never replaced."""
+    path = Path(path)
+    target = path.parent / HISTORY / path.name
+    if is_history(path):
+        raise EffconvError(f"{path} is in a history folder already.")
+    if target.exists():
+        raise EffconvError(f"{target} exists already; compare it with {path} and delete one of them by hand.")
+    try:
+        target.parent.mkdir(exist_ok=True)
+        os.rename(path, target)
+    except OSError as err:
+        raise EffconvError(f"cannot move {path} to {target.parent} ({err.strerror or err}); check the folder's "
+                           "permissions.") from None
+    return target
+
+
 class ResultStore:
     """The results of a folder (default ``results/``, or ``$EFFCONV_RESULTS``), one JSON file per experiment spec.
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from effconv.claims import COLUMNS, VERDICTS, ClaimsTable
+from effconv.claims.ledger import HOLM_COLUMNS
 from effconv.models import create_model
 from effconv.studies.dac import decompose as study
 from effconv.studies.dac import checks as dac_checks
@@ -28,7 +29,8 @@ def trained(results, seeds=None):
 
 
 RANK = "higher rank loses less accuracy (one layer at a time)"
-LAYER = "a later layer loses less than an early one"
+LAYER = "a later layer loses less than an early one (direction)"
+LAST_LAYER = "conv2d_13 alone at rank 1 drops at most 0.7 pp (bound)"
 LAST = "last k layers lose less than first k at equal rank"
 VERSUS = "DAC beats another decomposition at equal FLOPs (channel SVD)"
 
@@ -52,6 +54,9 @@ def test_one_seed_is_inconclusive_and_the_absolute_numbers_not_comparable():
     assert "width 0.25, 15 epochs" in baseline["evidence"] and "full width" in baseline["evidence"]
     drop = table.loc["conv2d_1 alone at rank 1: accuracy drop (pp)"]
     assert drop["verdict"] == "not comparable" and drop["ours"] == "80" and drop["paper"] == "75"
+    assert "over 1 random seed;" in drop["evidence"] and "(s)" not in drop["evidence"] + baseline["evidence"]
+    bound = table.loc[LAST_LAYER]  # a bound needs 3 runs to be decided
+    assert bound["verdict"] == "inconclusive" and bound["paper"] == "<= 0.7"
 
 
 def three_seeds(**kwargs):
@@ -63,6 +68,36 @@ def test_three_seeds_with_the_paper_sign_are_reproduced():
     for claim in (RANK, LAYER, LAST, VERSUS):
         assert table.loc[claim, "verdict"] == "reproduced", claim
         assert table.loc[claim, "n"] == "3" and table.loc[claim, "interval"].startswith("[")
+        assert "direction only" in table.loc[claim, "evidence"], claim  # our setting is not the paper's
+
+
+def last_layer_drop(drops):
+    """Three seeds whose last conv alone at rank 1 drops ``drops[seed]`` pp (every other cell as usual)."""
+    def single(seed):
+        return lambda i, r: drops[seed] if (i, r) == (13, 1) else good_single(i, r)
+    return trained([make_result(seed=s, single=single(s)) for s in range(3)]).loc[LAST_LAYER]
+
+
+def test_a_last_layer_drop_far_beyond_the_bound_is_not_reproduced():
+    row = last_layer_drop([15.0, 17.0, 16.0])  # ours on the stored runs: about 16 pp against "only 0.7"
+    assert row["verdict"] == "not reproduced" and row["ours"] == "16" and row["delta"] == "15.3"
+    assert "clearly violated beyond 2.7 (margin 2)" in row["evidence"]
+
+
+def test_a_last_layer_drop_within_the_bound_or_the_margin_is_not_a_contradiction():
+    assert last_layer_drop([0.2, 0.3, 0.4])["verdict"] == "reproduced"
+    assert last_layer_drop([1.5, 1.6, 1.7])["verdict"] == "inconclusive"  # beyond 0.7, within the 2 pp margin
+    assert last_layer_drop([0.5, 8.0, 2.0])["verdict"] == "inconclusive"  # the interval straddles the bound
+
+
+def test_the_ledger_carries_holm_and_counts_its_trained_tests():
+    table = ClaimsTable("dac", holm=True)
+    dac_claims._trained(table, "cpu", specs(range(3)), three_seeds())
+    frame = table.frame().set_index("claim")
+    assert table.tests == 5  # the four trends and the last-layer bound; levels are no test
+    tested = frame[frame["verdict_holm"] != ""]
+    assert set(tested.index) == {RANK, LAYER, LAST, VERSUS, LAST_LAYER}
+    assert frame.loc["CIFAR-VGG baseline accuracy (%)", "p"] == ""
 
 
 def test_the_wrong_sign_is_not_reproduced():
@@ -134,11 +169,14 @@ def test_empty_checks_are_not_run(checks):
 
 def test_ledger_reads_stored_results_and_has_no_live_rows():
     frame = dac_claims.ledger("cpu").frame()
-    assert list(frame.columns) == COLUMNS and set(frame["verdict"]) <= set(VERDICTS)
+    assert list(frame.columns) == COLUMNS + HOLM_COLUMNS and set(frame["verdict"]) <= set(VERDICTS)
     assert set(frame["kind"]) == {"counted", "trained"}
     rows = frame.set_index("claim")
     assert rows.loc["ImageNet VGG-16: FLOPs saved (%)", "verdict"] == "not run"  # the allocation is unknown
     assert VERSUS in rows.index
+    assert rows.loc[LAST_LAYER, "verdict"] == "not reproduced"  # about 16 pp against "only 0.7"
+    assert "at most DAC's FLOPs (fewer in 68 of 70 configurations" in rows.loc[VERSUS, "evidence"]
+    assert {rows.loc[c, "n"] for c in (RANK, LAYER, LAST, VERSUS, LAST_LAYER)} == {"5"}  # every stored seed
 
 
 def rounds(ratios):

@@ -21,7 +21,7 @@ from notebook_cells import pandas_work  # noqa: E402
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "chapters" / "04_dac.ipynb"
 # measured on the machine that builds the page: they change from run to run
-LIVE = {"latency_device", "r1_time", "r4_time", "dw_slowdown", "n_reproduced", "n_inconclusive"}
+LIVE = {"latency_device", "r1_time", "r4_time", "dw_slowdown", "verdict_tally"}
 QUICK = {"latency_repeats": 1, "latency_rounds": 1}  # one timing per variant: the numbers, not their precision
 
 
@@ -62,10 +62,15 @@ def test_tables_claims_and_the_machine_for_keep_live(page):
     assert page.note("first_last") is None  # stored: the figure, no note
 
 
+def _technique(notebook) -> list:
+    return [c for c in notebook.cells if c.cell_type == "code" and "technique" in c.metadata.get("tags", [])]
+
+
 def test_the_notebook_only_shows():
     notebook = _notebook()
     cells = [c for c in notebook.cells if c.cell_type == "code"]
-    assert [(i, pandas_work(c.source)) for i, c in enumerate(cells) if pandas_work(c.source)] == []
+    shows = [c for c in cells if c not in _technique(notebook)]  # the technique cell computes: that is its point
+    assert [(i, pandas_work(c.source)) for i, c in enumerate(shows) if pandas_work(c.source)] == []
     setup = cells[1].source  # after the parameters cell: the one import, the one load, one glue
     assert "from effconv.studies import dac" in setup and "page.glue()" in setup
     assert "dac.load(profile, run_missing=run_missing, latency_repeats=latency_repeats," in setup
@@ -98,3 +103,39 @@ def test_nothing_stored_shows_notes_and_not_run(tmp_path, monkeypatch):
 def test_bad_options_name_the_problem(option):
     with pytest.raises(EffconvError, match=option):
         dac.load("best", **{option: 0})
+
+
+def test_the_technique_cell_opens_the_method_and_agrees_with_the_library():
+    """The DAC split written in plain torch is visible, sits at the top of Method, and its own check passes."""
+    notebook = _notebook()
+    [cell] = _technique(notebook)
+    assert "hide-input" not in cell.metadata.get("tags", []) and "remove-input" not in cell.metadata.get("tags", [])
+    assert max(len(line) for line in cell.source.splitlines()) <= 88  # no visible line is cut
+    method = next(i for i, c in enumerate(notebook.cells) if c.cell_type == "markdown" and "\n## Method" in "\n" + c.source)
+    assert notebook.cells[method + 1] is cell
+    assert "```{glue:figure} fig-dac-block" in notebook.cells[method + 2].source
+    exec(compile(cell.source, "technique", "exec"), {})  # raises if the pair differs from effconv.ops.dac
+
+
+def test_the_block_diagram_draws_the_table_layer(page):
+    """The block figure is drawn from the anatomy table: its real channel counts and the rank appear in it."""
+    fig = page.figures["fig-dac-block"]
+    texts = " ".join(t.get_text() for ax in fig.axes for t in ax.texts)
+    assert "3x3 conv, 64 → 128" in texts and "depthwise 3x3, 64 → 192" in texts and "pointwise 1x1, 192 → 128" in texts
+    assert "3 filters per channel" in texts and "73,728 weights" in texts
+
+
+def test_claims_say_how_many_trained_tests_and_the_baseline_is_chapter_5s(page):
+    from effconv.experiments import StoredRuns
+    from effconv.studies.dac.results import baseline_summary, load_runs
+    from effconv.studies.versatile import plan as versatile_plan
+
+    assert page.numbers["n_tests"] == f"{page.claims.tests} trained tests" and page.claims.tests >= 5
+    ours = load_runs(page.profile, log=lambda *a, **k: None)
+    theirs = StoredRuns.load(versatile_plan.experiments, page.profile, log=lambda *a, **k: None)
+    shared = [(s.key, r) for s, r in zip(theirs.specs, theirs.results) if s.name == "vgg16-baseline" and r]
+    assert {s.key for s, r in zip(ours.specs, ours.results) if r} >= {key for key, _ in shared}  # every stored seed
+    mean = baseline_summary(page.profile, [r for _, r in shared]).text()
+    assert baseline_summary(page.profile, ours.results).text() == mean  # one arm, one mean, in both chapters
+    row = dac.ledger("best").frame().set_index("claim").loc["CIFAR-VGG baseline accuracy (%)"]
+    assert f"{len(shared)} stored random seeds" in row["evidence"]

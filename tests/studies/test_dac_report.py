@@ -117,7 +117,7 @@ def test_baseline_summary_and_table():
     assert not empty.stored and empty.text() == "not run"
     two = dac_results.baseline_summary("full", [make_result(acc=0.90), make_result(acc=0.92), None])
     assert two.seeds == 2 and two.accuracy == pytest.approx(91.0) and two.std == pytest.approx(math.sqrt(2))
-    assert two.text().startswith("91.00 ± 1.41%") and "2 seeds" in two.text()
+    assert two.text().startswith("91.00 ± 1.41%") and "2 random seeds" in two.text()
     assert two.setting.startswith("VGG-16 at width 0.25, 15 epochs")
     table = dac_results.baseline_table(specs((0, 1)), [make_result(acc=0.9), None])
     assert list(table["status"]) == ["stored", "not run"]
@@ -270,3 +270,60 @@ def test_end_shares_and_ranges():
     fewer = shares.index[shares["last_k_%"] < shares["first_k_%"]]
     assert report.ranges(fewer) == "2-11"  # conv2d_1 (3 inputs) is cheaper than conv2d_13, conv2d_2 dearer
     assert report.ranges([1, 3, 4, 5, 9]) == "1, 3-5, 9" and report.ranges([]) == "none"
+
+
+# ---------------------------------------------------------------------------------------------
+# every stored seed of the planned baseline, and the FLOPs channel SVD gets
+# ---------------------------------------------------------------------------------------------
+
+def _stored(spec, acc=0.85):
+    result = make_result(seed=spec.seed, acc=acc)
+    result["curve"] = [{"epoch": e, "seconds": 1.0} for e in range(1, spec.recipe.epochs + 1)]
+    del result["spec"]  # the store writes the spec itself
+    return result
+
+
+def test_every_stored_seed_of_the_planned_baseline_is_read(tmp_path, monkeypatch):
+    import dataclasses
+
+    from effconv.experiments import ResultStore
+    from effconv.train.recipes import recipe_for
+
+    monkeypatch.setenv("EFFCONV_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("EFFCONV_CACHE", str(tmp_path / "cache"))
+    store = ResultStore()
+    for seed in (0, 2, 3, 4):   # the plan's seed 1 is missing; 3 and 4 are another chapter's, same spec
+        store.save(dac_runs.baseline_spec("cpu", seed), _stored(dac_runs.baseline_spec("cpu", seed)))
+    other = dataclasses.replace(dac_runs.baseline_spec("cpu", 7), recipe=recipe_for("cpu", epochs=3))
+    store.save(other, _stored(other))  # a baseline with another recipe is not the planned arm
+    assert dac_results.stored_seeds("cpu") == [0, 2, 3, 4]
+    runs = dac_results.load_runs("cpu", log=lambda *a, **k: None)
+    assert [s.seed for s in runs.specs] == [0, 1, 2, 3, 4]
+    assert [r is not None for r in runs.results] == [True, False, True, True, True]
+    assert dac_results.baseline_summary("cpu", runs.results).seeds == 4
+
+
+def test_flops_gap_says_how_much_less_channel_svd_gets():
+    frame = pd.DataFrame([{"config": c, "dac_rank": r, "method": m, "macs": macs, "baseline_macs": 1000, "seed": s}
+                          for s in (0, 1) for c, r, dac, svd in (("a", 1, 500, 490), ("a", 2, 600, 600), ("b", 1, 400, 387))
+                          for m, macs in (("dac", dac), ("channel_svd", svd))])
+    gap = report.flops_gap(frame)
+    assert (gap.configurations, gap.fewer) == (3, 2)
+    assert gap.mean_pp == pytest.approx((1.0 + 0.0 + 1.3) / 3) and gap.max_pp == pytest.approx(1.3)
+    assert report.flops_gap(pd.DataFrame()) is None
+    from effconv.errors import EffconvError
+    with pytest.raises(EffconvError, match="re-run"):
+        report.flops_gap(frame.assign(macs=frame["macs"].where(frame["method"] == "dac", 2000)))
+
+
+def test_the_single_layer_map_is_one_panel_with_the_quoted_cells_outlined():
+    """No second, nearly empty panel: the specification's two cells sit on our map, outlined, with its drop."""
+    base = dac_results.baseline_summary("cpu", [make_result()])
+    fig = dac_plots.plot_single_layer(singles(make_result()), base)
+    heat = fig.axes[0]
+    assert len(fig.axes) == 2  # the map and its colour bar
+    outlined = [p for p in heat.patches if isinstance(p, plt.Rectangle) and not p.get_fill()]
+    assert sorted((p.get_x(), p.get_y()) for p in outlined) == [(0, 0), (0, 12)]  # conv2d_1 and conv2d_13, rank 1
+    labels = [t.get_text() for t in heat.texts]
+    assert any("(spec. 75.0)" in t for t in labels) and any("(spec. 0.7)" in t for t in labels)
+    assert "_" not in heat.get_title() and "random seed" in heat.get_title()  # no code names; runs are random seeds

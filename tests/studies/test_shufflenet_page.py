@@ -99,3 +99,25 @@ def test_the_notebook_only_shows():
     assert "from effconv.studies import shufflenet" in setup and "page.glue()" in setup
     assert "shufflenet.load(profile, run_missing=run_missing, latency_repeats=latency_repeats)" in setup
     assert any("page.keep_live()" in c and 'page.show("claims")' in c for c in code)
+
+
+def test_holm_note_and_power_pairs_read_as_sentences():
+    import pandas as pd
+
+    frame = pd.DataFrame({"verdict": ["reproduced", "inconclusive", "reproduced", "not run"],
+                          "verdict_holm": ["inconclusive", "inconclusive", "", ""]})
+    assert page_module.holm_note(frame) == ("one of them decides its claim at 95% on its own, but not after the "
+                                            "adjustment")
+    frame["verdict_holm"] = ["reproduced", "inconclusive", "", ""]
+    assert page_module.holm_note(frame).endswith("and keeps its verdict after the adjustment")
+    frame["verdict_holm"] = ["", "inconclusive", "", ""]
+    assert page_module.holm_note(frame) == "none of them decides its claim, so the adjustment changes no verdict"
+    assert page_module.power_pairs("cpu") == "22 pairs at 0.25x and 6 at 0.5x"
+    assert page_module.power_pairs("full") == "the full profile plans no contrast by power"
+
+
+def test_the_technique_cell_writes_the_shuffle_and_checks_it():
+    cell = next(c for c in nbformat.read(NOTEBOOK, as_version=4).cells if "technique" in c.metadata.get("tags", []))
+    assert "hide-input" not in cell.metadata["tags"] and "transpose(1, 2)" in cell.source
+    assert "assert_close(mine, channel_shuffle(x, 3))" in cell.source
+    exec(compile(cell.source, "technique", "exec"), {})  # noqa: S102 -- our own notebook cell: it runs, its check holds

@@ -1,10 +1,12 @@
 """Chapter 2's counted tables: Table 1, the released models, Table 2's headers, torchvision's ShuffleNet V2,
 the speed-up over AlexNet and the paper values they compare with."""
 
+import pandas as pd
 import pytest
 
 from effconv.models.shufflenet_v1 import TABLE1_CHANNELS
 from effconv.studies.paper import paper_table, paper_value
+from effconv.studies.shufflenet.claims import alexnet_grade
 from effconv.studies.shufflenet.plan import GROUPS
 from effconv.studies.shufflenet.tables import (
     alexnet_speedup, paper_table2, paper_table3, repo_table, scaled_complexity, table1_channels, table1_complexity,
@@ -48,13 +50,35 @@ def test_scaled_complexity_near_table2_headers():
 
 
 def test_torchvision_v2_metadata():
-    table = torchvision_v2_table()
-    assert table["params_match"].all() and table["gflops_match"].all()
+    table = torchvision_v2_table().set_index("model")
+    assert (table["verdict"] == "reproduced").all()
+    # 0.040476 G rounds to the metadata's 0.040; rounded to four places first (0.0405) it would round to 0.041
+    assert table.loc["ShuffleNet V2 0.5x", "ours_gmacs"] == pytest.approx(0.040476, abs=1e-6)
+
+
+def test_torchvision_v2_table_prose_and_ledger_give_one_verdict():
+    from effconv.claims import ClaimsTable
+    from effconv.studies.shufflenet.claims import add_more_count_claims
+
+    claims = ClaimsTable("shufflenet")
+    add_more_count_claims(claims)
+    ledger = claims.frame().set_index("claim")
+    for row in torchvision_v2_table().itertuples():
+        assert ledger.loc[f"torchvision {row.model}: parameters and GFLOPs", "verdict"] == row.verdict
 
 
 def test_theoretical_speedup_over_alexnet():
     table = alexnet_speedup()
-    assert table["speedup"].between(17, 20).all()  # the paper's 18x, not the seed's "about 10x"
+    assert table["speedup"].between(17, 20).all()  # the paper's 18x, not the specification's "about 10x"
+    # graded unrounded: the median 18.54x is 19 to the paper's whole number, 3% off its 18x: partly
+    grade = alexnet_grade(table)
+    assert grade.ours == pytest.approx(18.54, abs=0.01) and grade.verdict == "partly" and "3.01%" in grade.rule
+
+
+@pytest.mark.parametrize("median, verdict", [(18.5, "partly"), (18.49, "reproduced"), (17.5, "reproduced")])
+def test_a_half_rounds_away_from_zero(median, verdict):
+    """18.5 is 19 on paper, never 18: a tie no longer passes by rounding to even."""
+    assert alexnet_grade(pd.DataFrame({"speedup": [median]})).verdict == verdict
 
 
 def test_paper_values_file():

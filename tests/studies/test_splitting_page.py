@@ -89,9 +89,15 @@ def test_bad_input_names_the_problem():
         splitting.load("best", latency_rounds=0)
 
 
+def _technique(cell) -> bool:
+    return "technique" in cell.metadata.get("tags", [])
+
+
 def test_notebook_only_loads_and_shows():
+    # the one cell tagged technique writes the operation in torch (tests/test_notebooks.py holds it to that)
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    work = {i: pandas_work(c.source) for i, c in enumerate(notebook.cells) if c.cell_type == "code"}
+    work = {i: pandas_work(c.source) for i, c in enumerate(notebook.cells) if c.cell_type == "code"
+            and not _technique(c)}
     assert not any(work.values()), {i: w for i, w in work.items() if w}
     code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
     assert "from effconv.studies import splitting" in code and "splitting.load(profile" in code
@@ -117,3 +123,41 @@ def test_notebook_is_stored_without_outputs_and_follows_the_conventions():
     text = "\n".join("".join(c["source"]) for c in nb["cells"])
     assert ".write(" not in text and "build_claims" not in text  # rendering never writes the ledger
     assert "{glue:text}" in text and "{cite}" in text
+
+
+def test_method_opens_with_the_operation_in_visible_torch_checked_against_the_library():
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    method = next(i for i, c in enumerate(notebook.cells) if c.cell_type == "markdown" and "## Method" in c.source)
+    cell = notebook.cells[method + 1]
+    assert _technique(cell) and not {"hide-input", "remove-input"} & set(cell.metadata.get("tags", []))
+    assert "DepthwiseSeparableConv" in cell.source and "grouped_conv" in cell.source
+    assert cell.source.count("assert_close") == 2 and "count_flops" in cell.source
+    assert all(len(line) <= 88 for line in cell.source.splitlines()), "a visible line is never cut"
+    namespace: dict = {}
+    exec(compile(cell.source, "technique", "exec"), namespace)   # its checks pass against the library
+    assert namespace["macs"]["pair"] / namespace["macs"]["dense"] == 1 / 64 + 1 / 9
+
+
+def test_the_block_figure_is_drawn_from_the_layers_shapes(page):
+    fig = page.figures["fig-split-blocks"]
+    lines = [sum(len(c.get_segments()) for c in ax.collections if hasattr(c, "get_segments")) for ax in fig.axes]
+    # dense 32x64 pairs; depthwise 32 + pointwise 32x64; 4 groups of 8x16
+    assert lines == [32 * 64, 32 + 32 * 64, 4 * 8 * 16]
+    assert [ax.get_title() for ax in fig.axes] == ["dense 3x3 conv", "depthwise-separable pair",
+                                                   "grouped 3x3 conv, g = 4"]
+    assert (page.numbers["block_in"], page.numbers["block_out"], page.numbers["block_size"]) == ("32", "64", "112x112")
+    assert page.numbers["block_sep_ratio"] == "0.127" and page.numbers["block_grouped_ratio"] == "0.250"
+    assert page.numbers["trained_tests"] == "no trained test"
+
+
+def test_figure_legends_name_every_kind_of_mark_and_titles_no_code(page):
+    ratio = page.figures["fig-separable-ratio"].axes[0]
+    labels = [t.get_text() for t in ratio.get_legend().get_texts()]
+    assert labels == ["3x3 kernel", "5x5 kernel", "counted layer", "$1/N + 1/D_k^2$", "floor $1/D_k^2$"]
+    assert len(ratio.get_lines()) == 2 + 2   # two formula curves, two dotted floors: each has its entry
+    latency = page.figures["fig-splitting-latency"].axes[0]
+    labels = [t.get_text() for t in latency.get_legend().get_texts()]
+    assert {"time = FLOPs", "dense conv's time"} <= set(labels)
+    for fig in page.figures.values():
+        titles = [ax.get_title() for ax in fig.axes] + [fig._suptitle.get_text() if fig._suptitle else ""]
+        assert not any("_" in re.sub(r"\$[^$]*\$", "", title) for title in titles), titles   # math may subscript

@@ -1,12 +1,21 @@
 """Chapter 5 claims: counted claims, trained effects over seeds and the orthogonal loss against its control,
 from synthetic results (no training); the paper values they are graded against."""
 
+from pathlib import Path
+
+import pandas as pd
 import pytest
 
 from effconv.claims import COLUMNS, VERDICTS, ClaimsTable
+from effconv.claims.ledger import HOLM_COLUMNS
+from effconv.experiments.inventory import results_inventory
 from effconv.studies.paper import paper_table, paper_value
 from effconv.studies.versatile import claims as versatile_claims
+from effconv.studies.versatile import report
+from effconv.studies.versatile import results as stored
 from versatile_fakes import LABELS, cpu_results, first_seed
+
+RESULTS = Path(__file__).resolve().parents[2] / "results" / "versatile"
 
 
 def trained_frame(accs, profile="cpu", **mask_kwargs):
@@ -49,7 +58,7 @@ def test_one_seed_per_arm_is_inconclusive():
     specs, results = cpu_results({label: 0.9 for label in LABELS}, changed=0.02)
     claims = versatile_claims.add_trained(ClaimsTable("versatile"), "cpu", specs, first_seed(specs, results))
     table = claims.frame().set_index("claim")
-    effects = table[table["evidence"].str.contains("paired by seed")]
+    effects = table[table["evidence"].str.contains("paired by random seed")]
     assert len(effects) == 5 and (effects["verdict"] == "inconclusive").all() and (effects["n"] == "1").all()
 
 
@@ -81,11 +90,75 @@ def test_orthogonal_loss_is_graded_against_its_lambda0_control():
     assert row(trained_frame(no_control), "orthogonal loss")["verdict"] == "not run"
 
 
+def holm_frame(accs, **mask_kwargs):
+    specs, results = cpu_results(accs, **mask_kwargs)
+    claims = versatile_claims.add_trained(ClaimsTable("versatile", holm=True), "cpu", specs, results)
+    return claims, claims.frame().set_index("claim")
+
+
+def test_a_size_far_from_the_paper_grades_the_direction_only():
+    """v2 loses 3.5 points where the paper says 1.1: the direction holds, the size is shown but not graded."""
+    noise = {0: 0.0, 1: 0.002, 2: -0.001, 3: 0.001, 4: -0.002}
+    accs = {"baseline": {s: 0.83 + e for s, e in noise.items()},
+            "versatile v2": {s: 0.795 + 0.5 * e for s, e in noise.items()}}
+    v2 = row(trained_frame(accs), "(v2) lose accuracy")
+    assert v2["verdict"] == "reproduced" and v2["paper"] == "-1.1" and float(v2["ours"]) == pytest.approx(-3.5, abs=0.1)
+    assert float(v2["delta"]) == pytest.approx(-2.4, abs=0.1)  # shown beside the verdict
+    assert "direction only" in v2["evidence"] and "size is shown, not graded" in v2["evidence"]
+
+
+def test_every_paired_row_says_it_grades_the_direction():
+    table = trained_frame({label: 0.9 for label in LABELS})
+    paired = table[table["evidence"].str.contains("paired by random seed")]
+    assert len(paired) == 5 and paired["evidence"].str.contains("direction only").all()
+    assert "seed(s)" not in "".join(table["evidence"])  # plurals written out
+    # rows the findings box does not name say it in their claim text as well
+    assert row(table, "v1 beats v2").name.endswith("(direction only)")
+    assert row(table, "orthogonal loss").name.endswith("direction only)")
+
+
+def test_holm_adjusts_over_the_five_trained_tests():
+    """Two effects decided at 95% on their own (p = 0.029 each) do not survive Holm over the chapter's 5 tests
+    (0.029 x 3 > 0.05), while the clear ones do; rows without a test (absolute levels) carry no p."""
+    base = {0: 0.90, 1: 0.90, 2: 0.90}
+    weak = {0: 0.907, 1: 0.913, 2: 0.910}  # +0.7, +1.3, +1.0 points: p = 0.029
+    accs = {"baseline": base, "versatile v1": weak, "versatile v2": {0: 0.80, 1: 0.801, 2: 0.799},
+            "learned masks (a)": base, "learned masks (b)": weak, "learned masks (b), lambda = 0": base}
+    claims, table = holm_frame(accs)
+    assert claims.tests == 5 and {"p", "p_holm", "verdict_holm"} <= set(table.columns)
+    v2 = row(table, "(v2) lose")
+    assert v2["verdict"] == v2["verdict_holm"] == "reproduced" and float(v2["p_holm"]) < 0.05
+    for text in ("(v1) are at least", "(b) beats"):
+        weak_row = row(table, text)
+        assert weak_row["verdict"] == "reproduced" and float(weak_row["p"]) == pytest.approx(0.0287, abs=1e-3)
+        assert float(weak_row["p_holm"]) >= 0.05 and weak_row["verdict_holm"] == "inconclusive"
+    assert row(table, "orthogonal loss")["verdict_holm"] == "inconclusive"  # equal masks: p = 1, stays undecided
+    assert (table.loc[table["verdict"] == "not comparable", "p"] == "").all()
+
+
+def test_the_committed_ledger_carries_the_holm_columns():
+    ledger = pd.read_csv(RESULTS / "claims.csv", dtype=str, keep_default_na=False)
+    tested = ledger[ledger["p"] != ""]
+    assert list(ledger.columns) == COLUMNS + HOLM_COLUMNS and len(tested) == 5
+    assert set(tested["kind"]) == {"trained"} and (tested["verdict_holm"] != "").all()
+
+
+def test_the_baseline_reads_every_stored_seed_of_the_shared_vgg16_run():
+    """Chapter 4's VGG-16 baseline is this chapter's control: every seed stored for a profile is read."""
+    inventory = results_inventory()
+    for profile in ("cpu", "full"):
+        shared = inventory[(inventory["chapter"] == "dac") & (inventory["name"] == "vgg16-baseline")
+                           & (inventory["profile"] == profile)]
+        runs = stored.load_runs(profile, log=lambda *_: None)
+        read = report.arm_values(stored.run_table(runs.specs, runs.results), "baseline")
+        assert set(read) == set(shared["seed"].astype(int)), profile
+
+
 def test_smoke_claims_give_no_verdict():
     table = trained_frame({label: 0.1 for label in LABELS}, "smoke", changed=0.0)
     smoke = table[table["profile"] == "smoke"]
     assert len(smoke) == 8 and (smoke["verdict"] == "not run").all()
-    assert smoke[smoke["evidence"].str.contains("paired by seed")]["evidence"].str.contains("smoke profile").sum() == 4
+    assert smoke[smoke["evidence"].str.contains("paired by random seed")]["evidence"].str.contains("smoke profile").sum() == 4
 
 
 def test_paper_values_file():

@@ -85,9 +85,43 @@ def test_numbers_are_the_pages(monkeypatch):
 
 
 def test_the_notebook_only_shows():
-    cells = [c for c in notebook().cells if c.cell_type == "code"]
+    cells = [c for c in notebook().cells if c.cell_type == "code" and "technique" not in c.metadata.get("tags", [])]
     assert {i: pandas_work(c.source) for i, c in enumerate(cells) if pandas_work(c.source)} == {}
     code = "\n".join(c.source for c in cells)
     assert code.count("versatile.load(") == 1 and code.count("page.glue()") == 1
     assert "from effconv.studies import versatile" in code and "page.keep_live()" in code
     assert 'page.show("claims")' in code  # the chapter ends with its ledger
+
+
+def test_method_opens_with_the_operation_in_visible_torch_checked_against_the_library():
+    cells = notebook().cells
+    method = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and "\n## Method" in "\n" + c.source)
+    first_code = next(c for c in cells[method:] if c.cell_type == "code")
+    assert first_code.metadata.get("tags") == ["technique"]  # not hidden: the reader sees it
+    assert "VersatileConv2d" in first_code.source and first_code.source.count("assert_close") == 2
+    namespace: dict = {}
+    exec(compile(first_code.source, "technique", "exec"), namespace)  # runs, and its checks pass
+    assert tuple(namespace["weight"].shape) == (64, 3, 7, 7)
+
+
+def test_cited_sections_and_figures_exist():
+    text = "\n".join(c.source for c in notebook().cells if c.cell_type == "markdown")
+    for label in re.findall(r"\{ref\}`([^`<]+)`", text):
+        assert f"({label})=" in text, label
+    figures = set(FIGURE.findall(text))
+    assert set(re.findall(r"\{numref\}`([^`]+)`", text)) <= figures
+    assert "seed(s)" not in text and "seed text" not in text and "`grade_" not in text
+
+
+@pytest.mark.slow  # load() grades the ledger and counts the ImageNet networks
+def test_prose_numbers_are_labelled_and_free_of_template_noise(page):
+    numbers = page.numbers
+    assert numbers["n_tests"] == str(page.claims.tests) == "5"
+    assert numbers["v_r50_counts"] == "all three reproduced"
+    assert numbers["cost_not_run"] == "Every variant has stored runs, so all are drawn."
+    # nine shares, each named by its variant and random seed
+    for variant in ("learned masks (a): ", "learned masks (b): ", "learned masks (b), lambda = 0: "):
+        assert variant + "0." in numbers["masks_changed"]
+    assert numbers["masks_changed"].count("(random seeds 0, 1 and 2)") == 3
+    assert all("seed(s)" not in v and "-0.000" not in v for v in numbers.values())
+    assert "2 of them" in numbers["holm_changed"] and "v1 beats v2" in numbers["holm_changed"]

@@ -53,7 +53,7 @@ def test_cifar_table_over_seeds():
     runs = versatile_results.run_table(specs, results)
     assert report.arm_values(runs, "versatile v1") == pytest.approx({0: 93.0, 1: 92.0})
     # paired on seeds 0 and 1 only: differences 0 and -2
-    assert "-1.00 points, mean over 2 paired seed(s)" in report.comparison_sentence(runs, "versatile v1", "baseline",
+    assert "-1.00 points, mean over 2 paired random seeds" in report.comparison_sentence(runs, "versatile v1", "baseline",
                                                                                   "full")
 
 
@@ -64,7 +64,7 @@ def test_run_table_and_sentences():
     assert (runs["status"] == "stored").sum() == 2 and len(runs) == len(specs)
     assert runs.loc[0, "seconds_per_epoch"] == pytest.approx(12.0) and runs.loc[0, "data"] == "jpeg"
     text = report.comparison_sentence(runs, "versatile v1", "baseline", "cpu")
-    assert "+1.00 points, mean over 1 paired seed(s)" in text and "interval" not in text
+    assert "+1.00 points, mean over 1 paired random seed (profile cpu)" in text and "interval" not in text
     missing = report.comparison_sentence(runs, "versatile v2", "baseline", "cpu")
     assert missing == "not run yet (versatile v2: no stored cpu run)"
     assert "baseline 12 s" in report.epoch_time_sentence(runs, "cpu")

@@ -4,7 +4,10 @@
 papermill, no timing); ``live_claims`` appends the live timing claims the chapter shows for the machine that
 builds it. What varies between trained evidence is the training seed: every sweep is an evaluation of one
 trained VGG-16, so within a seed a comparison of decompositions is fixed; across seeds it is paired by seed
-(``grade_effect``), and one stored seed can only be "inconclusive".
+(``grade_effect``), and one stored seed can only be "inconclusive". Our setting is not the paper's (narrower,
+shorter, JPEG), so every trained effect grades its direction only; the paper's "only 0.7 pp" for the last
+layer is a printed bound, graded as one (``grade_bound``) with a stated margin. The ledger carries each
+trained test's Holm-adjusted verdict beside the raw one.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ from functools import lru_cache
 import pandas as pd
 import torch
 
-from effconv.claims import ClaimsTable, Grade, grade_bound, grade_count, grade_effect, grade_setting, grade_timing
+from effconv.claims import (DIRECTION, ClaimsTable, Grade, grade_bound, grade_count, grade_effect, grade_setting,
+                            grade_timing)
 from effconv.experiments import StoredRuns
 from effconv.models import create_model
 from effconv.ops import dac
 from effconv.studies.dac import decompose as study
 from effconv.studies.dac import checks as dac_checks
+from effconv.studies.dac.report import flops_gap
 from effconv.studies.dac.results import layer_order, load_runs, sweep_frame
 from effconv.studies.paper import paper_value
 from effconv.studies.dac.plan import CHAPTER
@@ -69,7 +74,7 @@ def _counted(table: ClaimsTable, checks: dict[str, pd.DataFrame]) -> None:
     ref = paper_value(CHAPTER, "exact_rank")
     table.grade("DAC is exact at rank k^2: layers whose pair differs from the conv", _failures(exact),
                 kind="counted", source=ref.cite, paper=0, profile="counted",
-                evidence=f"{len(exactness)} convs of full-width CIFAR VGG-16 (random weights, seed 0) at full rank, "
+                evidence=f"{len(exactness)} convs of full-width CIFAR VGG-16 (random weights, random seed 0) at full rank, "
                          f"random inputs; equal means relative output error < {EXACT_FLOAT32:g} in float32 and "
                          f"< {EXACT_FLOAT64:g} in float64; the method allows no layer to differ")
     follows = ((eckart["max_rel_gap"] < EXACT_FLOAT64) & eckart["monotone"] if len(eckart)
@@ -77,7 +82,7 @@ def _counted(table: ClaimsTable, checks: dict[str, pd.DataFrame]) -> None:
     ref = paper_value(CHAPTER, "eckart_young")
     table.grade("truncation error = singular-value tail, never growing with rank: layers that break it",
                 _failures(follows), kind="counted", source=ref.cite, paper=0, profile="counted",
-                evidence=f"float64, every rank of {len(eckart)} full-width CIFAR VGG-16 convs (random weights, seed 0); "
+                evidence=f"float64, every rank of {len(eckart)} full-width CIFAR VGG-16 convs (random weights, random seed 0); "
                          f"holds when error = tail within {EXACT_FLOAT64:g} of ||W||^2 and non-increasing; the "
                          "theorem allows no layer to break it")
     agrees = cost["agrees"] if len(cost) else pd.Series(dtype=bool)
@@ -108,10 +113,15 @@ def stored(profile: str = "best") -> StoredRuns:
 
 
 def setting(specs: Sequence) -> str:
-    """How our baseline differs from the seed's CIFAR-VGG, from the plan itself."""
+    """How our baseline differs from the specification's CIFAR-VGG, from the plan itself."""
     spec = specs[0]
     return (f"ours: VGG-16 at width {spec.model_kwargs.get('width', 1.0):g}, {spec.recipe.epochs} epochs, JPEG CIFAR-10; "
-            "seed's CIFAR-VGG: full width, full schedule, original images")
+            "the specification's CIFAR-VGG: full width, full schedule, original images")
+
+
+def plural(count: int, noun: str) -> str:
+    """``count`` and ``noun``, the noun in the plural unless there is one ("1 seed", "5 seeds")."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def baseline_by_seed(specs: Sequence, results: Sequence[dict | None]) -> dict[int, float]:
@@ -161,15 +171,27 @@ def trend_arms(single: pd.DataFrame, first_last: pd.DataFrame, equal: pd.DataFra
 TRENDS = {
     "trend_rank": ("higher rank loses less accuracy (one layer at a time)",
                    "single-layer sweep: mean accuracy over the 13 one-layer conversions at the highest rank vs the lowest"),
-    "trend_layer": ("a later layer loses less than an early one",
+    "trend_layer": ("a later layer loses less than an early one (direction)",
                     "single-layer sweep: mean accuracy with one of the last 6 convs decomposed vs one of the first 6, "
                     "over ranks 1..5"),
     "trend_last_k": ("last k layers lose less than first k at equal rank",
                      "first/last-k sweep: mean accuracy over (k < 13, rank) of last-k vs first-k"),
     "beats_other_decompositions": ("DAC beats another decomposition at equal FLOPs (channel SVD)",
                                    "equal-FLOPs sweep: mean accuracy over (layer set, rank) of DAC vs channel SVD at "
-                                   "the largest rank not above DAC's FLOPs"),
+                                   "the largest rank not above DAC's FLOPs, so channel SVD gets at most DAC's FLOPs"),
 }
+# The last layer at rank 1 drops "only" 0.7 pp in the specification (93.6 -> 92.9). A narrower, shorter-trained
+# model may lose somewhat more and still agree that the layer is almost free to convert; the margin for that is
+# the paper's own budget for a conversion that keeps accuracy (at most 2 points, its abstract). A drop whose
+# whole interval lies beyond 0.7 + 2 pp contradicts the claim in our setting.
+LAST_LAYER_MARGIN_KEY = "imagenet_vgg16_max_acc_drop"
+
+
+def last_layer_bound() -> tuple[float, float]:
+    """The specification's drop for the last conv alone at rank 1 (pp, read as "at most") and the margin allowed
+    for our setting (pp)."""
+    drop = paper_value(CHAPTER, "cifar_vgg_baseline_acc").value - paper_value(CHAPTER, "conv2d_13_rank1_acc").value
+    return round(drop, 2), paper_value(CHAPTER, LAST_LAYER_MARGIN_KEY).value
 
 
 def _trained(table: ClaimsTable, profile: str, specs: Sequence, results: Sequence[dict | None]) -> None:
@@ -179,25 +201,42 @@ def _trained(table: ClaimsTable, profile: str, specs: Sequence, results: Sequenc
     mean = sum(base.values()) / len(base) if base else None
     table.grade("CIFAR-VGG baseline accuracy (%)", grade_setting(mean, ref.value, how), kind="trained",
                 source=ref.cite, paper=ref.value, profile=profile,
-                evidence=f"mean final-epoch test accuracy of {len(base)} stored seed(s) on 10,000 images")
+                evidence=f"mean final-epoch test accuracy of {plural(len(base), 'stored random seed')} on 10,000 "
+                         "images")
     single = sweep_frame(specs, results, "dac.single_layer")
-    for layer in ("conv2d_1", "conv2d_13"):
-        ref = paper_value(CHAPTER, f"{layer}_rank1_acc")
-        paper_drop = round(paper_value(CHAPTER, "cifar_vgg_baseline_acc").value - ref.value, 2)
-        drops = by_seed(single, lambda f, name=layer: (f["layer"] == name) & (f["rank"] == 1), "accuracy_drop")
-        ours = sum(drops.values()) / len(drops) if drops else None
-        table.grade(f"{layer} alone at rank 1: accuracy drop (pp)", grade_setting(ours, paper_drop, how),
-                    kind="trained", source=ref.cite, paper=paper_drop, profile=profile,
-                    evidence=f"seed: {paper_value(CHAPTER, 'cifar_vgg_baseline_acc').value:g} -> {ref.value:g}; ours "
-                             f"over {len(drops)} seed(s); a drop depends on the model's width and training")
-    arms = trend_arms(single, sweep_frame(specs, results, "dac.first_last"),
-                      sweep_frame(specs, results, "dac.equal_flops"))
+    base_paper = paper_value(CHAPTER, "cifar_vgg_baseline_acc").value
+    drops = {layer: by_seed(single, lambda f, name=layer: (f["layer"] == name) & (f["rank"] == 1), "accuracy_drop")
+             for layer in ("conv2d_1", "conv2d_13")}
+    # the first layer's quote is a level the network falls to (18.6%, near chance): a setting's absolute number
+    ref = paper_value(CHAPTER, "conv2d_1_rank1_acc")
+    paper_drop = round(base_paper - ref.value, 2)
+    ours = sum(drops["conv2d_1"].values()) / len(drops["conv2d_1"]) if drops["conv2d_1"] else None
+    table.grade("conv2d_1 alone at rank 1: accuracy drop (pp)", grade_setting(ours, paper_drop, how),
+                kind="trained", source=ref.cite, paper=paper_drop, profile=profile,
+                evidence=f"the specification: {base_paper:g} -> {ref.value:g}; ours over "
+                         f"{plural(len(drops['conv2d_1']), 'random seed')}; the level a network falls to depends on "
+                         "its width and training")
+    # the last layer's quote is a bound: converting it costs "only" 0.7 pp
+    ref = paper_value(CHAPTER, "conv2d_13_rank1_acc")
+    paper_drop, margin = last_layer_bound()
+    table.grade(f"conv2d_13 alone at rank 1 drops at most {paper_drop:g} pp (bound)",
+                grade_bound(drops["conv2d_13"], paper_drop, "<=", margin=margin, paper=paper_drop),
+                kind="trained", source=ref.cite, paper=f"<= {paper_drop:g}", profile=profile,
+                evidence=f"the specification: {base_paper:g} -> {ref.value:g}; ours: the drop of each random seed's "
+                         f"model, in pp; margin {margin:g} pp, the paper's own budget for a conversion that keeps "
+                         "accuracy (at most 2 points)")
+    equal = sweep_frame(specs, results, "dac.equal_flops")
+    arms = trend_arms(single, sweep_frame(specs, results, "dac.first_last"), equal)
+    gap = flops_gap(equal)
     for key, (claim, what) in TRENDS.items():
         ref = paper_value(CHAPTER, key)
         treatment, control = arms[key]
-        table.grade(claim, grade_effect(treatment, control, direction=+1), kind="trained", source=ref.cite,
-                    paper=ref.value, profile=profile,
-                    evidence=f"{what}; paired by training seed (within a seed the comparison is fixed by the one "
+        if key == "beats_other_decompositions" and gap is not None:
+            what += (f" (fewer in {gap.fewer} of {gap.configurations} configurations, by {gap.mean_pp:.2f} pp of the "
+                     f"model's MACs on average, at most {gap.max_pp:.2f} pp)")
+        table.grade(claim, grade_effect(treatment, control, direction=+1, scope=DIRECTION), kind="trained",
+                    source=ref.cite, paper=ref.value, profile=profile,
+                    evidence=f"{what}; paired by random seed (within a seed the comparison is fixed by the one "
                              "trained model), effect in pp")
 
 
@@ -217,7 +256,7 @@ def _not_run(table: ClaimsTable) -> None:
 
 def ledger(profile: str = "best") -> ClaimsTable:
     """Every counted and trained claim of the chapter (the committed ``results/dac/claims.csv``)."""
-    table = ClaimsTable(CHAPTER)
+    table = ClaimsTable(CHAPTER, holm=True)  # each trained test's Holm-adjusted verdict beside the raw one
     _counted(table, counted_checks())
     runs = stored(profile)
     shown, specs, results = runs.profile, runs.specs, runs.results

@@ -19,7 +19,7 @@ import torch
 from IPython.display import Markdown
 from pandas.io.formats.style import Styler
 
-from effconv.claims import ClaimsTable
+from effconv.claims import VERDICTS, ClaimsTable
 from effconv.claims.style import set_display_options, styled_ledger
 from effconv.errors import EffconvError
 from effconv.studies.dac import claims, plots
@@ -68,7 +68,7 @@ def _threads(count: int) -> Iterator[None]:
 
 
 def _plan_numbers(page: Page) -> None:
-    """Each profile's baseline width, channels, epochs and seeds, said beside the seed's model."""
+    """Each profile's baseline width, channels, epochs and seeds, said beside the specification's model."""
     low, high = VGG_CHANNELS
     for name, cfg in VGG.items():
         page.number(f"vgg_{name}_width", f"{cfg['width']:g}")
@@ -79,12 +79,16 @@ def _plan_numbers(page: Page) -> None:
 
 def _claims_section(page: Page, ledger: ClaimsTable, rounds: pd.DataFrame, machine: str) -> None:
     """The ledger with this build's live timing rows, and the verdict counts the closing sentence cites."""
+    tested = ledger.frame()
+    tested = tested[tested["verdict_holm"] != ""]
+    page.number("n_tests", claims.plural(ledger.tests, "trained test"))  # before the live rows: those are no trained test
+    kept = int((tested["verdict_holm"] == tested["verdict"]).sum())
+    page.number("n_holm_kept", "all of them" if kept == len(tested) else f"{kept} of them")
     claims.live_claims(ledger, rounds)  # the timing rows: shown here, never committed
     table = ledger.frame()
     page.number("n_claims", str(len(table)))
-    for name, verdict in (("n_reproduced", "reproduced"), ("n_inconclusive", "inconclusive"),
-                          ("n_not_run", "not run")):
-        page.number(name, str(int((table["verdict"] == verdict).sum())))
+    counts = table["verdict"].value_counts()
+    page.number("verdict_tally", ", ".join(f"{counts[verdict]} {verdict}" for verdict in VERDICTS if verdict in counts))
     page.table("claims", styled_ledger(table))
     page.claims, page.machine = ledger, machine
 

@@ -19,13 +19,14 @@ BREAK_EVEN_WIDTHS = (16, 32, 64, 128, 256, 512)
 
 
 def _anatomy(page: Page) -> None:
-    """One conv and its DAC pair, part by part, and the pair's cost beside the formula."""
+    """One conv and its DAC pair, part by part (table and block diagram), and the pair's cost beside the formula."""
     table = decompose.anatomy_table(**ANATOMY)
     page.table("anatomy", styled(table, formats={"weights": "{:,}", "macs": "{:,}", "weights_vs_original": "{:.4f}",
                                                  "macs_vs_original": "{:.4f}"},
                                  names={"in": "in channels", "out": "out channels",
                                         "weights_vs_original": "weights / original",
                                         "macs_vs_original": "MACs / original"}))
+    page.figure("fig-dac-block", plots.plot_block(table, rank=ANATOMY["rank"], size=ANATOMY["size"]))
     page.number("anatomy_ratio", f"{table['macs_vs_original'].iloc[-1]:.4f}")
     rank, out, kernel = ANATOMY["rank"], ANATOMY["out_channels"], ANATOMY["kernel"]
     page.number("anatomy_formula", f"{rank / out + rank / kernel ** 2:.4f}")  # r/N + r/k^2, as the prose writes it

@@ -13,8 +13,8 @@ import torch
 from effconv.claims.style import styled
 from effconv.experiments import StoredRuns
 from effconv.models import create_model
-from effconv.studies.dac import checks, decompose, latency, plots, report
-from effconv.studies.dac.plan import MODEL, VGG
+from effconv.studies.dac import checks, claims, decompose, latency, plots, report
+from effconv.studies.dac.plan import MODEL, VGG, experiments
 from effconv.studies.dac.results import Baseline, baseline_summary, baseline_table, sweep_frame
 from effconv.studies.page import Page
 
@@ -23,10 +23,9 @@ LATENCY_RANKS = (1, 2, 4, 8)
 LATENCY_BATCH = 8
 # the ledger rows whose effect, pairs and verdict the prose cites, by the prefix of their numbers
 CITED_CLAIMS = {"baseline": "CIFAR-VGG baseline accuracy (%)", "flops53": "ImageNet VGG-16: FLOPs saved (%)",
-                "rank": "higher rank loses less accuracy (one layer at a time)",
-                "layer": "a later layer loses less than an early one",
-                "last": "last k layers lose less than first k at equal rank",
-                "versus": "DAC beats another decomposition at equal FLOPs (channel SVD)"}
+                "lastlayer": "conv2d_13 alone at rank 1 drops at most 0.7 pp (bound)",
+                "rank": claims.TRENDS["trend_rank"][0], "layer": claims.TRENDS["trend_layer"][0],
+                "last": claims.TRENDS["trend_last_k"][0], "versus": claims.TRENDS["beats_other_decompositions"][0]}
 
 
 def _cell_text(value, digits: int = 2) -> str:
@@ -40,6 +39,8 @@ def _cite_claims(page: Page, graded: pd.DataFrame, *names: str) -> None:
         row = graded.loc[CITED_CLAIMS[name]]
         page.number(f"{name}_ours", row["ours"] or "not run")
         page.number(f"{name}_n", row["n"] or "0")
+        page.number(f"{name}_seeds", claims.plural(int(row["n"] or 0), "random seed"))
+        page.number(f"{name}_interval", row["interval"] or "no interval")
         page.number(f"{name}_verdict", row["verdict"])
 
 
@@ -57,7 +58,13 @@ def _baselines(page: Page, runs: StoredRuns, baseline: Baseline, width: float) -
     page.number("width", f"{width:g}")
     page.number("baseline_acc", baseline.text())
     page.number("n_seeds", str(baseline.seeds))
-    page.number("n_planned", str(len(runs.specs)))
+    planned = {spec.seed for spec in experiments(used)}
+    page.number("n_planned", str(len(planned)))
+    shared = sum(r is not None for spec, r in zip(runs.specs, runs.results) if spec.seed not in planned)
+    read = (f"this chapter plans {claims.plural(len(planned), 'random seed')}"
+            + (f" and chapter 5 trains {shared} more of the same baseline" if shared else "")
+            + f"; every stored run is read ({baseline.seeds} in all)")
+    page.number("seeds_read", read)
     with torch.random.fork_rng(devices=[]):  # the trained model's shapes, seeded, the caller's RNG untouched
         torch.manual_seed(0)
         model = create_model(MODEL, width=width)
@@ -88,12 +95,19 @@ def _single_layer(page: Page, single: pd.DataFrame, baseline: Baseline) -> None:
                                                     "ours_drop_std_pp": "{:.2f}", "delta_drop_pp": "{:+.2f}"},
                                     na_rep="not run", names={"ours_drop_std_pp": "ours drop, sd (pp)",
                                                              "delta_drop_pp": "ours − paper drop (pp)"},
-                                    caption=f"The seed's two quoted cells beside ours ({used})"))
+                                    caption=f"The two cells the specification quotes, beside ours ({used})"))
 
 
 def _tally(table: pd.DataFrame, column: str, labels: tuple[str, ...]) -> tuple[int, ...]:
     counts = table[column].value_counts()
     return tuple(int(counts.get(label, 0)) for label in labels)
+
+
+def _outcomes(parts: dict[str, int], total: int, what: str) -> str:
+    """"A is better in 40 and B in 30 of 70 <what>", naming only the outcomes that occur (no "tie in 0")."""
+    said = [f"{name} in {count}" for name, count in parts.items() if count]
+    joined = said[0] if len(said) == 1 else ", ".join(said[:-1]) + f" and {said[-1]}"
+    return f"averaged over the stored models, {joined} of {total} {what}"
 
 
 def _first_last(page: Page, first_last: pd.DataFrame, baseline: Baseline, layers: pd.DataFrame) -> None:
@@ -107,8 +121,8 @@ def _first_last(page: Page, first_last: pd.DataFrame, baseline: Baseline, layers
         page.number("same_saving", "not run")
     else:
         last, first, tie = _tally(same, "winner", ("last", "first", "tie"))
-        page.number("same_saving", f"on the stored model(s) the last k are better in {last}, first k in {first}, "
-                                   f"tied in {tie} of {len(same)}")
+        page.number("same_saving", _outcomes({"the last k are better": last, "the first k": first, "a tie": tie},
+                                             len(same), "(rank, k) points"))
 
 
 def _pareto(page: Page, configs: pd.DataFrame, baseline: Baseline) -> None:
@@ -132,8 +146,12 @@ def _versus(page: Page, equal: pd.DataFrame, used: str) -> None:
         page.number("versus", "not run")
     else:
         dac_wins, svd_wins, tie = _tally(versus, "better", ("DAC", "channel SVD", "tie"))
-        page.number("versus", f"on the stored model(s) DAC is better in {dac_wins}, channel SVD in {svd_wins}, and "
-                              f"they tie in {tie} of {len(versus)} (configuration, rank) pairs")
+        page.number("versus", _outcomes({"DAC is better": dac_wins, "channel SVD": svd_wins, "a tie": tie},
+                                        len(versus), "(configuration, rank) pairs"))
+    gap = report.flops_gap(equal)
+    page.number("gap_fewer", "not run" if gap is None else f"{gap.fewer} of {gap.configurations}")
+    page.number("gap_mean", "not run" if gap is None else f"{gap.mean_pp:.2f}")
+    page.number("gap_max", "not run" if gap is None else f"{gap.max_pp:.2f}")
 
 
 def trained_section(page: Page, runs: StoredRuns, graded: pd.DataFrame) -> torch.nn.Module:
@@ -142,7 +160,11 @@ def trained_section(page: Page, runs: StoredRuns, graded: pd.DataFrame) -> torch
     width = VGG[used]["width"]
     baseline = baseline_summary(used, results)
     model, layers = _baselines(page, runs, baseline, width)
-    _cite_claims(page, graded, "baseline", "flops53")
+    _cite_claims(page, graded, "baseline", "flops53", "lastlayer")
+    bound, margin = claims.last_layer_bound()
+    page.number("lastlayer_bound", f"{bound:g}")
+    page.number("lastlayer_margin", f"{margin:g}")
+    page.number("lastlayer_edge", f"{bound + margin:g}")
     single = report.single_layer_means(sweep_frame(specs, results, "dac.single_layer"))
     _single_layer(page, single, baseline)
     _cite_claims(page, graded, "rank", "layer")

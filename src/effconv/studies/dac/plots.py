@@ -27,29 +27,28 @@ from effconv.studies.dac.report import single_layer_pivot
 
 
 def plot_single_layer(means: pd.DataFrame, baseline: Baseline) -> plt.Figure | None:
-    """Heat map of our accuracy drop per layer and rank, beside the seed's two published cells."""
+    """Heat map of our accuracy drop per layer and rank; the two cells the specification quotes are outlined
+    and carry its drop beside ours (one panel: the specification gives no other cell to draw)."""
     drops = single_layer_pivot(means, "accuracy_drop")
     if drops.empty:
         return None
     paper_base = paper_value(CHAPTER, "cifar_vgg_baseline_acc").value
-    seed = pd.DataFrame(np.nan, index=drops.index, columns=drops.columns)
+    labels = cell_labels(drops, ".1f")
+    quoted = []
     for layer, key in (("conv2d_1", "conv2d_1_rank1_acc"), ("conv2d_13", "conv2d_13_rank1_acc")):
-        if layer in seed.index:
-            seed.loc[layer, "rank 1"] = paper_base - paper_value(CHAPTER, key).value
-    top = max(float(np.nanmax(drops.to_numpy())), float(np.nanmax(seed.to_numpy())), 1.0)
-    fig, axes = plt.subplots(1, 2, figsize=(7.8, 4.8), gridspec_kw={"width_ratios": [1, 1.2]})
-    style = dict(vmin=0, vmax=top, cmap="rocket_r", fmt="", annot_kws={"size": 8}, linewidths=0.4, linecolor="white")
-    sns.heatmap(drops, ax=axes[0], cbar=False, annot=cell_labels(drops, ".1f"), **style)
-    sns.heatmap(seed, ax=axes[1], cbar=True, cbar_kws={"label": "accuracy drop (pp)"}, annot=cell_labels(seed, ".1f"),
-                **style)
-    axes[0].set_title(f"ours ({baseline.profile}, baseline {baseline.text()})", fontsize=9)
-    axes[1].set_title(f"seed (baseline {paper_base:g}%; only two cells quoted)", fontsize=9)
-    for ax in axes:
-        ax.set_xlabel("DAC rank")
-        ax.set_ylabel("")
-    axes[1].set_yticklabels([])
-    axes[1].tick_params(left=False)
-    fig.suptitle("Decomposing one layer at a time: accuracy drop", fontsize=10)
+        if layer in drops.index and "rank 1" in drops.columns:
+            row, col = drops.index.get_loc(layer), drops.columns.get_loc("rank 1")
+            labels[row, col] = f"{labels[row, col]}\n(spec. {paper_base - paper_value(CHAPTER, key).value:.1f})"
+            quoted.append((row, col))
+    fig, ax = plt.subplots(figsize=(6.4, 5.6))
+    sns.heatmap(drops, ax=ax, vmin=0, vmax=max(float(np.nanmax(drops.to_numpy())), 1.0), cmap="rocket_r",
+                annot=labels, fmt="", annot_kws={"size": 8}, linewidths=0.4, linecolor="white",
+                cbar_kws={"label": "accuracy drop (pp)"})
+    for row, col in quoted:  # the specification's two cells, outlined
+        ax.add_patch(plt.Rectangle((col, row), 1, 1, fill=False, edgecolor="tab:blue", lw=2.0))
+    ax.set(xlabel="DAC rank", ylabel="")
+    ax.set_title(f"Accuracy drop with one conv decomposed (baseline {baseline.text()});\n"
+                 f"outlined: the two cells the specification quotes (its baseline {paper_base:g}%)", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -204,6 +203,61 @@ def plot_latency(layers: pd.DataFrame, model: pd.DataFrame) -> plt.Figure:
     axes[0].legend(title="rank", fontsize=7, title_fontsize=8, frameon=False)
     axes[1].set_title("whole model, every conv at one rank", fontsize=9)
     fig.suptitle(f"Does time follow FLOPs? Measured on {layers['device'].iloc[0]}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# The block: one conv and its DAC pair
+# ---------------------------------------------------------------------------------------------
+
+def plot_block(anatomy: pd.DataFrame, rank: int, size: int) -> plt.Figure:
+    """One kxk conv (top) and the DAC pair that replaces it (bottom), drawn from ``decompose.anatomy_table``:
+    the real channel counts, kernels, groups, weights and MACs of each part, and the rank."""
+    parts = anatomy.set_index("part")
+    conv, dw, pw = parts.loc["original conv"], parts.loc["DAC depthwise"], parts.loc["DAC pointwise"]
+    fig, ax = plt.subplots(figsize=(7.6, 3.3))
+    ax.set(xlim=(0, 10), ylim=(0.3, 5.0))
+    ax.set_axis_off()
+
+    def tensor(x: float, y: float, channels: int) -> None:
+        ax.add_patch(plt.Rectangle((x - 0.45, y - 0.45), 0.9, 0.9, facecolor="#eeeeee", edgecolor="black", lw=0.8))
+        ax.text(x, y, f"{channels}\n× {size}×{size}", ha="center", va="center", fontsize=8)
+
+    def layer(x0: float, x1: float, y: float, title: str, detail: str, colour: str) -> None:
+        ax.add_patch(plt.Rectangle((x0, y - 0.5), x1 - x0, 1.0, facecolor=colour, edgecolor="black", lw=0.8))
+        ax.text((x0 + x1) / 2, y + 0.17, title, ha="center", va="center", fontsize=8.5, weight="bold")
+        ax.text((x0 + x1) / 2, y - 0.22, detail, ha="center", va="center", fontsize=7.5)
+
+    def arrow(x0: float, x1: float, y: float) -> None:
+        ax.annotate("", xy=(x1, y), xytext=(x0, y), arrowprops=dict(arrowstyle="->", lw=0.9))
+
+    def cost(part: pd.Series) -> str:
+        return f"{part['weights']:,} weights, {part['macs']:,} MACs"
+
+    top, bottom = 4.0, 1.5
+    tensor(0.6, top, int(conv["in"]))
+    arrow(1.05, 2.4, top)
+    layer(2.4, 7.6, top, f"{conv['kernel']} conv, {conv['in']} → {conv['out']}", cost(conv), "#c6dbef")
+    arrow(7.6, 8.95, top)
+    tensor(9.4, top, int(conv["out"]))
+    tensor(0.6, bottom, int(dw["in"]))
+    arrow(1.05, 1.5, bottom)
+    layer(1.5, 4.5, bottom, f"depthwise {dw['kernel']}, {dw['in']} → {dw['out']}",
+          f"{rank} filters per channel, groups {dw['groups']}\n{cost(dw)}", "#fdd0a2")
+    arrow(4.5, 4.75, bottom)
+    tensor(5.2, bottom, int(dw["out"]))
+    arrow(5.65, 5.9, bottom)
+    layer(5.9, 8.5, bottom, f"pointwise {pw['kernel']}, {pw['in']} → {pw['out']}", cost(pw), "#fdd0a2")
+    arrow(8.5, 8.95, bottom)
+    tensor(9.4, bottom, int(pw["out"]))
+    area = int(np.prod([int(k) for k in conv["kernel"].split("x")]))
+    ax.text(5.0, (top + bottom) / 2, f"SVD of each input channel's {conv['out']} × {area} slice, top {rank} kept: "
+            f"{parts.loc['DAC pair', 'macs_vs_original']:.3f} of the weights and MACs",
+            ha="center", va="center", fontsize=8.5, style="italic")
+    ax.text(5.0, top + 0.85, "a trained convolution", ha="center", fontsize=9)
+    ax.text(5.0, bottom - 0.95, "its DAC pair: nothing in between, the same output at full rank", ha="center",
+            fontsize=9)
     fig.tight_layout()
     return fig
 

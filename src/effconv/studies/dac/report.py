@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from effconv.errors import EffconvError
 from effconv.studies.dac import decompose as study
 from effconv.studies.dac.results import Baseline, layer_order, seed_mean
 from effconv.studies.paper import paper_value
@@ -49,7 +51,7 @@ def single_layer_pivot(means: pd.DataFrame, value: str = "accuracy", spread: boo
 
 
 def seed_cells(means: pd.DataFrame, baseline: Baseline) -> pd.DataFrame:
-    """The seed's two published cells (conv2d_1 and conv2d_13 at rank 1) beside ours, as accuracy and drop
+    """The specification's two published cells (conv2d_1 and conv2d_13 at rank 1) beside ours, as accuracy and drop
     (``ours_drop_std_pp``: the spread over seeds, NaN with one seed). The ledger grades them (``dac_claims``)."""
     rows = []
     paper_base = paper_value(CHAPTER, "cifar_vgg_baseline_acc").value
@@ -198,6 +200,30 @@ def equal_flops_table(frame: pd.DataFrame) -> pd.DataFrame:
     out["better"] = np.where(out["dac_minus_svd_pp"] > 0, "DAC",  # the sign: fixed given the trained model
                              np.where(out["dac_minus_svd_pp"] < 0, "channel SVD", "tie"))
     return out
+
+
+@dataclass(frozen=True)
+class FlopsGap:
+    """How much less channel SVD gets than DAC in the equal-FLOPs sweep: its rank is the largest whose MACs do not
+    exceed DAC's, so "equal" means "at most"; gaps in pp of the whole model's MACs."""
+
+    configurations: int   # (layer set, DAC rank) configurations compared
+    fewer: int            # of them, those where channel SVD gets strictly fewer MACs than DAC
+    mean_pp: float
+    max_pp: float
+
+
+def flops_gap(frame: pd.DataFrame) -> FlopsGap | None:
+    """The MACs DAC spends beyond channel SVD in each configuration of the stored equal-FLOPs sweep (None when
+    it is not stored). MACs are fixed by the configuration, so any one seed's rows give them."""
+    if frame.empty:
+        return None
+    macs = frame.pivot_table(index=["config", "dac_rank"], columns="method", values=["macs", "baseline_macs"],
+                             aggfunc="first")
+    gap = 100 * (macs[("macs", "dac")] - macs[("macs", "channel_svd")]) / macs[("baseline_macs", "dac")]
+    if (gap < 0).any():
+        raise EffconvError("a stored equal-FLOPs row gives channel SVD more MACs than DAC; re-run the sweep.")
+    return FlopsGap(len(gap), int((gap > 0).sum()), float(gap.mean()), float(gap.max()))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from effconv.experiments import StoredRuns, analysis, results_table
+from effconv.experiments import ResultStore, StoredRuns, analysis, results_table
 from effconv.studies.dac import plan
 
 ACCURACY_COLUMNS = ("accuracy", "baseline_accuracy", "accuracy_drop")
@@ -70,7 +70,7 @@ class Baseline:
         if self.accuracy is None:
             return "not run"
         spread = f" ± {self.std:.2f}" if self.std is not None else ""
-        return f"{self.accuracy:.2f}{spread}% ({self.seeds} seed{'s' if self.seeds != 1 else ''})"
+        return f"{self.accuracy:.2f}{spread}% ({self.seeds} random seed{'s' if self.seeds != 1 else ''})"
 
 
 def baseline_summary(profile: str, results: Sequence[dict | None]) -> Baseline:
@@ -113,6 +113,25 @@ def seed_mean(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     return out
 
 
+def stored_seeds(profile: str) -> list[int]:
+    """Every seed at which the planned baseline of ``profile`` is stored, in this chapter's plan or not.
+
+    Chapter 5 trains the same baseline spec at more seeds than this chapter plans; a stored file counts
+    only when its content is the planned spec at that seed (the store checks the key), so a run with any
+    other recipe, width or code version is never read as one of ours.
+    """
+    store = ResultStore.for_profile(profile)
+    named = {int(result["spec"]["seed"]) for _, result in store.results(plan.CHAPTER)
+             if result.get("spec", {}).get("name") == "vgg16-baseline" and result["spec"].get("profile") == profile}
+    return sorted(seed for seed in named if store.load(plan.baseline_spec(profile, seed)) is not None)
+
+
 def load_runs(profile: str = "best", *, run_missing: bool = False, log=print) -> StoredRuns:
-    """The baseline runs of ``profile`` (``best``: the best committed one), None where not run."""
-    return StoredRuns.load(plan.experiments, profile, run_missing=run_missing, log=log)
+    """The baseline runs of ``profile`` (``best``: the best committed one), None where not run: the plan's
+    seeds, then every other seed at which the same baseline spec is stored (``stored_seeds``), so that every
+    stored run of the planned arm is read, here and in chapter 5 alike."""
+    runs = StoredRuns.load(plan.experiments, profile, run_missing=run_missing, log=log)
+    planned = {spec.seed for spec in runs.specs}
+    store = ResultStore.for_profile(runs.profile)
+    extra = [plan.baseline_spec(runs.profile, seed) for seed in stored_seeds(runs.profile) if seed not in planned]
+    return StoredRuns(runs.profile, runs.specs + extra, runs.results + [store.load(spec) for spec in extra])

@@ -76,7 +76,8 @@ def plot_shuffle(example: pd.DataFrame) -> plt.Figure:
         ax.axvline(k * per_group - 0.5, color="grey", ls=":", lw=1)
     ax.text(-1.0, 1.0, "groups in", ha="right", va="center", fontsize=8)
     ax.text(-1.0, 0.0, "groups out", ha="right", va="center", fontsize=8)
-    ax.set(xlim=(-3.2, n - 0.4), ylim=(-0.35, 1.35), title=f"channel_shuffle: {len(letters)} groups of {per_group}")
+    ax.set(xlim=(-3.2, n - 0.4), ylim=(-0.35, 1.35),
+           title=f"The channel shuffle: {len(letters)} groups of {per_group} channels, interleaved")
     ax.axis("off")
     fig.tight_layout()
     return fig

@@ -10,15 +10,18 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from effconv.claims import round_half_away
+from effconv.claims.multiplicity import DECIDED
 from effconv.claims.style import styled, styled_ledger
 from effconv.errors import EffconvError
 from effconv.studies.page import Page
-from effconv.studies.shufflenet.claims import ledger, live_claims
+from effconv.studies.shufflenet.claims import alexnet_grade, ledger, live_claims
 from effconv.studies.shufflenet.counted import (add_errata, add_released, add_scaled, add_setting, add_shuffle,
                                                 add_table1, add_units, count_of, span)
 from effconv.studies.shufflenet.latency import SHUFFLE_COSTLY_PCT, latency_tables, plot_latency
-from effconv.studies.shufflenet.plan import CHAPTER
-from effconv.studies.shufflenet.report import curves, plot_curves, plot_table2, plot_table3, table2, table3, verdicts
+from effconv.studies.shufflenet.plan import CHAPTER, POWER
+from effconv.studies.shufflenet.report import (complete, curves, plot_curves, plot_table2, plot_table3, table2,
+                                               table3, verdicts, width_label)
 from effconv.studies.shufflenet.results import load_runs
 from effconv.studies.shufflenet.tables import alexnet_speedup
 
@@ -85,12 +88,16 @@ def add_alexnet(page: Page, alexnet: pd.DataFrame) -> None:
         "alexnet_mflops": "AlexNet (MFLOPs)", "shufflenet_mflops": "ShuffleNet (MFLOPs)",
         "speedup": "counted speedup (x)", "paper_theoretical": "paper, theoretical (x)",
         "paper_measured_arm": "paper, measured on ARM (x)"},
-        formats={"speedup": "{:.1f}", "paper_theoretical": "{:g}", "paper_measured_arm": "{:g}"}))
+        formats={"speedup": "{:.2f}", "paper_theoretical": "{:g}", "paper_measured_arm": "{:g}"}))
     page.table("alexnet_latency", styled(alexnet.drop(columns=["speedup_rounds"]), names={
         **_TIMING_NAMES, "flops_speedup": "counted speedup (x)", "measured_speedup": "measured speedup (x)"},
         formats={"mflops": "{:.2f}", "mflops_per_ms": "{:.1f}", "flops_speedup": "{:.2f}",
                  "measured_speedup": "{:.2f}"}))
     page.number("alex_flops_range", span(speed["speedup"], ".1f"))
+    grade = alexnet_grade(speed)  # the ledger's grade of the same median, so prose and claims table agree
+    page.number("alex_median", f"{grade.ours:.2f}")
+    page.number("alex_rounded", f"{round_half_away(grade.ours):.0f}")
+    page.number("alex_verdict", grade.verdict)
     first = alexnet[alexnet["device"] == alexnet["device"].iloc[0]].set_index("model")
     page.number("alex_measured_g3", f"{first.loc['ShuffleNet 0.5x g=3', 'measured_speedup']:.1f}")
     page.number("alex_device", alexnet["device"].iloc[0])
@@ -124,11 +131,22 @@ def add_trained(page: Page, profile: str, run_missing: bool) -> None:
                "paper_without_%": "paper, without shuffle (%)", "paper_gain_pp": "paper gain (pp)"}, caption=caption))
     page.figure("fig-shufflenet-table3", plot_table3(t3, used))
     found = verdicts(table, t3, used)
-    page.table("verdicts", styled(found.drop(columns=["source"]), formats={
-        "paper_pp": "{:+.2f}", "ours_pp": "{:+.2f}", "delta_pp": "{:+.2f}"}, caption=caption))
-    decided = found[found["verdict"] != "not run"]
+    page.table("verdicts", styled(found.drop(columns=["source", "planned"]), formats={
+        "paper_pp": "{:+.2f}", "ours_pp": "{:+.2f}", "p": "{:.3g}"}, caption=caption))
+    decided = found[complete(found)]
     page.number("verdicts_decided", f"{len(decided)} of {len(found)}")
     page.number("verdicts_summary", _tally(decided["verdict"]) or "none yet")
+    page.number("power_pairs", power_pairs(used))
+
+
+def power_pairs(profile: str) -> str:
+    """The pairs the power plans of ``profile`` fix, in words ("22 pairs at 0.25x and 6 at 0.5x")."""
+    plans = sorted(POWER.get(profile, {}).items())
+    if not plans:
+        return f"the {profile} profile plans no contrast by power"
+    parts = [f"{plan.pairs} {'pairs ' if i == 0 else ''}at {width_label(scale)}" for i, ((scale, _), plan)
+             in enumerate(plans)]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def add_claims(page: Page, profile: str, latency: Latency) -> None:
@@ -138,6 +156,26 @@ def add_claims(page: Page, profile: str, latency: Latency) -> None:
     page.table("claims", styled_ledger(frame))
     page.number("n_claims", str(len(frame)))
     page.number("claims_summary", _tally(frame["verdict"]))
+    page.number("n_tests", str(page.claims.tests))
+    page.number("holm_note", holm_note(frame))
+
+
+def holm_note(frame: pd.DataFrame) -> str:
+    """What the Holm step did to the trained tests' decided verdicts, in words (a ledger frame with
+    ``verdict_holm``)."""
+    tested = frame[frame["verdict_holm"] != ""]
+    decided = tested[tested["verdict"].isin(DECIDED)]
+    if decided.empty:
+        return "none of them decides its claim, so the adjustment changes no verdict"
+    kept, n = int((decided["verdict_holm"] == decided["verdict"]).sum()), len(decided)
+    if n == 1:
+        first = "one of them decides its claim at 95% on its own"
+        rest = "and keeps its verdict after the adjustment" if kept else "but not after the adjustment"
+    else:
+        first = f"{n} of them decide their claims at 95% on their own"
+        rest = ("and all keep their verdicts after the adjustment" if kept == n else
+                "but none does after the adjustment" if kept == 0 else f"and {kept} still do after the adjustment")
+    return f"{first}, {rest}"
 
 
 def _tally(verdict: pd.Series) -> str:

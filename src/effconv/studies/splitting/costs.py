@@ -20,7 +20,7 @@ from effconv.errors import EffconvError
 from effconv.models.mobilenet_v1 import MobileNetV1
 from effconv.models.xception import Xception
 from effconv.ops.octconv import OctConv2d, split_octave
-from effconv.ops.separable import DepthwiseSeparableConv, grouped_conv
+from effconv.ops.separable import DepthwiseSeparableConv, check_groups, grouped_conv
 from effconv.studies.paper import PaperValue, paper_value
 from effconv.studies.splitting.plan import CHAPTER
 
@@ -51,6 +51,51 @@ def separable_ratio_points(ns: Sequence[int] = (8, 16, 32, 64, 128, 256, 512, 10
             split = count_layer(on_meta(lambda: DepthwiseSeparableConv(in_channels, n, k, bias=False)), in_channels, size)
             rows.append({"N": n, "kernel": f"{k}x{k}", "counted": split.macs / dense.macs, "formula": 1 / n + 1 / k**2})
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class BlockShape:
+    """One layer of a real network, the shape the chapter's three designs are drawn and counted at."""
+
+    in_channels: int
+    out_channels: int
+    size: int        # the input map's side
+    kernel: int
+    groups: int      # for the grouped design (the separable design's depthwise groups are in_channels)
+
+
+def mobilenet_first_block(groups: int = 4) -> BlockShape:
+    """MobileNet v1's first depthwise-separable layer (read off our model, at 224x224 input): its channels,
+    map size and kernel. ``groups`` is the grouped design's choice (it must divide both channel counts)."""
+    model = on_meta(MobileNetV1)
+    layer = model.features[1]
+    size = count_flops(model, 224).by_layer.set_index("name").loc["features.0.0.conv", "output"][-1]
+    shape = BlockShape(layer.depthwise.in_channels, layer.pointwise.out_channels, int(size),
+                       layer.depthwise.kernel_size[0], groups)
+    check_groups(shape.in_channels, shape.out_channels, groups)
+    return shape
+
+
+def block_designs(shape: BlockShape) -> dict[str, nn.Module]:
+    """The three ways to map ``shape``'s inputs to its outputs, by reader name: a dense kxk conv, the
+    depthwise-separable pair (kxk depthwise, then 1x1 pointwise) and a grouped kxk conv (no bias, no BN)."""
+    c, n, k = shape.in_channels, shape.out_channels, shape.kernel
+    return {
+        f"dense {k}x{k} conv": on_meta(lambda: nn.Conv2d(c, n, k, padding=k // 2, bias=False)),
+        "depthwise-separable pair": on_meta(lambda: DepthwiseSeparableConv(c, n, k, bias=False)),
+        f"grouped {k}x{k} conv, g = {shape.groups}": on_meta(lambda: grouped_conv(c, n, k, shape.groups)),
+    }
+
+
+def block_costs(shape: BlockShape) -> pd.DataFrame:
+    """Weights and multiply-adds of each of ``block_designs(shape)``, counted, with their ratio to the dense conv."""
+    rows = []
+    for name, block in block_designs(shape).items():
+        got = count_layer(block, shape.in_channels, shape.size)
+        rows.append({"design": name, "params": got.params, "macs": got.macs})
+    table = pd.DataFrame(rows)
+    table["macs_ratio"] = table["macs"] / table["macs"].iloc[0]
+    return table
 
 
 # ---------------------------------------------------------------------------------------------

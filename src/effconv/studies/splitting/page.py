@@ -41,6 +41,7 @@ def load(profile: str = "best", *, run_missing: bool = False, latency_repeats: i
     claims = ledger(profile)
     verdict = claims.frame().set_index("claim")["verdict"]
     counts = costs.reference_counts()
+    _blocks(page)
     _formulas(page)
     _separable(page)
     _xception(page, counts, verdict)
@@ -61,6 +62,21 @@ def numbers(profile: str = "best") -> dict[str, str]:
     for fig in page.figures.values():
         plt.close(fig)  # only the numbers are wanted; an open figure would pile up in the caller
     return dict(page.numbers)
+
+
+def _blocks(page: Page) -> None:
+    """The three designs at MobileNet's first separable layer: the diagram and the numbers its prose cites."""
+    shape = costs.mobilenet_first_block()
+    table = costs.block_costs(shape).set_index("design")
+    page.figure("fig-split-blocks", plots.plot_conv_blocks(costs.block_designs(shape), table.reset_index(), shape.size))
+    page.number("block_in", str(shape.in_channels))
+    page.number("block_out", str(shape.out_channels))
+    page.number("block_size", f"{shape.size}x{shape.size}")
+    page.number("block_groups", str(shape.groups))
+    page.number("block_dense_mmacs", f"{table['macs'].iloc[0] / 1e6:.1f}")
+    page.number("block_sep_mmacs", f"{table['macs'].iloc[1] / 1e6:.1f}")
+    page.number("block_sep_ratio", f"{table['macs_ratio'].iloc[1]:.3f}")
+    page.number("block_grouped_ratio", f"{table['macs_ratio'].iloc[2]:.3f}")
 
 
 def _formulas(page: Page) -> None:
@@ -188,4 +204,6 @@ def _claims(page: Page, claims: ClaimsTable, latency: pd.DataFrame) -> None:
     page.table("claims", styled_ledger(table))
     page.number("n_claims", str(len(table)))
     page.number("n_live", str(int((table["kind"] == "live").sum())))
+    tests = claims.tests   # the m of the Holm adjustment: trained rows decided by a t test
+    page.number("trained_tests", "no trained test" if tests == 0 else f"{tests} trained test{'s' if tests > 1 else ''}")
     page.number("verdict_counts", ", ".join(f"{n} {v}" for v, n in table["verdict"].value_counts().items()))

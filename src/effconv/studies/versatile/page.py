@@ -14,6 +14,7 @@ from effconv.claims import ClaimsTable
 from effconv.claims.style import styled, styled_ledger
 from effconv.experiments import StoredRuns
 from effconv.studies.page import Page
+from effconv.studies.paper import paper_value
 from effconv.studies.versatile import checks, costs, plots, report
 from effconv.studies.versatile import results as stored
 from effconv.studies.versatile.claims import ledger, live_claims
@@ -39,7 +40,7 @@ def load(profile: str = "best", *, run_missing: bool = False, latency_repeats: i
     claims = live_claims(ledger(runs.profile))
     verdict = claims.frame().set_index("claim")["verdict"]
     _setting(page, runs)
-    optimum = add_method(page, verdict, latency_repeats=latency_repeats)
+    optimum = add_method(page, verdict, width=_width(runs), latency_repeats=latency_repeats)
     _cifar(page, runs)
     _masks(page, runs, optimum)
     _claims(page, claims)
@@ -75,7 +76,9 @@ def _cifar(page: Page, runs: StoredRuns) -> None:
         caption=f"CIFAR-10 VGG-16, width {_width(runs):g}, {specs[0].recipe.epochs} epochs (profile {profile})"))
     page.figure("fig-versatile-cifar", plots.plot_cifar(table, stored.accuracy_curves(specs, results), profile))
     page.figure("fig-versatile-cost", plots.plot_accuracy_cost(table, profile))
-    page.number("cost_not_run", ", ".join(plots.not_run_variants(table)) or "none")
+    missing = plots.not_run_variants(table)
+    page.number("cost_not_run", f"Not run yet, so not drawn: {', '.join(missing)}." if missing else
+                "Every variant has stored runs, so all are drawn.")
     by_variant = table.set_index("variant")
     page.number("cifar_v1_params", f"{by_variant.loc['versatile v1', 'params_ratio']:.3f}")
     page.number("cifar_v2_params", f"{by_variant.loc['versatile v2', 'params_ratio']:.3f}")
@@ -84,6 +87,9 @@ def _cifar(page: Page, runs: StoredRuns) -> None:
     page.number("cifar_masks_executed", " and ".join(f"{by_variant.loc[v, 'executed_ratio']:.3f}"
                                                      for v in ("learned masks (a)", "learned masks (b)")))
 
+    # the paper's ImageNet gap beside ours: shown, not graded (the setting differs)
+    loss = paper_value(CHAPTER, "imagenet_vgg16_top1").value - paper_value(CHAPTER, "imagenet_vgg16_v2_top1").value
+    page.number("paper_v2_gap", f"{loss:.1f}")
     every = stored.run_table(specs, results)
     for name, a, b in COMPARISONS:
         page.number(name, report.comparison_sentence(every, a, b, profile))
@@ -120,11 +126,21 @@ def _masks(page: Page, runs: StoredRuns, optimum: dict[str, float]) -> None:
 
 
 def _masks_changed(final: pd.DataFrame) -> str:
-    """Each stored learned-mask run's share of entries changed from the concentric start, or "not run yet"."""
+    """Each stored learned-mask run's share of entries changed from the concentric start, labelled by variant
+    and random seed, or "not run yet"."""
     done = final[final["status"] == "stored"]
     if done.empty:
         return "not run yet"
-    return ", ".join(f"{row.variant} {row.changed_from_init:.4f}" for row in done.itertuples())
+    parts = []
+    for variant, runs in done.groupby("variant", sort=False):
+        shares = [f"{share:.4f}" for share in runs["changed_from_init"]]  # as the table prints them
+        seeds = [str(seed) for seed in runs["seed"]]
+        parts.append(f"{variant}: {_and(shares)} (random seed{'s' if len(seeds) > 1 else ''} {_and(seeds)})")
+    return "; ".join(parts)
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" and {items[-1]}"
 
 
 def _claims(page: Page, claims: ClaimsTable) -> None:
@@ -132,5 +148,10 @@ def _claims(page: Page, claims: ClaimsTable) -> None:
     table = claims.frame()
     page.claims = claims
     page.number("n_claims", str(len(table)))
+    # the chapter's Holm family: how many trained tests, and which raw verdicts do not survive the adjustment
+    page.number("n_tests", str(claims.tests))
+    weakened = table[(table["verdict_holm"] != "") & (table["verdict_holm"] != table["verdict"])]
+    page.number("holm_changed", "none of them" if weakened.empty else
+                f"{len(weakened)} of them ({_and([f'“{c}”' for c in weakened['claim']])})")
     page.number("verdict_counts", ", ".join(f"{n} {v}" for v, n in table["verdict"].value_counts().items()))
     page.table("claims", styled_ledger(table))

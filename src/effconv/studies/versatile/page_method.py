@@ -10,12 +10,15 @@ from __future__ import annotations
 import pandas as pd
 
 from effconv.claims.style import styled
+from effconv.models import create_model
+from effconv.ops.versatile import VersatileConv2d
 from effconv.studies.page import Page
 from effconv.studies.paper import paper_value
 from effconv.studies.versatile import checks, costs, plots
 from effconv.studies.versatile.plan import CHAPTER
 
 MASK_SIZES = (3, 5, 7)  # the primaries the mask figure draws
+VGG_LAYER = 6  # the VGG-16 conv the block diagram draws (counted from 1): a c -> c layer in the middle
 SPATIAL_DIFFS = ["max |crop - mask form|", "max |crop - dense conv|"]
 ORTHO_DIFFS = ["max |autograd - closed form|", "max |layer (STE) - closed form|"]
 SPATIAL_CLAIM = "secondary filter i = centre crop"  # how the crop-form claim of the ledger starts
@@ -26,9 +29,11 @@ V1, V2, FIT = "Versatile-v1 ResNet-50", "Versatile-v2 ResNet-50", "Versatile-v2 
 R50_COUNTS = ("ResNet-50 parameters (M)", "ResNet-50 GFLOPs", "Versatile-v1 ResNet-50 GFLOPs")
 
 
-def add_method(page: Page, verdict: pd.Series, *, latency_repeats: int = 9) -> dict[str, float]:
-    """Add the Method sections to ``page``; ``verdict`` is the ledger's verdict by claim. Returns the
-    orthogonal loss's optimum (``checks.ortho_minimum``), which the mask-curve figure marks."""
+def add_method(page: Page, verdict: pd.Series, *, width: float, latency_repeats: int = 9) -> dict[str, float]:
+    """Add the Method sections to ``page``; ``verdict`` is the ledger's verdict by claim, ``width`` the CIFAR
+    VGG-16's width in the runs shown. Returns the orthogonal loss's optimum (``checks.ortho_minimum``), which
+    the mask-curve figure marks."""
+    page.figure("fig-versatile-block", plots.plot_versatile_block(block_layers(width)))
     page.figure("fig-versatile-masks", plots.plot_concentric_masks(MASK_SIZES))
     _definitions(page, verdict)
     _layer_costs(page)
@@ -36,6 +41,19 @@ def add_method(page: Page, verdict: pd.Series, *, latency_repeats: int = 9) -> d
     optimum = _orthogonal_loss(page)
     _imagenet(page, verdict)
     return optimum
+
+
+def block_layers(width: float) -> list[tuple[str, VersatileConv2d]]:
+    """The two real layers the block diagram draws: the first layer of Versatile-v1 ResNet-50 (a 7x7 primary:
+    four secondary filters) and a 3x3 layer of the chapter's CIFAR-10 VGG-16 v1 at ``width``."""
+    stem = costs.build_imagenet_model("Versatile-v1 ResNet-50").conv1
+    convs = [m for m in create_model("vgg16_cifar", width=width, conv="versatile_v1").modules()
+             if isinstance(m, VersatileConv2d)]
+    vgg = convs[VGG_LAYER - 1]
+    return [(f"Versatile-v1 ResNet-50, first layer: {stem.in_channels} → {stem.out_channels} channels, "
+             f"{stem.kernel_size}×{stem.kernel_size}, stride {stem.stride}", stem),
+            (f"CIFAR-10 VGG-16 v1 at width {width:g}, layer {VGG_LAYER} of {len(convs)}: {vgg.in_channels} → "
+             f"{vgg.out_channels} channels, {vgg.kernel_size}×{vgg.kernel_size}", vgg)]
 
 
 def _definitions(page: Page, verdict: pd.Series) -> None:
@@ -149,6 +167,14 @@ def _imagenet(page: Page, verdict: pd.Series) -> None:
     page.number("mem_side", "above" if offsets["delta_MB"].min() > 0 else "around")
     page.number("mem_ratio_gap", f"{100 * costs.memory_ratio_gap(offsets):.1f}")
 
-    page.number("v_r50_counts", ", ".join(verdict[c] for c in R50_COUNTS))
+    page.number("v_r50_counts", _verdict_list(verdict[list(R50_COUNTS)].tolist()))
     page.number("v_v2_gflops", verdict["Versatile-v2 ResNet-50 GFLOPs"])
     page.number("v_v2_params", verdict["Versatile-v2 ResNet-50 parameters (M)"])
+
+
+def _verdict_list(verdicts: list[str]) -> str:
+    """Several verdicts as prose: "all three reproduced" when they agree, else each in order."""
+    if len(set(verdicts)) == 1:
+        words = {2: "both", 3: "all three"}
+        return f"{words.get(len(verdicts), f'all {len(verdicts)}')} {verdicts[0]}"
+    return ", ".join(verdicts[:-1]) + f" and {verdicts[-1]} respectively"

@@ -4,34 +4,65 @@ statistics over training and the CIFAR-10 accuracy curves.
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from matplotlib.patches import FancyArrowPatch, Polygon, Rectangle
 from matplotlib.ticker import NullFormatter
 
-from effconv.ops.versatile import concentric_masks, num_secondary
+from effconv.errors import EffconvError
+from effconv.ops.versatile import VersatileConv2d, concentric_masks, num_secondary
 from effconv.studies.versatile.results import MASKED, VARIANTS
 
 # (column of the CIFAR table, axis label): the two costs the paper trades accuracy against
 COSTS = (("params_M", "parameters (M, counted)"), ("MFLOPs", "multiply-adds (M, paper convention)"))
 
 
+MARKERS = ("o", "s", "^", "D", "v", "P")  # one per variant: points that share a cost stay apart by shape too
+DODGE = 1.06   # points on about one cost are drawn this factor apart on the log axis (the caption says so)
+NEAR = 1.05    # costs within this factor of their neighbour count as one
+
+
+def dodged(costs: Sequence[float]) -> list[float]:
+    """Where to draw each of ``costs`` on a log axis: costs within ``NEAR`` of a neighbour form one group,
+    spread in cost order ``DODGE`` apart around the group's geometric mean, so that their points and error
+    bars do not cover one another; a cost with no near neighbour stays where it is."""
+    order = sorted(range(len(costs)), key=lambda k: costs[k])
+    groups: list[list[int]] = []
+    for k in order:
+        if groups and costs[k] / costs[groups[-1][-1]] < NEAR:
+            groups[-1].append(k)
+        else:
+            groups.append([k])
+    out = [0.0] * len(costs)
+    for group in groups:
+        centre = math.prod(costs[k] for k in group) ** (1 / len(group))
+        for rank, k in enumerate(group):
+            out[k] = centre * DODGE ** (rank - (len(group) - 1) / 2) if len(group) > 1 else costs[k]
+    return out
+
+
 def plot_accuracy_cost(table: pd.DataFrame, profile: str) -> plt.Figure:
-    """Test accuracy (mean over stored seeds; bar: ±1 sd where several) against parameters and against
-    multiply-adds, log x axes, each point labelled with its variant. ``table`` is
-    ``versatile_report.cifar_table``; variants without a stored run are left out (see ``not_run_variants``)."""
-    fig, axes = plt.subplots(1, len(COSTS), figsize=(7.5, 3.8), sharey=True)
-    stored = table[table["test_acc_%"].notna()] if len(table) else table
+    """Test accuracy (mean over stored random seeds; bar: ±1 sd where several) against parameters and against
+    multiply-adds, log x axes. Each variant has its own colour and marker, named in one legend below the panels
+    (labels beside the points would print over each other where variants share a cost); variants that share
+    about one cost are spread apart (``dodged``). ``table`` is ``report.cifar_table``; variants without a stored run
+    are left out (see ``not_run_variants``)."""
+    fig, axes = plt.subplots(1, len(COSTS), figsize=(7.5, 4.2), sharey=True)
+    stored = table[table["test_acc_%"].notna()].reset_index(drop=True) if len(table) else table
     palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    colours = {v: palette[i % len(palette)] for i, v in enumerate(table["variant"])} if len(table) else {}
+    style = {v: (palette[i % len(palette)], MARKERS[i % len(MARKERS)])
+             for i, v in enumerate(table["variant"])} if len(table) else {}
     for ax, (column, label) in zip(axes, COSTS):
-        for _, row in stored.iterrows():
-            x, y, sd = row[column], row["test_acc_%"], row["std_%"]
-            ax.errorbar([x], [y], yerr=[0.0 if pd.isna(sd) else sd], marker="o", ms=6, color=colours[row["variant"]],
-                        capsize=3)
-            ax.annotate(row["variant"], (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        xs = dodged([float(x) for x in stored[column]])
+        for x, (_, row) in zip(xs, stored.iterrows()):
+            colour, marker = style[row["variant"]]
+            sd = 0.0 if pd.isna(row["std_%"]) else row["std_%"]
+            ax.errorbar([x], [row["test_acc_%"]], yerr=[sd], marker=marker, ms=6, color=colour, capsize=3,
+                        linestyle="none", label=row["variant"])
         ax.set_xscale("log")
         # ticks at the drawn costs: a log axis this short would otherwise print crowded 10^x labels
         ticks = []
@@ -47,8 +78,11 @@ def plot_accuracy_cost(table: pd.DataFrame, profile: str) -> plt.Figure:
             ax.text(0.5, 0.5, f"not run yet\n(profile {profile})", ha="center", va="center", transform=ax.transAxes,
                     fontsize=10, color="grey")
     axes[0].set_ylabel("CIFAR-10 test accuracy (%)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
     fig.suptitle(f"Accuracy against cost, CIFAR-10 VGG-16 variants (profile {profile})", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.12 if handles else 0, 1, 1))
     return fig
 
 
@@ -77,6 +111,75 @@ def plot_concentric_masks(sizes: Sequence[int] = (3, 5, 7)) -> plt.Figure:
             ax.tick_params(which="minor", length=0)
             ax.set_title(f"d={d}, i={i + 1}: {d - 2 * i}x{d - 2 * i}", fontsize=8)
     fig.suptitle("Concentric masks: secondary i keeps the centre (d - 2(i-1)) x (d - 2(i-1)) window", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+RING_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52")  # secondary i = 1..4 (a 7x7 primary has 4)
+FILTER_SIDE = 1.6   # drawn side of every d x d face, whatever d: the cells shrink instead
+
+
+def _filter(ax, x: float, y: float, d: int, keep: int | None, colour: str, depth: float = 0.45) -> None:
+    """A d x d x c filter drawn as an oblique box whose front face is the d x d grid; ``keep``: the side of the
+    centre window that is kept (None: all of it), the rest drawn as empty cells."""
+    cell = FILTER_SIDE / d
+    lo = 0 if keep is None else (d - keep) // 2
+    for p in range(d):
+        for q in range(d):
+            kept = keep is None or (lo <= p < lo + keep and lo <= q < lo + keep)
+            ax.add_patch(Rectangle((x + q * cell, y + (d - 1 - p) * cell), cell, cell, facecolor=colour if kept
+                                   else "white", edgecolor="black", linewidth=0.4, alpha=0.9 if kept else 1.0))
+    top = [(x, y + FILTER_SIDE), (x + depth, y + FILTER_SIDE + depth), (x + FILTER_SIDE + depth, y + FILTER_SIDE + depth),
+           (x + FILTER_SIDE, y + FILTER_SIDE)]
+    side = [(x + FILTER_SIDE, y), (x + FILTER_SIDE + depth, y + depth), (x + FILTER_SIDE + depth, y + FILTER_SIDE + depth),
+            (x + FILTER_SIDE, y + FILTER_SIDE)]
+    for face in (top, side):
+        ax.add_patch(Polygon(face, closed=True, facecolor="#e8e8e8", edgecolor="black", linewidth=0.6))
+
+
+def _block_row(ax, title: str, layer: VersatileConv2d) -> None:
+    """One versatile layer: its primary filter, the secondary filters cut from it, the output channels they fill."""
+    d, c, s = layer.kernel_size, layer.c_hat, layer.s
+    _filter(ax, 0.0, 0.0, d, None, "#8c8c8c")
+    ax.text(0.8, -0.35, f"primary\n{d}×{d}×{c}", ha="center", va="top", fontsize=8)
+    ax.text(0.8, 2.35, f"{layer.primaries} primaries stored", ha="center", va="bottom", fontsize=8)
+    start, first = 0, 3.0
+    for k, (i, _, used) in enumerate(layer.blocks):
+        x, side = first + 2.45 * k, d - 2 * i
+        _filter(ax, x, 0.0, d, side, RING_COLOURS[i % len(RING_COLOURS)])
+        ax.text(x + 0.8, -0.35, f"secondary {i + 1}\n{side}×{side}×{c}", ha="center", va="top", fontsize=8)
+        ax.text(x + 0.8, 2.35, f"channels {start}–{start + used - 1}", ha="center", va="bottom", fontsize=8)
+        start += used
+    ax.add_patch(FancyArrowPatch((2.15, 0.8), (first - 0.1, 0.8), arrowstyle="-|>", mutation_scale=10, lw=0.8))
+    ax.text((2.15 + first) / 2, 0.95, "masks", ha="center", va="bottom", fontsize=7)
+    # the output: one block of channels per secondary filter, stacked as the layer concatenates them
+    x0, bottom, height = first + 2.45 * len(layer.blocks) + 0.3, -0.3, 2.6
+    ax.add_patch(FancyArrowPatch((x0 - 0.75, 0.8), (x0 - 0.05, 0.8), arrowstyle="-|>", mutation_scale=10, lw=0.8))
+    top = bottom + height
+    for i, _, used in layer.blocks:
+        h = height * used / layer.out_channels
+        ax.add_patch(Rectangle((x0, top - h), 0.4, h, facecolor=RING_COLOURS[i % len(RING_COLOURS)],
+                               edgecolor="black", linewidth=0.5))
+        top -= h
+    ax.text(x0 + 0.2, bottom - 0.1, f"{layer.out_channels}\noutputs", ha="center", va="top", fontsize=8)
+    ax.set_title(title, fontsize=9, loc="left")
+    ax.set_xlim(-0.3, x0 + 0.9)
+    ax.set_ylim(-1.3, 2.8)
+    ax.set_aspect("equal")
+    ax.axis("off")
+
+
+def plot_versatile_block(layers: Sequence[tuple[str, VersatileConv2d]]) -> plt.Figure:
+    """One row per (title, layer): the layer's primary filter (d x d x c, and how many are stored), the
+    ``s`` secondary filters its concentric masks cut from it (grey: kept entries) and the output channels
+    each fills, drawn from the layer's real shapes (``VersatileConv2d.blocks``)."""
+    if not layers:
+        raise EffconvError("plot_versatile_block needs at least one (title, layer) pair to draw.")
+    widest = max(layer.s for _, layer in layers)
+    fig, axes = plt.subplots(len(layers), 1, figsize=(7.5, 2.3 * len(layers)), squeeze=False)
+    for ax, (title, layer) in zip(axes[:, 0], layers):
+        _block_row(ax, title, layer)
+        ax.set_xlim(-0.3, 3.0 + 2.45 * widest + 1.2)
     fig.tight_layout()
     return fig
 

@@ -93,8 +93,8 @@ def comparison_sentence(runs: pd.DataFrame, a: str, b: str, profile: str) -> str
         return (f"not run yet ({' and '.join(missing)}: no stored {profile} run)" if missing
                 else f"not run yet (no seed stored for both {a} and {b}, profile {profile})")
     interval = f", 95% interval {grade.interval}" if grade.interval else ""
-    return (f"{a} - {b} = {grade.ours:+.2f} points, mean over {grade.n} paired seed(s){interval} "
-            f"(profile {profile})")
+    pairs = f"{grade.n} paired random seed{'s' if grade.n > 1 else ''}"
+    return f"{a} - {b} = {grade.ours:+.2f} points, mean over {pairs}{interval} (profile {profile})"
 
 
 def epoch_time_sentence(runs: pd.DataFrame, profile: str) -> str:

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from acnet_fakes import comparison, fake_result, pruning_curve
 
-from effconv.claims import COLUMNS, VERDICTS, ClaimsTable
+from effconv.claims import COLUMNS, HOLM_COLUMNS, VERDICTS, ClaimsTable
 from effconv.errors import EffconvError
 from effconv.studies.acnet import claims as claims_lib
 from effconv.studies.acnet import plan as runs
@@ -17,7 +17,13 @@ pytestmark = pytest.mark.usefixtures("single_thread")
 
 BASE = [[0.5, 0.7, 0.5], [0.7, 1.0, 0.7], [0.5, 0.7, 0.5]]
 ACNET = [[0.2, 0.9, 0.2], [0.9, 1.0, 0.9], [0.2, 0.9, 0.2]]
-BORDER = [[0.5, 0.6, 0.65], [0.6, 0.9, 0.65], [0.65, 0.65, 1.0]]
+OFF_CENTRE = [[0.97, 0.98, 0.99], [0.98, 1.0, 1.02], [1.0, 1.01, 1.03]]   # a base map that peaks bottom-right
+
+
+def border_map(gain: float) -> list[list[float]]:
+    """The border variant's trained map: ACNET's pattern moved to the bottom row and right column, the border
+    at 0.75 + ``gain`` (0.1: a border contrast a little below ACNET's skeleton contrast)."""
+    return [[1.0 if i == j == 2 else (0.75 + gain if i == 2 or j == 2 else 0.2) for j in range(3)] for i in range(3)]
 
 
 def blocks_stub(failing: int = 0) -> pd.DataFrame:
@@ -46,9 +52,10 @@ def row(frame: pd.DataFrame, fragment: str) -> pd.Series:
 
 
 def paper_like(seeds=(0, 1, 2), *, ablation_sign: float = 1.0, border_gain: float = 0.1,
-               flip_gap: float = 0.001) -> claims_lib.ChapterRuns:
+               flip_gap: float = 0.001, corner_drop: float = 0.4, base_map=BASE) -> claims_lib.ChapterRuns:
     """Stored runs in which every published effect holds clearly on every seed (``ablation_sign`` -1 flips
-    the ablation: the full ACB then loses to each reduced block)."""
+    the ablation: the full ACB then loses to each reduced block; ``corner_drop``: how fast the fused ACNet
+    loses accuracy as its corners are pruned, 0.4 keeps 68.4% at 44% sparsity)."""
     accs, extra = {}, {}
     for s in seeds:
         jitter = 0.0005 * s
@@ -61,10 +68,10 @@ def paper_like(seeds=(0, 1, 2), *, ablation_sign: float = 1.0, border_gain: floa
             extra[("cifar_quick", variant, s)] = {"rotation": {
                 "original": acc + jitter, "rot90_ccw": 0.30 + jitter + (0.005 if hor else 0),
                 "rot180": (0.38 if hor else 0.35) + jitter, "flip_ud": (0.38 if hor else 0.35) + flip_gap + jitter}}
-        border = [[v + (border_gain if (i == 2 or j == 2) else 0) for j, v in enumerate(r)] for i, r in enumerate(BASE)]
+        border = border_map(border_gain)
         for variant, acc, matrix, curve in (
-                ("base", 0.85, BASE, pruning_curve(0.85, 0.3 + jitter, 2.0)),
-                ("acnet", 0.86, ACNET, pruning_curve(0.86, 0.4, 5.0 + 10 * jitter)),
+                ("base", 0.85, base_map, pruning_curve(0.85, 0.3 + jitter, 2.0)),
+                ("acnet", 0.86, ACNET, pruning_curve(0.86, corner_drop + jitter, 5.0 + 10 * jitter)),
                 ("border", 0.852, border, pruning_curve(0.855, 0.2, 3.0, regions=(
                     "corners", "skeleton", "global", "border", "top_left"), extra={"border": 3.0 + jitter, "top_left": 2.5}))):
             accs[("resnet20", variant, s)] = acc + jitter
@@ -74,7 +81,7 @@ def paper_like(seeds=(0, 1, 2), *, ablation_sign: float = 1.0, border_gain: floa
 
 def test_no_runs_grade_not_run_and_nothing_is_reproduced_from_an_empty_set():
     frame = build(chapter_runs())
-    assert list(frame.reset_index().columns) == COLUMNS and frame.index.is_unique
+    assert list(frame.reset_index().columns) == COLUMNS + HOLM_COLUMNS and frame.index.is_unique
     trained = frame[frame["kind"] == "trained"]
     assert len(trained) > 25 and set(trained["verdict"]) == {"not run"}
     counted = frame[frame["kind"] == "counted"]
@@ -102,7 +109,9 @@ def test_three_seeds_where_the_paper_holds():
                      "square + hor beats", "horizontal-only − base, 180°", "horizontal-only − base, up-down",
                      "larger at 180° than at 90°", "base: pruning corners", "ACB: pruning corners",
                      "gap is larger in ACNet", "corners still gives the best", "no better than pruning the top-left",
-                     "less accurate than the normal ACNet", "border ACB strengthens"):
+                     "less accurate than the normal ACNet", "border ACB strengthens its border less",
+                     "border ACB: training strengthens the border", "training strengthens the skeleton",
+                     "base model: the centre is the largest", "stays above 60%"):
         assert row(frame, fragment)["verdict"] == "reproduced", fragment
     assert row(frame, "CIFAR-10 Cifar-quick: ACNet gain")["n"] == "3"
     assert row(frame, "CIFAR-10 Cifar-quick: ACNet gain")["source"].startswith("repo:")
@@ -121,7 +130,7 @@ def test_absolute_accuracies_of_our_setting_are_not_comparable():
     planned = runs.POWER["cpu"]["resnet20"].pairs
     gain = row(build(paper_like(seeds=tuple(range(planned)))), "ResNet-20 at width 1 stands in for ResNet-56): ACNet gain")
     assert gain["verdict"] == "reproduced" and gain["n"] == str(planned)
-    for fragment in ("border variant accuracy", "almost all corners pruned", "destroys the model by 13%"):
+    for fragment in ("border variant accuracy", "destroys the model by 13%"):
         assert row(frame, fragment)["verdict"] == "not comparable", fragment
 
 
@@ -143,26 +152,91 @@ def test_rotation_and_flip_agree_only_within_the_margin():
     assert one["n"] == "5" and one["verdict"] == "reproduced"
 
 
-def test_border_gains_both_negative_is_not_partly():
-    frame = build(paper_like(border_gain=-0.1))
-    assert row(frame, "border ACB strengthens")["verdict"] == "not reproduced"
+def test_border_contrasts_can_fail_either_way():
+    # a border stronger than the ACNet's skeleton: the paper's "less than the skeleton" is contradicted
+    frame = build(paper_like(border_gain=0.24))
+    assert row(frame, "border ACB strengthens its border less")["verdict"] == "not reproduced"
+    assert row(frame, "border ACB: training strengthens the border")["verdict"] == "reproduced"
+    # a border weaker than the top-left square after training: training weakened what the block added
+    frame = build(paper_like(border_gain=-0.6))
+    assert row(frame, "border ACB: training strengthens the border")["verdict"] == "not reproduced"
 
 
-def test_importance_thresholds_are_graded_on_the_change_from_initialisation(monkeypatch):
+def _init_maps(maps: dict):
+    """A stand-in for ``importance_init``: every seed of each variant starts from ``maps[variant]``."""
+    return lambda profile, seeds, variants=("base", "acnet", "border"): {
+        v: {s: pd.DataFrame(maps[v]) for s in seeds} for v in variants}
+
+
+def test_importance_is_graded_on_within_model_contrasts_that_can_fail(monkeypatch):
     chapter = paper_like()
-    # a trained map identical to the initial one meets the paper's thresholds but shows no training effect
-    monkeypatch.setattr(skeleton_claims, "importance_init", lambda profile, seeds, variants=("base", "acnet"): {
-        "base": {s: pd.DataFrame(BASE) for s in seeds}, "acnet": {s: pd.DataFrame(ACNET) for s in seeds}})
+    # the paper's thresholds hold before training, by construction: they are not graded at all
     frame = build(chapter)
-    corner = row(frame, "every corner's importance below 0.400")
-    assert corner["verdict"] == "inconclusive" and float(corner["ours"]) == 0 and corner["paper"] == "< 0.400"
-    assert row(frame, "training strengthens the skeleton")["verdict"] == "inconclusive"
-    # against a flat start the same trained maps are a real change
-    monkeypatch.setattr(skeleton_claims, "importance_init", lambda profile, seeds, variants=("base", "acnet"): {
-        v: {s: pd.DataFrame([[0.9 + 0.001 * s] * 3] * 3) for s in seeds} for v in variants})
+    for gone in ("below 0.400", "above 0.666", "largest position of every layer"):
+        assert not frame.index.str.contains(gone, regex=False).any(), gone
+    # a trained map identical to the initial one: training changed nothing, so nothing is decided
+    monkeypatch.setattr(skeleton_claims, "importance_init", _init_maps({"base": BASE, "acnet": ACNET,
+                                                                        "border": border_map(0.1)}))
     frame = build(chapter)
-    assert row(frame, "every corner's importance below 0.400")["verdict"] == "reproduced"
-    assert row(frame, "base model: centre largest")["verdict"] == "reproduced"
+    for fragment in ("training strengthens the skeleton", "border ACB: training strengthens the border",
+                     "base model: the skeleton carries more"):
+        assert row(frame, fragment)["verdict"] == "inconclusive", fragment
+        assert float(row(frame, fragment)["ours"]) == 0
+    # flat at initialisation, peaked after training: a real change, graded on a contrast of the model's own map
+    flat = [[0.93] * 3] * 3
+    monkeypatch.setattr(skeleton_claims, "importance_init", _init_maps({"base": flat, "acnet": flat, "border": flat}))
+    frame = build(chapter)
+    assert row(frame, "training strengthens the skeleton")["verdict"] == "reproduced"
+    assert row(frame, "base model: the skeleton carries more")["verdict"] == "reproduced"
+    # the same measure contradicts the claim when training moved magnitude off the skeleton
+    monkeypatch.setattr(skeleton_claims, "importance_init", _init_maps({"base": flat, "acnet": ACNET,
+                                                                        "border": border_map(0.1)}))
+    moved = [[1.0 - v + 0.2 for v in r] for r in ACNET]    # the corners now the heaviest positions
+    frame = build(paper_like(base_map=moved))
+    assert row(frame, "base model: the skeleton carries more")["verdict"] == "not reproduced"
+
+
+def test_the_base_models_off_centre_peak_contradicts_the_centre_being_largest():
+    assert row(build(paper_like()), "base model: the centre is the largest")["verdict"] == "reproduced"
+    graded = row(build(paper_like(base_map=OFF_CENTRE)), "base model: the centre is the largest")
+    assert graded["verdict"] == "not reproduced" and float(graded["ours"]) < 0 and "margin 0" in graded["evidence"]
+
+
+def test_a_printed_bound_violated_by_far_is_not_reproduced():
+    held = row(build(paper_like()), "stays above 60%")
+    assert held["verdict"] == "reproduced" and held["paper"] == "> 60" and float(held["ours"]) > 60
+    far = row(build(paper_like(corner_drop=1.5)), "stays above 60%")         # about 20% at 44% sparsity
+    assert far["verdict"] == "not reproduced" and "margin 15" in far["evidence"]
+    near = row(build(paper_like(corner_drop=0.75)), "stays above 60%")       # about 53%: within the margin
+    assert near["verdict"] == "inconclusive"
+
+
+def test_each_contrast_is_graded_once_and_imagenet_figures_are_not_subtracted():
+    frame = build(paper_like())
+    assert not frame.index.str.contains("horizontal-only − base, original images", regex=False).any()
+    assert "0.34 pp" in row(frame, "square + hor beats the base")["evidence"]
+    for fragment in ("horizontal-only − base, 180°", "horizontal-only − vertical-only, 180°"):
+        graded = row(frame, fragment)
+        assert graded["paper"].endswith("(ImageNet)") and graded["delta"] == "" and graded["ours"] != "", fragment
+
+
+def test_trained_rows_say_they_grade_the_direction_and_carry_the_holm_verdict():
+    table = claims_lib.ledger("cpu", paper_like(), blocks=blocks_stub(), costs=costs_stub())
+    frame = table.frame()
+    tested = frame[frame["p"] != ""]
+    assert table.tests == len(tested) > 20 and set(tested["kind"]) == {"trained"}
+    effects = frame[frame["evidence"].str.contains("paired effect|change from initialisation")]
+    assert effects["evidence"].str.contains("direction only").all()
+    # the claim text says "direction", except the rows the findings box names by their old text
+    from effconv.studies.findings import KEY_CLAIMS
+    named = {name for name, _ in KEY_CLAIMS["acnet"]}
+    unnamed = effects[~effects["claim"].isin(named)]
+    assert unnamed["claim"].str.contains("direction").all(), list(unnamed["claim"][~unnamed["claim"].str.contains("direction")])
+    # a decided verdict whose Holm-adjusted p is not below 0.05 becomes inconclusive beside it
+    decided = tested[tested["verdict"] == "reproduced"]
+    weak = decided[decided["p_holm"].astype(float) >= 0.05]
+    assert (weak["verdict_holm"] == "inconclusive").all()
+    assert (decided[decided["p_holm"].astype(float) < 0.05]["verdict_holm"] == "reproduced").all()
 
 
 def test_importance_at_initialisation_is_deterministic():

@@ -51,8 +51,9 @@ def test_the_page_has_every_cited_number_and_figure(page):
 
 def test_the_notebook_only_loads_and_shows():
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    work = [(i, pandas_work(c.source)) for i, c in enumerate(notebook.cells)
-            if c.cell_type == "code" and pandas_work(c.source)]
+    # a cell tagged technique writes the operation in torch on purpose (tests/test_notebooks.py checks it)
+    work = [(i, pandas_work(c.source)) for i, c in enumerate(notebook.cells) if c.cell_type == "code"
+            and "technique" not in c.metadata.get("tags", []) and pandas_work(c.source)]
     assert not work, work
     code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
     assert code.count("acnet.load(") == 1 and code.count("page.glue()") == 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
+
 import pytest
 from acnet_fakes import comparison, paper_like_runs
 
@@ -31,13 +33,18 @@ def test_everything_copes_with_no_runs():
     rotation = report.rotation_table(results.merge(ablation, table))
     # 5 variants x 3 seeds, plus base and ACB at seeds 3 and 4 (Table 1's headline seeds)
     assert len(rotation) == 19 and (rotation["status"] == "not run").all()
-    assert skeleton_tables.importance_matrices(skeleton) == {"base": None, "acnet": None, "border": None}
+    assert skeleton_tables.importance_by_seed(skeleton) == {"base": {}, "acnet": {}, "border": {}}
+    assert skeleton_tables.mean_maps(skeleton_tables.importance_by_seed(skeleton)) == {
+        "base": None, "acnet": None, "border": None}
+    assert skeleton_tables.peak_positions({}).empty
     rows = skeleton_tables.pruning_rows(skeleton)
     assert rows.empty and skeleton_tables.pruning_summary(rows).empty and skeleton_tables.pruning_wide(skeleton_tables.pruning_summary(rows), "acnet").empty
     assert (report.trained_fusion_table(table)["status"] == "not run").all()
     assert report.training_time_table(table).empty
     for fig in (plots.plot_rotation(rotation, "cpu"),
-                plots.plot_importance(skeleton_tables.importance_matrices(skeleton), "cpu", "resnet20"),
+                plots.plot_importance(skeleton_tables.mean_maps(skeleton_tables.importance_by_seed(skeleton)), "cpu",
+                                      "resnet20"),
+                plots.plot_base_peaks({}, skeleton_tables.peak_positions({}), "resnet20"),
                 plots.plot_pruning(rows, "cpu", "resnet20")):
         assert fig.axes
         fig.clf()
@@ -79,7 +86,13 @@ def test_ablation_and_rotation_tables():
     rotation = report.rotation_table(ablation)
     gaps = report.rotation_gaps(rotation).set_index("comparison")
     assert gaps.loc["hor − base", "rot180"] == pytest.approx(4.0)
-    assert gaps.loc["hor − ver", "rot180"] == pytest.approx(5.0)
+    assert gaps.loc["hor − ver", "rot180"] == pytest.approx(5.0) and gaps.loc["hor − base", "pairs"] == 1
+    # every stored seed is read: a second paired seed moves the gap to the mean of the two
+    rot.update({("cifar_quick", "hor", 1): {"rotation": {"original": 0.80, "rot90_ccw": 0.3, "rot180": 0.38, "flip_ud": 0.38}},
+                ("cifar_quick", "base", 1): {"rotation": {"original": 0.78, "rot90_ccw": 0.3, "rot180": 0.36, "flip_ud": 0.36}}})
+    two = report.rotation_gaps(report.rotation_table(comparison(runs.ablation_specs, accs, rot))).set_index("comparison")
+    assert two.loc["hor − base", "rot180"] == pytest.approx(3.0) and two.loc["hor − base", "pairs"] == 2
+    assert two.loc["hor − ver", "pairs"] == 1
     assert report.rotation_display(rotation).columns.tolist() == ["variant", "seed", *report.CONDITIONS.values()]
 
 
@@ -93,3 +106,68 @@ def test_training_time_and_fusion_tables():
     assert (fusion["status"] == "stored").sum() == 7 and (fusion["variant"] != "base").all()
     shown = report.trained_fusion_display(fusion[fusion["status"] == "stored"])
     assert set(shown["fused MACs = base MACs"]) == {"yes"}
+
+
+def test_pruning_legend_names_every_region_drawn_in_any_panel():
+    from acnet_fakes import pruning_curve
+
+    regions = ("corners", "skeleton", "global", "border", "top_left")
+    frames = [pd.DataFrame(pruning_curve(0.85, 0.3, 2.0)).assign(variant="base", run_seed=0),
+              pd.DataFrame(pruning_curve(0.85, 0.2, 3.0, regions=regions, extra={"border": 3.0, "top_left": 2.5}))
+              .assign(variant="border", run_seed=0)]
+    rows = pd.concat(frames, ignore_index=True).assign(accuracy=lambda f: 100 * f["accuracy"])
+    fig = plots.plot_pruning(rows, "cpu", "resnet20")
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == ["corners", "skeleton", "global", "border", "top-left"]   # the base panel draws only 3
+    fig.clf()
+
+
+def test_a_cut_interval_end_is_written_inside_the_axes():
+    rows = [{"profile": "cpu", "variant": v, "seed": s, "status": "stored",
+             **{c: 80.0 + (3.0 * s * s if v == "hor" else 0.0) for c in report.CONDITIONS}}
+            for v in ("base", "hor") for s in (0, 1)]            # two seeds: t = 12.7, an interval far past the dots
+    fig = plots.plot_rotation(pd.DataFrame(rows), "cpu")
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    box = ax.get_window_extent()
+    labels = [t for t in ax.texts if t.get_text().startswith(("+", "-", "−"))]
+    assert labels and all(box.contains(*t.get_window_extent().corners()[i]) for t in labels for i in range(4))
+    fig.clf()
+
+
+def test_block_diagram_is_drawn_from_the_real_layer_shapes():
+    from effconv.studies.acnet import checks
+
+    shapes = checks.block_shapes("resnet20")
+    assert shapes["input"] == (1, 3, 32, 32) and shapes["output"] == (1, 16, 32, 32)
+    assert {n: b["kernel"] for n, b in shapes["branches"].items()} == {
+        "square": (16, 3, 3, 3), "hor": (16, 3, 1, 3), "ver": (16, 3, 3, 1)}
+    fig = plots.plot_acb_block(shapes)
+    text = " ".join(t.get_text() for t in fig.axes[0].texts)
+    assert "weight 16 × 3 × 1 × 3" in text and "BN (16 channels)" in text and "folds into one 3x3 conv" in text
+    fig.clf()
+
+
+def test_the_base_peak_is_found_off_the_centre():
+    off = pd.DataFrame([[0.97, 0.98, 0.99], [0.98, 1.0, 1.02], [1.0, 1.01, 1.03]])
+    centred = pd.DataFrame([[0.9, 0.95, 0.9], [0.95, 1.0, 0.95], [0.9, 0.95, 0.9]])
+    peaks = skeleton_tables.peak_positions({0: off, 1: centred, 2: off.T})
+    assert list(peaks["position"]) == ["bottom-right", "centre", "bottom-right"]
+    assert list(peaks["centre"]) == [False, True, False]
+    fig = plots.plot_base_peaks({0: off, 1: centred}, peaks.iloc[:2], "resnet20")
+    assert [ax.get_title() for ax in fig.axes] == ["random seed 0\npeak: bottom-right", "random seed 1\npeak: centre"]
+    fig.clf()
+
+
+def test_numbers_never_print_minus_zero():
+    assert results.fmt(-0.0004, 3, signed=True) == "+0.000" and results.fmt(-0.0004, 2) == "0.00"
+
+
+def test_peak_numbers_say_where_the_base_peaks_by_random_seed():
+    from effconv.studies.acnet import cited
+
+    peaks = pd.DataFrame({"seed": [0, 1, 2], "row": [2, 1, 2], "col": [2, 2, 2],
+                          "position": ["bottom-right", "right-middle", "bottom-right"], "centre": [False] * 3})
+    assert cited.peak_numbers(peaks) == {"base_peaks_off_centre": "3 of 3",
+                                         "base_peaks_where": "bottom-right in random seeds 0, 2; right-middle in random seed 1"}
+    assert cited.count(1, "pair") == "1 pair" and cited.count("5", "paired random seed") == "5 paired random seeds"

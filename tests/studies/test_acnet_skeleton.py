@@ -29,9 +29,12 @@ def test_pruning_helpers():
 
 
 def test_importance_at_init_shows_the_constructed_skeleton():
-    matrices = skeleton.init_importance("cpu")
+    from effconv.studies.acnet.skeleton_claims import importance_init
+
+    matrices = {v: maps[0] for v, maps in importance_init("cpu", [0]).items()}
     assert set(matrices) == {"base", "acnet", "border"}
-    acnet = skeleton.importance_summary_table({"acnet": matrices["acnet"]}, "init").iloc[0]
+    acnet = skeleton.importance_summary_table({"acnet": {0: matrices["acnet"]}}, "init").iloc[0]
+    assert acnet["skeleton_contrast"] > 0.5 and acnet["border_contrast"] < 0   # by construction, before training
     assert acnet["centre"] == pytest.approx(1.0) and acnet["corner_max"] < acnet["skeleton_min"]
     border = matrices["border"].to_numpy()
     assert border[2, 2] == pytest.approx(1.0)  # the border variant's cross meets at the bottom-right corner

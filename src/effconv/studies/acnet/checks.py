@@ -280,6 +280,32 @@ def branch_kernels(block: ACBlock, out_channel: int = 0, in_channel: int = 0) ->
     return kernels
 
 
+def block_shapes(model_name: str = "resnet20", *, width: float = 1.0, input_size: Sequence[int] = (3, 32, 32)
+                 ) -> dict[str, Any]:
+    """The shapes of the first ACB of ``model_name`` built with ACBs (the chapter's ACNet), as one image of
+    ``input_size`` flows through it: the block's input and output, each branch's kernel, BN and output, and
+    the fused kernel. The block diagram is drawn from these, so it shows the layer as trained."""
+    model = create_model(model_name, width=width, conv="acb").eval()
+    block = next((m for m in model.modules() if isinstance(m, ACBlock)), None)
+    if block is None:
+        raise EffconvError(f"{model_name} built with conv='acb' has no ACBlock; pick a model with kxk convs.")
+    seen: dict[str, Any] = {}
+    hooks = [block.register_forward_hook(lambda _m, args, out: seen.update(input=tuple(args[0].shape),
+                                                                            output=tuple(out.shape)))]
+    for name, branch in block.branches.items():
+        hooks.append(branch.register_forward_hook(
+            lambda _m, _args, out, name=name: seen.setdefault("branch_out", {}).update({name: tuple(out.shape)})))
+    with torch.no_grad():
+        model(torch.zeros(1, *input_size))
+    for hook in hooks:
+        hook.remove()
+    branches = {name: {"kernel": tuple(branch.conv.weight.shape),
+                       "bn": branch.bn.num_features if hasattr(branch, "bn") else None,
+                       "output": seen["branch_out"][name]} for name, branch in block.branches.items()}
+    return {"model": model_name, "input": seen["input"], "output": seen["output"], "branches": branches,
+            "fused": tuple(block.fuse().weight.shape), "stride": block.stride, "padding": block.padding}
+
+
 # --------------------------------------------------------------------------- chapter 3: live latency
 
 

@@ -12,8 +12,9 @@ import pandas as pd
 from effconv.claims import ClaimsTable
 from effconv.studies.acnet import plan
 from effconv.studies.acnet.claims import ROTATION_MARGIN_PP, claim
+from effconv.studies.acnet.skeleton_claims import PRUNED_MARGIN_PP
 from effconv.studies.acnet.results import FLOAT64_TOLERANCE, FUSION_TOLERANCE, MODEL_LABELS, ChapterRuns, Runs, fmt
-from effconv.studies.acnet.skeleton import accuracy_at, destroyed_at
+from effconv.studies.acnet.skeleton import destroyed_at
 from effconv.studies.paper import paper_value
 
 Numbers = dict[str, str]
@@ -22,6 +23,12 @@ Numbers = dict[str, str]
 def _verdict_counts(frame: pd.DataFrame) -> str:
     """"16 reproduced, 14 inconclusive, ...": the verdicts of some claims, most frequent first."""
     return ", ".join(f"{n} {verdict}" for verdict, n in frame["verdict"].value_counts().items())
+
+
+def count(n: int | str, noun: str, plural: str | None = None) -> str:
+    """"1 paired random seed", "5 paired random seeds": a count with its noun in the right number."""
+    n = int(n or 0)
+    return f"{n} {noun if n == 1 else (plural or noun + 's')}"
 
 
 def plan_numbers(chapter: ChapterRuns) -> Numbers:
@@ -70,11 +77,14 @@ def cost_numbers(costs: pd.DataFrame) -> Numbers:
 def cifar10_numbers(cifar10: pd.DataFrame, ledger: ClaimsTable) -> Numbers:
     """Cifar-quick's row of the CIFAR-10 table (every profile trains it) and its graded gain."""
     quick = cifar10[cifar10["model"].str.startswith("Cifar-quick")].iloc[0]
-    graded = claim(ledger, "CIFAR-10 Cifar-quick: ACNet gain")
+    # the claim names Cifar-quick's width where a profile trains it narrow ("Cifar-quick (at width 0.5, ...)")
+    frame = ledger.frame()
+    graded = frame[frame["claim"].str.startswith("CIFAR-10 Cifar-quick")
+                   & frame["claim"].str.contains("ACNet gain", regex=False)].iloc[0]
     repo_gain = (paper_value("acnet", "repo_cifar10_cifar_quick_acnet").value
                  - paper_value("acnet", "repo_cifar10_cifar_quick_base").value)
     return {"cq_gain": fmt(quick["gain"], signed=True, unit=" pp"), "cq_base": fmt(quick["base_mean"], unit="%"),
-            "cq_acnet": fmt(quick["acnet_mean"], unit="%"), "cq_pairs": str(int(quick["paired_seeds"])),
+            "cq_acnet": fmt(quick["acnet_mean"], unit="%"), "cq_pairs": count(int(quick["paired_seeds"]), "paired random seed"),
             "cq_verdict": graded["verdict"], "cq_interval": graded["interval"] or "none (fewer than 3 pairs)",
             "cq_repo_gain": f"{repo_gain:+.2f} pp"}
 
@@ -84,25 +94,31 @@ def ablation_numbers(ledger: ClaimsTable) -> Numbers:
     frame = ledger.frame()
     rows = frame[frame["claim"].str.startswith("ablation")]
     return {"ablation_verdicts": _verdict_counts(rows),
-            "ablation_pairs": str(rows["n"].replace("", "0").astype(int).min())}
+            "ablation_pairs": count(rows["n"].replace("", "0").astype(int).min(), "pair")}
 
 
 def rotation_numbers(points: pd.DataFrame, gaps: pd.DataFrame, ledger: ClaimsTable) -> Numbers:
-    """The 180° gaps on seed 0 (``report.rotation_gaps``), the seed-noise band of the figure
-    (``plots.rotation_gap_points``) and the graded horizontal-only gain at 180°."""
+    """The seed-noise band of the rotation figure (``plots.rotation_gap_points``) and the graded 180° gaps as the
+    ledger has them (mean over the paired random seeds, the figure's diamonds)."""
     points = points.set_index("condition")
     noise = points.loc["rot180", "noise_pp"].iloc[0]
-    hor = gaps.set_index("comparison")
+    hor_base = claim(ledger, "horizontal-only − base, 180°")
+    hor_ver = claim(ledger, "horizontal-only − vertical-only, 180°")
     return {"rot_noise_180": "not run" if pd.isna(noise) else f"±{noise:.2f} pp",
             "rot_base_seeds": str(int(points["noise_seeds"].max())),
-            "rot_hor_base_180": fmt(hor.loc["hor − base", "rot180"], signed=True, unit=" pp"),
-            "rot_hor_ver_180": fmt(hor.loc["hor − ver", "rot180"], signed=True, unit=" pp"),
-            "rot_verdict_180": claim(ledger, "horizontal-only − base, 180°")["verdict"]}
+            "rot_hor_base_180": _signed_pp(hor_base["ours"]), "rot_hor_ver_180": _signed_pp(hor_ver["ours"]),
+            "rot_pairs_180": count(hor_base["n"], "paired random seed"), "rot_interval_180": hor_base["interval"] or "none",
+            "rot_verdict_180": hor_base["verdict"]}
+
+
+def _signed_pp(text: str) -> str:
+    """A ledger value (pp) with its sign, two decimals: "+0.71 pp"; empty (not run) reads "not run"."""
+    return fmt(float(text) if text else None, signed=True, unit=" pp")
 
 
 def importance_numbers(at_init: pd.DataFrame, model: str, width: float) -> Numbers:
-    """The importance maps at initialisation (``skeleton.importance_summary_table``) against the paper's
-    three thresholds for trained ACNets, and the skeleton model the maps are for."""
+    """The importance maps at initialisation (``skeleton.importance_summary_table``, averaged over the runs'
+    random seeds) against the paper's three thresholds for trained ACNets, and the skeleton model."""
     summary = at_init.set_index("key")
     acnet, base = summary.loc["acnet"], summary.loc["base"]
     met = sum([acnet["corner_max"] < paper_value("acnet", "importance_acnet_corner_max").value,
@@ -110,21 +126,51 @@ def importance_numbers(at_init: pd.DataFrame, model: str, width: float) -> Numbe
                round(acnet["centre"], 3) >= paper_value("acnet", "importance_acnet_centre").value])
     return {"init_corner_max": f"{acnet['corner_max']:.3f}", "init_skeleton_min": f"{acnet['skeleton_min']:.3f}",
             "init_centre": f"{acnet['centre']:.3f}", "init_thresholds_met": f"{met} of the paper's three thresholds",
-            "init_base_gap": f"{base['mean_skeleton'] - base['mean_corners']:+.3f}",
+            "init_base_gap": fmt(base["skeleton_contrast"], 3, signed=True),
+            "init_acnet_contrast": fmt(acnet["skeleton_contrast"], 3, signed=True),
             "skeleton_label": f"{MODEL_LABELS[model]} at width {width:g}"}
 
 
-def pruning_numbers(summary: pd.DataFrame) -> Numbers:
-    """The fused ACNet's accuracy with every corner pruned, and where skeleton pruning destroys it."""
-    return {"prune_corners_44": fmt(accuracy_at(summary, "acnet", "corners"), 1, unit="%"),
-            "prune_destroyed": fmt(destroyed_at(summary, "acnet"), 1, unit="%")}
+def peak_numbers(peaks: pd.DataFrame) -> Numbers:
+    """Where the base model's trained maps peak (``skeleton.peak_positions``): how many runs peak off the centre,
+    and at which positions, by random seed."""
+    if peaks.empty:
+        return {"base_peaks_off_centre": "not run", "base_peaks_where": "not run"}
+    groups = peaks.groupby("position", sort=False)["seed"].apply(list)
+    where = "; ".join(f"{position} in random seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+                      for position, seeds in sorted(groups.items(), key=lambda item: (-len(item[1]), item[0])))
+    return {"base_peaks_off_centre": f"{int((~peaks['centre']).sum())} of {len(peaks)}", "base_peaks_where": where}
+
+
+def skeleton_claim_numbers(ledger: ClaimsTable) -> Numbers:
+    """The graded within-model contrasts of the importance maps, as the ledger has them."""
+    out: Numbers = {}
+    for name, fragment in (("base_lead", "base model: the centre is the largest"),
+                           ("base_skeleton", "base model: the skeleton carries more"),
+                           ("acnet_skeleton", "ACNet: training strengthens the skeleton"),
+                           ("border_border", "border ACB: training strengthens the border"),
+                           ("border_vs_skeleton", "border ACB strengthens its border less")):
+        row = claim(ledger, fragment)
+        out.update({f"{name}_ours": fmt(float(row["ours"]) if row["ours"] else None, 3, signed=True),
+                    f"{name}_interval": row["interval"] or "none", f"{name}_verdict": row["verdict"],
+                    f"{name}_n": count(row["n"], "random seed")})
+    return out
+
+
+def pruning_numbers(summary: pd.DataFrame, ledger: ClaimsTable) -> Numbers:
+    """The fused ACNet's accuracy with every corner pruned (the graded mean over random seeds, its interval and
+    verdict against the paper's 60%), and where skeleton pruning destroys it."""
+    corners = claim(ledger, "stays above 60% accuracy")
+    return {"prune_corners_44": fmt(float(corners["ours"]) if corners["ours"] else None, 1, unit="%"),
+            "prune_corners_interval": corners["interval"] or "none", "prune_corners_verdict": corners["verdict"],
+            "prune_margin": f"{PRUNED_MARGIN_PP:g} pp", "prune_destroyed": fmt(destroyed_at(summary, "acnet"), 1, unit="%")}
 
 
 def border_numbers(ledger: ClaimsTable) -> Numbers:
     """The border variant against the normal ACNet, as the ledger grades it."""
     graded = claim(ledger, "less accurate than the normal ACNet")
     return {"border_minus_acnet": fmt(float(graded["ours"]) if graded["ours"] else None, signed=True, unit=" pp"),
-            "border_pairs": graded["n"] or "0", "border_verdict": graded["verdict"]}
+            "border_pairs": count(graded["n"], "paired random seed"), "border_verdict": graded["verdict"]}
 
 
 def latency_numbers(latency: pd.DataFrame, live: ClaimsTable) -> Numbers:
@@ -137,8 +183,15 @@ def latency_numbers(latency: pd.DataFrame, live: ClaimsTable) -> Numbers:
             "lat_interval_resnet56": graded["interval"] or "none"}
 
 
-def claims_numbers(shown: ClaimsTable, live: ClaimsTable) -> Numbers:
-    """How many claims the page shows (ledger and live rows), how many are live, and their verdicts."""
+def claims_numbers(shown: ClaimsTable, live: ClaimsTable, committed: ClaimsTable) -> Numbers:
+    """How many claims the page shows (ledger and live rows), how many are live, and their verdicts; how many
+    trained tests the committed ledger ran (the m of its Holm adjustment) and how many decided verdicts
+    survive the adjustment."""
     frame = shown.frame()
+    ledger = committed.frame()
+    tested = ledger[ledger["p_holm"] != ""]
+    decided = tested[tested["verdict"].isin(("reproduced", "partly", "not reproduced"))]
+    survive = decided[decided["verdict_holm"] == decided["verdict"]]
     return {"n_claims": str(len(frame)), "n_live": str(len(live.frame())),
-            "rotation_margin": f"{ROTATION_MARGIN_PP:g} pp", "verdict_counts": _verdict_counts(frame)}
+            "rotation_margin": f"{ROTATION_MARGIN_PP:g} pp", "verdict_counts": _verdict_counts(frame),
+            "n_tests": str(committed.tests), "n_decided": str(len(decided)), "n_survive_holm": str(len(survive))}

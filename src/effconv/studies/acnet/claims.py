@@ -12,20 +12,25 @@ Which rule grades what:
 - "every case" checks (random blocks fold, fused costs equal the base's, trained runs keep their accuracy
   when fused): ``every_case``, the number of failing cases against the bound 0 (``grade_bound``), since the
   paper says all of them and one failure contradicts it;
-- "A beats B" from trained runs: ``grade_effect``, paired by seed;
+- "A beats B" from trained runs: ``grade_effect``, paired by random seed, on the direction only
+  (``DIRECTION``: our short, narrow JPEG CIFAR-10 runs are not the paper's setting, so the size is shown
+  beside the paper's, not graded; a paper figure from ImageNet is printed with its dataset and no delta);
 - "A is about the same as B" (180° rotated vs up-down flipped accuracy): ``grade_equivalence`` within
   ``ROTATION_MARGIN_PP``, each run tested both ways being one pair;
-- a property that already holds at initialisation (the importance thresholds): ``grade_change``;
+- importance maps: within-model contrasts, graded on what training changed (``acnet_skeleton_claims``);
 - absolute numbers from our narrow, short, JPEG CIFAR-10 setting: ``grade_setting`` ("not comparable");
 - live timings: ``grade_timing`` over interleaved rounds.
+
+The ledger carries each trained test's p and its Holm-adjusted verdict over the chapter's trained tests
+(``ClaimsTable(CHAPTER, holm=True)``).
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from effconv.claims import (ClaimsTable, Grade, grade_bound, grade_effect, grade_equivalence, grade_setting,
-                            grade_timing)
+from effconv.claims import (DIRECTION, ClaimsTable, Grade, grade_bound, grade_effect, grade_equivalence,
+                            grade_setting, grade_timing)
 from effconv.errors import EffconvError
 from effconv.studies.acnet import checks
 from effconv.studies.acnet import plan as runs
@@ -66,11 +71,12 @@ def counted_claims(claims: ClaimsTable, blocks: pd.DataFrame, costs: pd.DataFram
                           f"grouped/depthwise, odd and even inputs, random BN statistics; folds = relative error "
                           f"below {FUSION_TOLERANCE:g} (float32) and {FLOAT64_TOLERANCE:g} (float64), same geometry")
     beyond = ~blocks["in_seed_demo"]
-    claims.grade("the fusion also holds where the seed's demo never looked: stride 2, groups, depthwise, border, "
+    claims.grade("the fusion also holds where the specification's demo never looked: stride 2, groups, depthwise, "
+                 "border, "
                  f"BN after the sum (blocks that fold, of {int(beyond.sum())})",
                  every_case(int((folds & beyond).sum()), int(beyond.sum())), kind="counted",
                  source=ref("seed_demo_scope").cite, paper=int(beyond.sum()), profile=COUNTED,
-                 evidence="the seed's demo loops over (kernel, padding) at stride 1 and never passes its groups "
+                 evidence="the specification's demo loops over (kernel, padding) at stride 1 and never passes its groups "
                           "variable; the algebra needs the branches to share sliding windows, which our crop/pad "
                           "alignment keeps for every stride")
     claims.grade(f"the fused ACNet has exactly the base model's parameters and FLOPs (families equal, of {len(costs)})",
@@ -102,7 +108,8 @@ def fusion_claim(claims: ClaimsTable, every: list[Runs], profile: str) -> None:
             continue
         changes.append(fusion_change(stored, result))
     same = sum(round(change, 2) == 0 for change in changes)
-    worst = round(max(changes, key=abs), 3) if changes else None   # float noise below 1e-3 pp is not a change
+    # float noise below 1e-3 pp is not a change (and "+ 0.0" keeps it from printing as -0.000)
+    worst = round(max(changes, key=abs), 3) + 0.0 if changes else None
     grade = every_case(same, len(changes))
     claims.add(f"trained ACNets keep their test accuracy when fused (runs unchanged, of {len(changes)})",
                kind="trained", source=ref("fusion_equivalent_outputs").cite, paper=len(changes),
@@ -135,7 +142,7 @@ def cifar10_claims(claims: ClaimsTable, chapter: ChapterRuns) -> None:
         planned = f"; seeds planned by power: {power.text()}" if power else ""
         claims.grade(f"{named}: ACNet gain over the base (pp)",
                      grade_effect(acnet, base, direction=1, paper=round(paper, 2),
-                                  planned=power.pairs if power else None), kind="trained",
+                                  planned=power.pairs if power else None, scope=DIRECTION), kind="trained",
                      source=source, paper=round(paper, 2), profile=profile,
                      evidence=(f"{where}; {seeds_text(difference(acnet, base))}{note}{planned}" if base or acnet
                                else f"not run: {where}{note}"))
@@ -152,13 +159,13 @@ def cifar10_claims(claims: ClaimsTable, chapter: ChapterRuns) -> None:
                          "accuracy (%)", grade_setting(mean_of(values), paper_ref.value, where), kind="trained",
                          source=paper_ref.cite, paper=paper_ref.value, profile=profile,
                          evidence=f"mean over {seeds_text(values)}")
-    no_data = grade_effect({}, {})
-    claims.grade("CIFAR-100: ACNet improves every family", no_data, kind="trained",
+    no_data = grade_effect({}, {}, scope=DIRECTION)
+    claims.grade("CIFAR-100: ACNet improves every family (direction)", no_data, kind="trained",
                  source=ref("cifar100_results").cite, paper="gains reported", profile=profile,
                  evidence="no CIFAR-100 data offline")
     for key, label in (("imagenet_alexnet_top1_gain", "AlexNet"), ("imagenet_resnet18_top1_gain", "ResNet-18"),
                        ("imagenet_densenet121_top1_gain", "DenseNet-121")):
-        claims.grade(f"ImageNet {label}: ACNet top-1 gain (pp)", no_data, kind="trained", source=ref(key).cite,
+        claims.grade(f"ImageNet {label}: ACNet top-1 gain (direction, pp)", no_data, kind="trained", source=ref(key).cite,
                      paper=ref(key).value, profile=profile, evidence="needs ImageNet training; not available here")
 
 
@@ -173,16 +180,20 @@ def ablation_claims(claims: ClaimsTable, chapter: ChapterRuns) -> None:
     source = ref("ablation_removing_any_design_hurts").cite
     for variant, what in (("hor", "the vertical kernel"), ("ver", "the horizontal kernel"),
                           ("sum-bn", "the per-branch BN (one BN after the sum)")):
-        claims.grade(f"ablation ({label}): removing {what} lowers accuracy (full ACB − {variant}, pp)",
-                     grade_effect(arm["acnet"], arm[variant], direction=1), kind="trained", source=source,
+        claims.grade(f"ablation ({label}): removing {what} lowers accuracy (direction; full ACB − {variant}, pp)",
+                     grade_effect(arm["acnet"], arm[variant], direction=1, scope=DIRECTION), kind="trained",
+                     source=source,
                      paper="> 0", profile=profile,
                      evidence=f"{where}; {seeds_text(difference(arm['acnet'], arm[variant]))}")
     source = ref("ablation_hor_and_ver_each_help").cite
+    # square + hor against the base on original images is also the rotation table's first contrast: one row
+    also = {"hor": f"; the paper's rotation test gives {ref('imagenet_resnet18_hor_vs_base_original').value:g} pp for "
+                   "it on ImageNet ResNet-18 (original images)"}
     for variant in ("hor", "ver"):
-        claims.grade(f"ablation ({label}): {VARIANT_LABELS[variant]} beats the base (pp)",
-                     grade_effect(arm[variant], arm["base"], direction=1), kind="trained", source=source,
-                     paper="> 0", profile=profile,
-                     evidence=f"{where}; {seeds_text(difference(arm[variant], arm['base']))}")
+        claims.grade(f"ablation ({label}): {VARIANT_LABELS[variant]} beats the base (direction, pp)",
+                     grade_effect(arm[variant], arm["base"], direction=1, scope=DIRECTION), kind="trained",
+                     source=source, paper="> 0", profile=profile,
+                     evidence=f"{where}; {seeds_text(difference(arm[variant], arm['base']))}{also.get(variant, '')}")
 
 
 def rotation_claims(claims: ClaimsTable, chapter: ChapterRuns) -> None:
@@ -194,26 +205,30 @@ def rotation_claims(claims: ClaimsTable, chapter: ChapterRuns) -> None:
     def acc(variant: str, condition: str) -> Seeds:
         return per_seed(every, model, variant, rotated(condition))
 
+    # ImageNet figures beside CIFAR-10 runs: printed with their dataset, never subtracted (no delta)
     for key, (a, b), condition, text in (
-            ("imagenet_resnet18_hor_vs_base_original", ("hor", "base"), "original", "horizontal-only − base, original images"),
-            ("imagenet_resnet18_hor_vs_base_rot180", ("hor", "base"), "rot180", "horizontal-only − base, 180° rotated"),
-            ("imagenet_resnet18_hor_vs_ver_rot180", ("hor", "ver"), "rot180", "horizontal-only − vertical-only, 180° rotated"),
-            ("rotation_hor_beats_base_flipud", ("hor", "base"), "flip_ud", "horizontal-only − base, up-down flipped")):
+            # the 180° row keeps its name: the findings box names it (its rule text says "direction only")
+            ("imagenet_resnet18_hor_vs_base_rot180", ("hor", "base"), "rot180", "horizontal-only − base, 180° rotated (pp)"),
+            ("imagenet_resnet18_hor_vs_ver_rot180", ("hor", "ver"), "rot180",
+             "horizontal-only − vertical-only, 180° rotated (direction, pp)"),
+            ("rotation_hor_beats_base_flipud", ("hor", "base"), "flip_ud",
+             "horizontal-only − base, up-down flipped (direction, pp)")):
         paper = ref(key).value
+        printed = f"{paper:g} (ImageNet)" if isinstance(paper, float) else paper
         treatment, control = acc(a, condition), acc(b, condition)
-        claims.grade(f"{label}: {text} (pp)",
-                     grade_effect(treatment, control, direction=1, paper=paper if isinstance(paper, float) else None),
-                     kind="trained", source=ref(key).cite, paper=paper, profile=profile,
+        claims.grade(f"{label}: {text}", grade_effect(treatment, control, direction=1, scope=DIRECTION),
+                     kind="trained", source=ref(key).cite, paper=printed, profile=profile,
                      evidence=f"{where}; {seeds_text(difference(treatment, control))}")
     hor, ver = acc("hor", "original"), acc("ver", "original")
     claims.grade(f"rotation ({MODEL_LABELS[model]}): horizontal-only slightly below vertical-only on original "
-                 "images (pp)", grade_effect(hor, ver, direction=-1), kind="trained",
+                 "images (direction, pp)", grade_effect(hor, ver, direction=-1, scope=DIRECTION), kind="trained",
                  source=ref("imagenet_resnet18_hor_vs_ver_original").cite, paper="< 0 (slightly)", profile=profile,
                  evidence=f"{where}; {seeds_text(difference(hor, ver))}")
     at180 = difference(acc("hor", "rot180"), acc("base", "rot180"))
     at90 = difference(acc("hor", "rot90_ccw"), acc("base", "rot90_ccw"))
     claims.grade(f"rotation ({MODEL_LABELS[model]}): the horizontal-only model's advantage over the base is larger "
-                 "at 180° than at 90° (pp)", grade_effect(at180, at90, direction=1), kind="trained",
+                 "at 180° than at 90° (direction, pp)", grade_effect(at180, at90, direction=1, scope=DIRECTION),
+                 kind="trained",
                  source=ref("rotation_hor_advantage_rot180_over_rot90").cite, paper="> 0", profile=profile,
                  evidence=f"{where}; (hor − base at 180°) − (hor − base at 90°), {seeds_text(difference(at180, at90))}")
     # 180° = up-down flip + left-right flip, and training flips left-right: the two accuracies should agree.
@@ -239,7 +254,7 @@ def ledger(profile: str = "best", chapter: ChapterRuns | None = None, *, blocks:
     The chapter page passes what it already loaded and computed (``chapter``, ``blocks``, ``costs``); left
     out, they are loaded or recomputed (the same seeded checks, so the same rows)."""
     chapter = chapter or load_runs(profile, log=quiet)
-    claims = ClaimsTable(CHAPTER)
+    claims = ClaimsTable(CHAPTER, holm=True)
     counted_claims(claims, checks.block_exactness_table() if blocks is None else blocks,
                    checks.cost_table() if costs is None else costs)
     fusion_claim(claims, chapter.every(), chapter.profile)
@@ -255,7 +270,7 @@ def ledger(profile: str = "best", chapter: ChapterRuns | None = None, *, blocks:
 def live_claims(models: pd.DataFrame | None = None, latency: pd.DataFrame | None = None) -> ClaimsTable:
     """The claims the chapter checks on the build's machine: whole models folded (float rounding depends on
     the machine) and inference time. Shown in the chapter, never written to the committed ledger."""
-    claims = ClaimsTable(CHAPTER)
+    claims = ClaimsTable(CHAPTER, holm=True)
     source = ref("fusion_equivalent_outputs").cite
     if models is not None and len(models):
         drawn = models[models["bn_statistics"] == "drawn at random"]
@@ -269,7 +284,8 @@ def live_claims(models: pd.DataFrame | None = None, latency: pd.DataFrame | None
     source = ref("fusion_no_extra_inference_cost").cite
     for _, row in latency[latency["variant"] == "ACNet fused"].iterrows():
         claims.grade(f"fused ACNet inference time / base ({MODEL_LABELS.get(row['model'], row['model'])}, batch "
-                     f"{row['batch']})", grade_timing(row["round_ratios"], LATENCY_SLACK, direction=-1, paper=1.0),
+                     f"{row['batch']}; direction: at most {LATENCY_SLACK:g}x)",
+                     grade_timing(row["round_ratios"], LATENCY_SLACK, direction=-1, paper=1.0, scope=DIRECTION),
                      kind="live", source=source, paper=1.0, profile="live",
                      evidence=f"per-round ratio of the fastest calls, interleaved, on {row['device']}; claim read as "
                               f"at most {LATENCY_SLACK:g}x the base")

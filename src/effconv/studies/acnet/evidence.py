@@ -12,8 +12,10 @@ import math
 import statistics
 from typing import Any, Callable, Iterable
 
+import numpy as np
 import pandas as pd
 
+from effconv.analysis.kernel_contrast import standardised
 from effconv.studies.acnet import plan as runs
 from effconv.studies.acnet.results import MODEL_LABELS, Runs, variant_of
 from effconv.studies.acnet.plan import CHAPTER
@@ -64,18 +66,18 @@ def matrix_value(fn: Callable[[pd.DataFrame], float]) -> Callable[[dict[str, Any
     return value
 
 
-def corner_max(matrix: pd.DataFrame) -> float:
-    return float(matrix.to_numpy()[[0, 0, -1, -1], [0, -1, 0, -1]].max())
-
-
-def skeleton_min(matrix: pd.DataFrame) -> float:
-    values, k = matrix.to_numpy(), matrix.shape[0] // 2
-    return float(min(values[k, :].min(), values[:, k].min()))
-
-
 def centre(matrix: pd.DataFrame) -> float:
     k = matrix.shape[0] // 2
     return float(matrix.to_numpy()[k, k])
+
+
+def centre_lead(matrix: pd.DataFrame) -> float:
+    """The centre minus the largest other position, on the map divided by its own mean (as the within-model
+    contrasts are): positive when the centre is the largest position, 0 for a flat map."""
+    values = standardised(matrix)
+    k = values.shape[0] // 2
+    others = np.delete(values.ravel(), k * values.shape[0] + k)
+    return float(values[k, k] - others.max())
 
 
 def difference(a: Seeds, b: Seeds) -> Seeds:
@@ -117,7 +119,8 @@ def mean_of(values: Seeds) -> float | None:
 
 
 def seeds_text(values: Seeds) -> str:
-    return f"seed{'s' if len(values) != 1 else ''} {', '.join(map(str, values))}" if values else "no runs"
+    """"random seeds 0, 1, 2" (one: "random seed 0"; none: "no runs")."""
+    return f"random seed{'s' if len(values) != 1 else ''} {', '.join(map(str, values))}" if values else "no runs"
 
 
 def setting(comparison: Runs, model: str) -> str:

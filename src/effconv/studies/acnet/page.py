@@ -17,7 +17,9 @@ from effconv.claims import ClaimsTable
 from effconv.claims.style import set_display_options, styled, styled_ledger
 from effconv.studies.acnet import checks, cited, plots, report, skeleton
 from effconv.studies.acnet.claims import ledger, live_claims, load_runs
+from effconv.studies.acnet import plan
 from effconv.studies.acnet.plan import CHAPTER
+from effconv.studies.acnet.skeleton_claims import importance_init
 from effconv.studies.acnet.results import CONDITIONS, MODEL_LABELS, ChapterRuns
 from effconv.studies.page import Page
 
@@ -34,7 +36,9 @@ def _not_stored(text: str, caption: str) -> Styler:
 
 
 def _method(page: Page) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Live and counted checks of the fusion: the branch-fusion figure, random blocks, whole models, costs."""
+    """The block diagram, and live and counted checks of the fusion: the branch-fusion figure, random blocks,
+    whole models, costs."""
+    page.figure("fig-acnet-block", plots.plot_acb_block(checks.block_shapes(plan.SKELETON_MODEL["cpu"])))
     page.figure("fig-acnet-fusion", plots.plot_branch_fusion(checks.branch_kernels(checks.example_block())))
     blocks = checks.block_exactness_table()
     page.table("coverage", styled(checks.exactness_coverage(blocks),
@@ -70,9 +74,9 @@ def _trained(page: Page, chapter: ChapterRuns, claims: ClaimsTable) -> None:
                                   caption=f"Accuracy (%) on transformed test sets, Cifar-quick, {source.profile} "
                                           "profile"))
     gaps = report.rotation_gaps(rotation)
-    page.table("rotation_gaps", styled(gaps.rename(columns=CONDITIONS),
+    page.table("rotation_gaps", styled(gaps.rename(columns={**CONDITIONS, "pairs": "random seeds paired"}),
                                        formats={c: "{:+.2f}" for c in CONDITIONS.values()}, na_rep="not run",
-                                       caption="Differences on seed 0 (pp)"))
+                                       caption="Differences (pp), mean over the random seeds both variants have"))
     page.figure("fig-acnet-rotation", plots.plot_rotation(rotation, source.profile))
     for numbers in (cited.cifar10_numbers(cifar10, claims), cited.ablation_numbers(claims),
                     cited.rotation_numbers(plots.rotation_gap_points(rotation), gaps, claims)):
@@ -80,28 +84,38 @@ def _trained(page: Page, chapter: ChapterRuns, claims: ClaimsTable) -> None:
 
 
 def _skeletons(page: Page, chapter: ChapterRuns, claims: ClaimsTable) -> None:
-    """Kernel importance (at initialisation and trained), pruning curves and the border variant."""
-    runs = chapter.skeleton
+    """Kernel importance (at initialisation and trained), the base model's peaks, pruning curves and the border
+    variant, from every stored run of the skeleton model."""
+    runs = skeleton.skeleton_runs(chapter)
     model, width = skeleton.skeleton_setting(runs.profile)
-    at_init, trained = skeleton.init_importance(runs.profile), skeleton.importance_matrices(runs)
-    page.figure("fig-acnet-importance", plots.plot_importance(trained, runs.profile, model, at_init=at_init))
-    init_summary = skeleton.importance_summary_table(at_init, "initialisation (seed 0)")
-    trained_summary = skeleton.importance_summary_table(trained, runs.profile)
+    trained = skeleton.importance_by_seed(runs)
+    seeds = set().union(*(maps.keys() for maps in trained.values()))
+    initial = importance_init(runs.profile, seeds or {0})    # the runs' own initial weights (shared with the ledger)
+    at_init = {v: {s: m for s, m in initial.get(v, {}).items() if s in trained[v] or not seeds} for v in trained}
+    page.figure("fig-acnet-importance", plots.plot_importance(skeleton.mean_maps(trained), runs.profile, model,
+                                                              at_init=skeleton.mean_maps(at_init)))
+    init_summary = skeleton.importance_summary_table(at_init, "initialisation")
+    trained_summary = skeleton.importance_summary_table(trained, f"trained ({runs.profile} profile)")
     page.table("importance", styled(skeleton.importance_display(init_summary, trained_summary),
-                                    caption=f"Importance summaries, {MODEL_LABELS[model]} at width {width:g}"))
+                                    caption=f"Importance summaries, {MODEL_LABELS[model]} at width {width:g}: the "
+                                            "paper's numbers on the map averaged over random seeds, and each map's "
+                                            "own contrasts (averaged)"))
+    peaks = skeleton.peak_positions(trained.get("base", {}))
+    page.figure("fig-acnet-base-peaks", plots.plot_base_peaks(trained.get("base", {}), peaks, model))
     rows = skeleton.pruning_rows(runs)
     summary = skeleton.pruning_summary(rows)
     page.figure("fig-acnet-pruning", plots.plot_pruning(rows, runs.profile, model))
     wide = skeleton.pruning_wide(summary, "acnet")
-    caption = f"Fused ACNet, accuracy % (mean ± std of 5 repeats) per pruned region, {runs.profile} profile"
+    caption = (f"Fused ACNet, accuracy (%) per pruned region: mean ± standard deviation over every repeat of every "
+               f"random seed, {runs.profile} profile")
     page.table("pruning", _not_stored(f"No pruning curves stored yet for the {runs.profile} profile.", caption)
                if wide.empty else styled(wide, caption=caption))
     border = runs.table()[["model", "variant", "seed", "width", "epochs_planned", "status", "acc_pct"]]
     page.table("skeleton_runs", styled(border, formats={"acc_pct": "{:.2f}", "width": "{:g}"}, na_rep="not run",
-                                       names={"acc_pct": "test accuracy (%)"},
-                                       caption=f"Skeleton-model runs ({runs.profile} profile), final test accuracy %"))
-    for numbers in (cited.importance_numbers(init_summary, model, width), cited.pruning_numbers(summary),
-                    cited.border_numbers(claims)):
+                                       names={"acc_pct": "test accuracy (%)", "seed": "random seed"},
+                                       caption=f"Skeleton-model runs ({runs.profile} profile), final test accuracy"))
+    for numbers in (cited.importance_numbers(init_summary, model, width), cited.peak_numbers(peaks),
+                    cited.skeleton_claim_numbers(claims), cited.pruning_numbers(summary, claims), cited.border_numbers(claims)):
         _numbers(page, numbers)
 
 
@@ -155,10 +169,10 @@ def load(profile: str = "best", *, run_missing: bool = False, latency_rounds: in
         page.machine = latency["device"].iloc[0]
         _costs(page, chapter, latency)
         live = live_claims(models, latency)
-        page.claims = ClaimsTable(CHAPTER)
+        page.claims = ClaimsTable(CHAPTER, holm=True)
         page.claims.rows = committed.rows + live.rows
         _numbers(page, cited.latency_numbers(latency, live))
-        _numbers(page, cited.claims_numbers(page.claims, live))
+        _numbers(page, cited.claims_numbers(page.claims, live, committed))
         page.table("claims", styled_ledger(page.claims.frame()))
     finally:
         torch.set_num_threads(threads)

@@ -65,7 +65,7 @@ def plot_rotation(rotation: pd.DataFrame, profile: str) -> plt.Figure:
         noise = here["noise_pp"].iloc[0]
         if not math.isnan(noise):
             ax.add_patch(plt.Rectangle((x - 0.45, -noise), 0.9, 2 * noise, color="0.85", zorder=0, lw=0,
-                                       label="±2 sd of the base over seeds" if x == 0 else None))
+                                       label="±2 sd of the base over random seeds" if x == 0 else None))
         for k, row in enumerate(here.itertuples()):
             at = x - 0.4 + width * (k + 0.5)
             if row.n:
@@ -85,8 +85,13 @@ def plot_rotation(rotation: pd.DataFrame, profile: str) -> plt.Figure:
             at = x - 0.4 + width * (k + 0.5)
             for end, edge, va in ((row.high_pp, limit, "top"), (row.low_pp, -limit, "bottom")):
                 if not math.isnan(end) and abs(end) > limit:
-                    ax.text(at, edge * 0.97, f"{end:+.1f}", ha="center", va=va, fontsize=8, rotation=90,
-                            color=colours[row.pair], bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+                    # the cut end: an arrowhead on the axis edge, its value written level beside the bar,
+                    # inside the axes so that nothing is clipped or overprinted by the bar
+                    ax.plot([at], [edge * 0.985], marker="^" if edge > 0 else "v", color=colours[row.pair],
+                            markersize=5, zorder=5, clip_on=False)
+                    ax.text(at + 0.025, edge * 0.9, f"{end:+.1f}", ha="left", va=va, fontsize=7,
+                            color=colours[row.pair], zorder=6,
+                            bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.85})
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks(range(len(CONDITIONS)), list(CONDITIONS.values()))
     ax.set_xlim(-0.5, len(CONDITIONS) - 0.5)
@@ -95,7 +100,7 @@ def plot_rotation(rotation: pd.DataFrame, profile: str) -> plt.Figure:
                  f"{profile} profile)", fontsize=10)
     # the legend under the axes, so the four groups keep the page's width
     ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, frameon=False,
-              title="a − b (◆ mean of the paired seeds, | their 95% interval)", title_fontsize=9)
+              title="a − b (◆ mean of the paired random seeds, | their 95% interval)", title_fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -107,11 +112,12 @@ def _not_run(ax: plt.Axes, text: str) -> None:
 
 
 def plot_importance(matrices: dict[str, pd.DataFrame | None], profile: str, model: str,
-                    at_init: dict[str, pd.DataFrame] | None = None) -> plt.Figure:
-    """The paper's Fig. 6: one annotated 3x3 heat map per variant after training ("not run" panels where
-    missing), with a first row of the same models at initialisation when ``at_init`` is given."""
+                    at_init: dict[str, pd.DataFrame | None] | None = None) -> plt.Figure:
+    """The paper's Fig. 6: one annotated 3x3 heat map per variant after training, each the mean over its random
+    seeds ("not run" panels where missing), with a first row of the same models at initialisation (the same
+    random seeds) when ``at_init`` is given."""
     names = list(matrices) or ["base", "acnet", "border"]
-    grid = ([("at initialisation (live)", at_init)] if at_init else []) + [(f"trained ({profile} profile)", matrices)]
+    grid = ([("at initialisation", at_init)] if at_init else []) + [(f"trained ({profile} profile)", matrices)]
     fig, axes = plt.subplots(len(grid), len(names), figsize=(min(7.5, 2.5 * len(names)), 2.7 * len(grid)),
                              squeeze=False)
     for (label, source), row in zip(grid, axes):
@@ -124,8 +130,8 @@ def plot_importance(matrices: dict[str, pd.DataFrame | None], profile: str, mode
                             cmap="Blues",
                             vmin=0, vmax=1, cbar=False, square=True, ax=ax, xticklabels=False, yticklabels=False)
             ax.set_title(f"{VARIANT_LABELS.get(name, name)}\n{label}", fontsize=9)
-    fig.suptitle(f"Average relative importance of 3x3 kernel positions ({MODEL_LABELS.get(model, model)}, "
-                 "BN and branches folded)", fontsize=10)
+    fig.suptitle(f"Relative importance of 3x3 kernel positions, mean over random seeds "
+                 f"({MODEL_LABELS.get(model, model)}, folded)", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -150,11 +156,15 @@ def plot_pruning(rows: pd.DataFrame, profile: str, model: str,
         ax.set_title(VARIANT_LABELS.get(variant, variant), fontsize=9)
     fig.suptitle(f"Pruning random weights by kernel region ({MODEL_LABELS.get(model, model)}, fused, "
                  f"{profile} profile; dotted: chance)", fontsize=10)
-    shown = [ax for ax in axes[0] if ax.get_legend_handles_labels()[0]]
-    if shown:
-        handles, labels = shown[0].get_legend_handles_labels()
-        fig.legend(handles, labels, title="pruned region", fontsize=8, title_fontsize=8, loc="lower center",
-                   ncol=len(labels), frameon=False)
+    # one entry per region drawn in any panel (the border variant prunes two regions the others do not)
+    drawn: dict[str, Any] = {}
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            drawn.setdefault(label, handle)
+    if drawn:
+        labels = [r for r in REGION_ORDER if r in drawn] + [r for r in drawn if r not in REGION_ORDER]
+        fig.legend([drawn[r] for r in labels], [r.replace("_", "-") for r in labels], title="pruned region",
+                   fontsize=8, title_fontsize=8, loc="lower center", ncol=len(labels), frameon=False)
         fig.tight_layout(rect=(0, 0.1, 1, 1))
     else:
         fig.tight_layout()
@@ -196,3 +206,79 @@ def plot_exactness(blocks: pd.DataFrame) -> plt.Figure:
     fig.tight_layout()
     return fig
 
+
+
+_BRANCH_TITLES = {"square": "square", "hor": "horizontal", "ver": "vertical"}
+
+
+def plot_acb_block(shapes: dict[str, Any]) -> plt.Figure:
+    """The ACB as trained and as deployed, drawn from the real layer shapes (``checks.block_shapes``): the input
+    read by three branches (kxk, 1xk, kx1 conv, each followed by its BN), their sum, and the one kxk conv with
+    bias the block folds into."""
+    def shape(dims: Sequence[int]) -> str:
+        return " × ".join(str(d) for d in dims)
+
+    fig, ax = plt.subplots(figsize=(7.5, 3.9))
+    ax.set(xlim=(0, 10.4), ylim=(0.4, 5.8))
+    ax.axis("off")
+    colours = dict(zip(shapes["branches"], sns.color_palette("colorblind", len(shapes["branches"]))))
+
+    def box(x: float, y: float, text: str, colour: Any = "0.92", w: float = 2.3, h: float = 0.78) -> None:
+        ax.add_patch(plt.Rectangle((x - w / 2, y - h / 2), w, h, facecolor=colour, edgecolor="0.3", lw=0.8))
+        ax.text(x, y, text, ha="center", va="center", fontsize=7.5)
+
+    def arrow(x0: float, y0: float, x1: float, y1: float, style: str = "-|>") -> None:
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops={"arrowstyle": style, "color": "0.3", "lw": 0.8})
+
+    box(1.1, 3.1, f"input\n{shape(shapes['input'][1:])}", w=1.8)
+    rows = dict(zip(shapes["branches"], (5.1, 3.1, 1.1)))
+    for name, branch in shapes["branches"].items():
+        y, kernel = rows[name], branch["kernel"]
+        arrow(2.0, 3.1, 2.9, y)
+        box(4.0, y, f"{_BRANCH_TITLES.get(name, name)} conv {kernel[2]}x{kernel[3]}\nweight {shape(kernel)}",
+            colour=(*colours[name], 0.35), w=2.2)
+        end = 5.1
+        if branch["bn"]:
+            arrow(5.1, y, 5.35, y)
+            box(6.3, y, f"BN ({branch['bn']} channels)\nout {shape(branch['output'][1:])}", w=1.9,
+                colour=(*colours[name], 0.2))
+            end = 7.25
+        arrow(end, y, 7.8, 3.1 + 0.2 * (y - 3.1) / 2.0)
+    ax.add_patch(plt.Circle((8.0, 3.1), 0.25, facecolor="white", edgecolor="0.3", lw=0.8))
+    ax.text(8.0, 3.1, "+", ha="center", va="center", fontsize=11)
+    arrow(8.25, 3.1, 8.75, 3.1)
+    ax.text(9.5, 3.1, f"output\n{shape(shapes['output'][1:])}", ha="center", va="center", fontsize=7.5)
+    fused = shapes["fused"]
+    ax.text(9.3, 5.0, f"after training, all of it\nfolds into one {fused[2]}x{fused[3]} conv\nwith bias: weight "
+                      f"{shape(fused)},\nstride {shapes['stride']}, padding {shapes['padding']}", ha="center",
+            va="center", fontsize=7, bbox={"facecolor": "0.95", "edgecolor": "0.3", "lw": 0.8, "boxstyle": "round"})
+    ax.set_title(f"The first asymmetric convolution block of {MODEL_LABELS.get(shapes['model'], shapes['model'])} "
+                 "(one image)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_base_peaks(maps: dict[int, pd.DataFrame], peaks: pd.DataFrame, model: str) -> plt.Figure:
+    """The base model's trained importance map of each random seed, divided by its own mean (1 = the map's
+    average position), with its largest position outlined and the centre marked."""
+    seeds = sorted(maps)
+    fig, axes = plt.subplots(1, max(1, len(seeds)), figsize=(7.5, 2.4), squeeze=False)
+    if not seeds:
+        _not_run(axes[0][0], "base model: not run yet")
+        fig.tight_layout()
+        return fig
+    values = {s: np.asarray(maps[s], dtype=float) / np.asarray(maps[s], dtype=float).mean() for s in seeds}
+    spread = max(abs(v - 1).max() for v in values.values())
+    where = peaks.set_index("seed")
+    for ax, seed in zip(axes[0], seeds):
+        sns.heatmap(values[seed], annot=cell_labels(values[seed], ".3f"), fmt="", cmap="RdBu_r", vmin=1 - spread,
+                    vmax=1 + spread, cbar=False, square=True, ax=ax, xticklabels=False, yticklabels=False,
+                    annot_kws={"fontsize": 7})
+        row, col = int(where.loc[seed, "row"]), int(where.loc[seed, "col"])
+        ax.add_patch(plt.Rectangle((col, row), 1, 1, fill=False, edgecolor="black", lw=2.2))
+        ax.add_patch(plt.Rectangle((1.08, 1.08), 0.84, 0.84, fill=False, edgecolor="0.4", lw=1, ls="--"))
+        ax.set_title(f"random seed {seed}\npeak: {where.loc[seed, 'position']}", fontsize=8)
+    fig.suptitle(f"Base {MODEL_LABELS.get(model, model)}: trained importance over its own mean (box: largest "
+                 "position; dashed: centre)", fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -40,6 +40,7 @@ def fmt(value: Any, digits: int = 2, *, signed: bool = False, unit: str = "") ->
     """A number for prose and tables; "not run" for a missing one."""
     if is_missing(value):
         return "not run"
+    value = round(float(value), digits) + 0.0   # a value that rounds to zero never prints as -0.00
     return f"{value:+.{digits}f}{unit}" if signed else f"{value:.{digits}f}{unit}"
 
 

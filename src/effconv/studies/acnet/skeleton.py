@@ -13,22 +13,55 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from effconv.analysis.kernel_contrast import CONTRASTS, region_contrast
 from effconv.experiments import analysis
 from effconv.studies.acnet import plan as runs
-from effconv.studies.acnet.results import VARIANT_LABELS, Runs, is_missing, variant_of
-from effconv.studies.acnet.probes import importance_at_init, importance_summary, region_mask
+from effconv.studies.acnet.results import VARIANT_LABELS, ChapterRuns, Runs, is_missing, merge, variant_of
+from effconv.studies.acnet.probes import importance_summary, region_mask
 
 DESTROYED_PCT = 20.0          # "destroyed": accuracy at most twice chance (10 classes)
 REGION_ORDER = ("corners", "skeleton", "global", "border", "top_left")
 
 
-def importance_matrices(comparison: Runs) -> dict[str, pd.DataFrame | None]:
-    """The stored 3x3 average relative importance of each skeleton-model variant (None if not run)."""
-    out: dict[str, pd.DataFrame | None] = {}
+def skeleton_runs(chapter: ChapterRuns) -> Runs:
+    """Every stored run of the skeleton model in the skeleton comparison's profile: its side arms and the
+    CIFAR-10 table's base and ACNet runs (more random seeds), each once."""
+    profile = chapter.skeleton.profile
+    model = runs.SKELETON_MODEL[profile]
+    merged = merge(*[c for c in (chapter.skeleton, chapter.table) if c.profile == profile])
+    kept = [i for i, spec in enumerate(merged.specs) if spec.model == model]
+    return Runs(merged.profile, [merged.specs[i] for i in kept], [merged.results[i] for i in kept])
+
+
+def importance_by_seed(comparison: Runs) -> dict[str, dict[int, pd.DataFrame]]:
+    """{variant: {random seed: stored 3x3 importance map}} of the skeleton-model runs (variants with no
+    stored map are absent)."""
+    out: dict[str, dict[int, pd.DataFrame]] = {variant_of(spec): {} for spec in comparison.specs}
     for spec, result in zip(comparison.specs, comparison.results):
         stored = analysis(result, "acnet.importance")
-        out[variant_of(spec)] = None if stored is None else pd.DataFrame(stored["matrix"])
+        if stored is not None:
+            out[variant_of(spec)][spec.seed] = pd.DataFrame(stored["matrix"])
     return out
+
+
+def mean_maps(by_seed: dict[str, dict[int, pd.DataFrame]]) -> dict[str, pd.DataFrame | None]:
+    """Each variant's importance map averaged over its random seeds (None where none is stored)."""
+    return {variant: (sum(maps.values()) / len(maps) if maps else None) for variant, maps in by_seed.items()}
+
+
+POSITIONS = (("top-left", "top-middle", "top-right"), ("left-middle", "centre", "right-middle"),
+             ("bottom-left", "bottom-middle", "bottom-right"))
+
+
+def peak_positions(maps: dict[int, pd.DataFrame]) -> pd.DataFrame:
+    """Where each random seed's 3x3 map peaks: seed, row, col, position (in words) and whether it is the centre."""
+    rows = []
+    for seed, matrix in sorted(maps.items()):
+        values = matrix.to_numpy()
+        row, col = np.unravel_index(int(values.argmax()), values.shape)
+        rows.append({"seed": seed, "row": int(row), "col": int(col), "position": POSITIONS[row][col],
+                     "centre": bool(row == col == values.shape[0] // 2)})
+    return pd.DataFrame(rows, columns=["seed", "row", "col", "position", "centre"])
 
 
 def skeleton_setting(profile: str) -> tuple[str, float]:
@@ -37,38 +70,22 @@ def skeleton_setting(profile: str) -> tuple[str, float]:
     return model, runs.TABLE[profile][model]["width"]
 
 
-def init_importance(profile: str, seed: int = 0) -> dict[str, pd.DataFrame]:
-    """Live: the importance matrices of the profile's skeleton models (base, ACNet, border) before training."""
-
-    model, width = skeleton_setting(profile)
-    return importance_at_init(model, {v: dict(runs.VARIANTS[v]) for v in ("base", "acnet", "border")},
-                              width=width, seed=seed)
-
-
-def region_mean(matrix: pd.DataFrame | None, region: str) -> float:
-    """Mean importance over a kernel region (see ``effconv.studies.acnet.probes.region_mask``)."""
-
-    if matrix is None:
-        return math.nan
-    values = matrix.to_numpy()
-    return float(values[region_mask(region, values.shape[0]).numpy()].mean())
-
-
-def importance_summary_table(matrices: dict[str, pd.DataFrame | None], profile: str) -> pd.DataFrame:
-    """Corner max, skeleton min, centre, and region means per variant."""
-
+def importance_summary_table(by_seed: dict[str, dict[int, pd.DataFrame]], label: str) -> pd.DataFrame:
+    """Per variant: the paper's three numbers on the map averaged over random seeds (largest corner, smallest
+    skeleton position, centre), and the two within-model contrasts averaged over the seeds' own maps."""
     rows = []
-    for variant, matrix in matrices.items():
-        row: dict[str, Any] = {"profile": profile, "variant": VARIANT_LABELS.get(variant, variant), "key": variant}
-        if matrix is None:
+    for variant, maps in by_seed.items():
+        row: dict[str, Any] = {"profile": label, "variant": VARIANT_LABELS.get(variant, variant), "key": variant,
+                               "seeds": len(maps)}
+        if not maps:
             row.update(status="not run")
         else:
-            row.update(importance_summary(matrix), status="stored")
-            for region in ("corners", "skeleton", "border", "top_left"):
-                row[f"mean_{region}"] = region_mean(matrix, region)
+            row.update(importance_summary(sum(maps.values()) / len(maps)), status="stored")
+            for name, pair in CONTRASTS.items():
+                row[f"{name}_contrast"] = float(np.mean([region_contrast(m, *pair) for m in maps.values()]))
         rows.append(row)
-    columns = ["profile", "variant", "key", "corner_max", "skeleton_min", "centre", "mean_corners", "mean_skeleton",
-               "mean_border", "mean_top_left", "status"]
+    columns = ["profile", "variant", "key", "seeds", "corner_max", "skeleton_min", "centre", "skeleton_contrast",
+               "border_contrast", "status"]
     return pd.DataFrame(rows).reindex(columns=columns)
 
 
@@ -76,20 +93,15 @@ def importance_display(*tables: pd.DataFrame) -> pd.DataFrame:
     """Importance summaries (``importance_summary_table``) as text, stacked."""
     table = pd.concat(tables, ignore_index=True)
 
-    def col(values: pd.Series) -> list[str]:
-        return [f"{v:.3f}" if not is_missing(v) else "not run" for v in values]
+    def col(values: pd.Series, spec: str = ".3f") -> list[str]:
+        return [format(v, spec) if not is_missing(v) else "not run" for v in values]
 
     return pd.DataFrame({
-        "models": table["profile"], "variant": table["variant"], "largest corner": col(table["corner_max"]),
-        "smallest skeleton": col(table["skeleton_min"]), "centre": col(table["centre"]),
-        "skeleton − corners (means)": col(table["mean_skeleton"] - table["mean_corners"]),
-        "border − top-left (means)": col(table["mean_border"] - table["mean_top_left"]),
+        "models": table["profile"], "variant": table["variant"], "random seeds": table["seeds"].astype(int),
+        "largest corner": col(table["corner_max"]), "smallest skeleton": col(table["skeleton_min"]),
+        "centre": col(table["centre"]), "skeleton − corners (contrast)": col(table["skeleton_contrast"], "+.3f"),
+        "border − top-left (contrast)": col(table["border_contrast"], "+.3f"),
     })
-
-
-def skeleton_gap(matrix: pd.DataFrame | None) -> float:
-    """Mean skeleton importance minus mean corner importance."""
-    return region_mean(matrix, "skeleton") - region_mean(matrix, "corners")
 
 
 def pruning_rows(comparison: Runs) -> pd.DataFrame:

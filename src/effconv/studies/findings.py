@@ -217,11 +217,14 @@ def multiplicity_note(ledger: pd.DataFrame) -> str | None:
         else:
             adjusted.append(f"{name}: {tests}" if several else str(tests))
     parts = []
+    if adjusted == ["0"]:  # one chapter, Holm columns, no t test among its trained rows
+        return "No trained verdict here rests on a t test, so the Holm adjustment changes none."
     if adjusted:
         whose = "each chapter's" if several else "the chapter's"
         parts.append(f"Trained verdicts are shown after the Holm adjustment over {whose} trained tests "
-                     f"({', '.join(adjusted)}), which keeps the chance of any false decision among them at 5%; a row "
-                     "decided only at 95% on its own reads inconclusive (Holm), its raw verdict on hover.")
+                     f"({', '.join(adjusted)}), which keeps the chance of any false decision among a chapter's "
+                     "tests at 5%; a row decided only at 95% on its own reads inconclusive (Holm), its raw verdict "
+                     "on hover.")
     if plain:
         where = f" of {', '.join(plain)}" if several else ""
         parts.append(f"The trained verdicts{where} are each decided at 95% on their own, not yet adjusted for the "

@@ -112,6 +112,7 @@ CLI_CASES = [
     (["results", "merge", "{tmp}/none.tar.gz"], "does not exist; give a results archive"),
     (["results", "merge", "{tmp}"], "no results (results/<chapter>/<name>-<key>.json) in"),
     (["results", "merge", _not_json], "is neither a folder nor a tar archive"),
+    (["results", "migrate", "{tmp}/none"], "is not a folder; give a results folder"),
     (["bench", "loader", "--steps", "0"], "argument --steps: the value must be an integer >= 1"),
     (["bench", "loader", "--batch-size", "0"], "argument --batch-size: the value must be an integer >= 1"),
     (["bench", "epoch", "--accelerator", "tpu"], "unknown accelerator 'tpu'"),

@@ -69,9 +69,10 @@ def test_scale_leaves_out_runs_the_plan_does_not_hold():
     """A stored run outside the profile's plan (history, such as an earlier width) is not counted."""
     planned = findings.planned_results("cpu", ("shufflenet",))
     assert {(s.profile, s.chapter) for s, _ in planned} == {("cpu", "shufflenet")}
-    stored = {p.stem for p in (results_dir() / "shufflenet").glob("*.json")}
-    history = stored - {s.filename.removesuffix(".json") for s, _ in planned}
-    assert history, "the shufflenet results hold runs at Table 1 widths that the plan no longer names"
+    history = {p.name for p in (results_dir() / "shufflenet" / "history").glob("*.json")}
+    stored = history | {p.name for p in (results_dir() / "shufflenet").glob("*.json")}
+    assert history, "the shufflenet history holds runs at Table 1 widths that the plan no longer names"
+    assert not history & {s.filename for s, _ in planned}
     assert findings.scale(planned, "cpu").runs == sum(r is not None for _, r in planned) < len(stored)
     assert len({s.key for s, _ in planned}) == len(planned)
 
@@ -121,3 +122,78 @@ def test_live_rows_are_kept_only_inside_a_build(tmp_path, monkeypatch):
     assert list(kept["dac"]["claim"]) == ["faster"] and kept["dac"]["machine"].iloc[0] == "a CPU"
     with pytest.raises(EffconvError, match="ledger's columns"):
         keep_live("dac", table.drop(columns="verdict"), "a CPU")
+
+
+def _holm_ledger(chapter: str, p: float) -> pd.DataFrame:
+    """The committed ledger of ``chapter`` as ``ClaimsTable(chapter, holm=True)`` would write it, each decided
+    trained row given the t test's ``p``."""
+    from effconv.claims.ledger import ClaimsTable
+    from effconv.claims.multiplicity import DECIDED
+
+    table = ClaimsTable(chapter, holm=True)
+    for row in load_ledger(chapters=(chapter,)).to_dict("records"):
+        tested = row["kind"] == "trained" and row["verdict"] in DECIDED
+        table.add(row["claim"], kind=row["kind"], source=row["source"], paper=row["paper"], ours=row["ours"],
+                  verdict=row["verdict"], profile=row["profile"], evidence=row["evidence"], delta=row["delta"],
+                  interval=row["interval"], n=int(row["n"]) if row["n"] else None, p=p if tested else None)
+    return table.frame(live=False)
+
+
+def test_a_key_claim_that_fails_holm_is_not_shown_as_reproduced():
+    ledger = _holm_ledger("acnet", 0.03)  # p = 0.03 passes alone; times m >= 2 tests it does not
+    tests = findings.holm_tests(ledger)
+    assert tests is not None and tests >= 2
+    box = findings.findings_box("acnet", ledger)
+    rows = box.rows.to_dict("records")
+    trained = [r for r in rows if r["kind"] == "trained" and r["verdict"] == "reproduced"]
+    assert trained, "the acnet box has a raw reproduced trained key claim to adjust"
+    shown = repr(box)
+    html = box.html()
+    assert html.count(">inconclusive (Holm)</td>") == len(trained) and "reproduced at 95% on its own" in html
+    # counted key claims are no tests: they keep their verdict
+    counted = sum(r["kind"] == "counted" and r["verdict"] == "reproduced" for r in rows)
+    assert shown.count("reproduced") == counted
+    assert f"Holm adjustment over the chapter's trained tests ({tests})" in " ".join(box.scale)
+    # a p that survives any adjustment leaves every verdict as it was
+    strong = findings.findings_box("acnet", _holm_ledger("acnet", 1e-9))
+    assert "(Holm)</td>" not in strong.html()
+    assert repr(strong).endswith(f"({', '.join(strong.rows['verdict'])})")
+
+
+def test_ledgers_without_holm_columns_keep_their_verdicts_and_say_so():
+    from effconv.claims.ledger import HOLM_COLUMNS
+
+    plain = load_ledger(chapters=("acnet",)).drop(columns=HOLM_COLUMNS, errors="ignore")  # as before chapters opted in
+    assert findings.holm_tests(plain) is None
+    box = findings.findings_box("acnet", plain)
+    assert "(Holm)" not in box.html()  # neither a cell nor the note
+    assert list(box.rows["verdict"]) == [v for v in repr(box).split("(", 1)[1].rstrip(")").split(", ")]
+    assert any("not yet adjusted" in line for line in box.scale)
+    # the intro mixes chapters that adjust with chapters that do not yet
+    mixed = pd.concat([_holm_ledger("acnet", 0.03).assign(chapter="acnet"),
+                       load_ledger(chapters=("dac",)).drop(columns=HOLM_COLUMNS, errors="ignore")], ignore_index=True)
+    note = findings.multiplicity_note(mixed)
+    assert f"(ACNet: {findings.holm_tests(_holm_ledger('acnet', 0.03))})" in note and "of DAC" in note
+
+
+def test_box_shows_the_adjusted_verdict_and_refuses_a_bad_one():
+    from effconv.claims.findings import shown_verdict
+
+    base = {c: "" for c in COLUMNS} | {"claim": "a > b", "kind": "trained", "n": "3", "verdict": "reproduced"}
+    assert shown_verdict(base) == ("reproduced", "")
+    assert shown_verdict(base | {"verdict_holm": float("nan")}) == ("reproduced", "")  # a column other chapters have
+    assert shown_verdict(base | {"verdict_holm": "reproduced", "p_holm": "0.01"}) == ("reproduced", "")
+    verdict, note = shown_verdict(base | {"verdict_holm": "inconclusive", "p_holm": "0.12"})
+    assert verdict == "inconclusive" and "reproduced at 95%" in note and "0.12" in note
+    html = FindingsBox(pd.DataFrame([base | {"verdict_holm": "inconclusive", "p_holm": "0.12"}]), ["A"]).html()
+    assert VERDICT_COLOURS["inconclusive"][0] in html and VERDICT_COLOURS["reproduced"][0] not in html
+    with pytest.raises(EffconvError, match="rebuild its ledger"):
+        shown_verdict(base | {"verdict_holm": "maybe"})
+
+
+def test_a_chapter_without_trained_tests_says_there_is_nothing_to_adjust():
+    ledger = _holm_ledger("acnet", 0.03)
+    untested = ledger.assign(p="", p_holm="", verdict_holm="")
+    assert findings.holm_tests(untested) == 0
+    note = findings.multiplicity_note(untested)
+    assert "no trained verdict" in note.lower() and "(0)" not in note

@@ -177,3 +177,18 @@ def test_epoch_times_keep_machines_precisions_and_variants_apart(tmp_path):
     assert table.loc[(options, "AMD EPYC (1 thread), AVX2", "32-true"), "seconds_per_epoch"] == 100
     assert table.loc[(options, "AMD EPYC (1 thread), AVX512", "bf16-mixed"), "seconds_per_epoch"] == 30
     assert ("groups=8, shuffle=False, width=0.25", "AMD EPYC (1 thread), ISA level not recorded", "32-true") in table.index
+
+
+def test_history_runs_are_listed_as_history_and_are_no_evidence(tmp_path):
+    from effconv.experiments.inventory import results_inventory
+    from effconv.experiments.store import keep_as_history
+
+    write_result(tmp_path, "engine", "resnet20", "resnet20", "cpu", 0.80, epochs=20)
+    write_result(tmp_path, "engine", "resnet20", "resnet20", "cpu", 0.99, epochs=40)
+    keep_as_history(tmp_path / "engine" / "resnet20-jpeg-40-0.json")
+    table = results_inventory(tmp_path).set_index("epochs")
+    assert table.loc[40, "kept as"] == "history" and table.loc[40, "chapter"] == "engine"
+    assert table.loc[20, "kept as"] == "current"
+    # the kept run would meet the target; it is not evidence, so the check still sees only the live one
+    r20 = accuracy_checks(tmp_path).query("model == 'resnet20'")
+    assert list(r20["epochs"]) == [20] and r20["verdict"].item() == "missed"

@@ -9,7 +9,8 @@ import pytest
 
 from effconv.cli import main
 from effconv.experiments.merge import merge
-from effconv.experiments.spec import ExperimentSpec
+from effconv.experiments.migrate import migrate
+from effconv.experiments.spec import ExperimentSpec, digest
 from effconv.experiments.store import ResultStore
 from effconv.train.recipes import recipe_for
 
@@ -80,7 +81,42 @@ def test_merging_an_archive_through_the_cli(stores, tmp_path, monkeypatch, capsy
     assert main(["results", "merge", str(archive)]) == 0
     out = capsys.readouterr().out
     assert f"new         acnet/{spec.filename}" in out and "1 new, 0 identical" in out
-    assert ours.load(spec) is not None
+    # no plan runs this test's spec: it is kept in the chapter's history, never found as evidence
+    assert "no current plan uses it" in out and ours.load(spec) is None
+    assert (ours.root / "acnet" / "history" / spec.filename).exists()
     # merging the same archive again: identical, nothing to do
     assert main(["results", "merge", str(archive)]) == 0
     assert "0 new, 1 identical" in capsys.readouterr().out
+
+
+def test_a_result_under_the_older_hash_is_refused_with_the_migration_to_run(stores, tmp_path):
+    incoming, ours = stores
+    spec = _spec(7)
+    path = incoming.save(spec, {**_result(0.8), "provenance": {**_result(0.8)["provenance"], "precision": "32-true"}})
+    payload = json.loads(path.read_text())
+    del payload["spec"]["recipe"]["precision"]  # as a checkout from before the precision joined the key wrote it
+    payload["key"] = digest(payload["spec"])
+    path.unlink()
+    path.with_name(f"{spec.name}-{payload['key']}.json").write_text(json.dumps(payload))
+    report = merge(tmp_path / "job", ours.root)
+    assert report.count("refused") == 1 and "results migrate" in report.rows[0][2]
+    migrate(incoming.root)
+    assert merge(tmp_path / "job", ours.root).summary() == "1 new, 0 identical, 0 conflicting, 0 refused"
+    assert ours.load(spec)["metrics"]["final"]["test_acc"] == 0.8
+
+
+def test_history_is_merged_into_history(stores, tmp_path):
+    incoming, ours = stores
+    live, unplanned, kept = _spec(8), _spec(9), _spec(10)
+    for spec in (live, unplanned, kept):
+        incoming.save(spec, _result(0.8))
+    moved = incoming.root / "acnet" / "history" / kept.filename
+    moved.parent.mkdir()
+    incoming.path(kept).rename(moved)  # the job kept it as history already
+    report = merge(tmp_path / "job", ours.root, planned=lambda spec: spec.seed != 9)
+    assert report.summary() == "3 new, 0 identical, 0 conflicting, 0 refused"
+    assert ours.load(live) is not None and ours.load(unplanned) is None and ours.load(kept) is None
+    assert sorted(p.name for p in (ours.root / "acnet" / "history").iterdir()) == sorted([unplanned.filename,
+                                                                                        kept.filename])
+    again = merge(tmp_path / "job", ours.root, planned=lambda spec: spec.seed != 9)
+    assert again.summary() == "0 new, 3 identical, 0 conflicting, 0 refused"

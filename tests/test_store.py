@@ -150,3 +150,24 @@ def test_another_hosts_temporaries_are_left_alone_on_a_shared_folder(tmp_path):
     atomic_write_json(target, {"a": 1})
     assert theirs.exists() and not mine_dead.exists()
     assert remove_orphans(target) == []
+
+
+def test_history_is_kept_but_never_looked_up(tmp_path):
+    from effconv.experiments.store import keep_as_history, stored_files
+
+    store, spec, other = ResultStore(tmp_path), make_spec(), make_spec(seed=1)
+    path = store.save(spec, fake_result(spec))
+    store.save(other, fake_result(other))
+    kept = keep_as_history(path)
+    assert kept == tmp_path / "engine" / "history" / spec.filename and not path.exists()
+    assert store.load(spec) is None and store.load(other) is not None
+    assert [p.name for p, _ in store.results("engine")] == [other.filename]
+    assert [p.name for p, _ in store.results("engine", history=True)] == [spec.filename]
+    assert stored_files(tmp_path) == [store.path(other), kept]
+    assert stored_files(tmp_path, history=False) == [store.path(other)]
+    # a second copy never replaces the kept one
+    again = store.save(spec, fake_result(spec))
+    with pytest.raises(EffconvError, match="exists already"):
+        keep_as_history(again)
+    with pytest.raises(EffconvError, match="in a history folder already"):
+        keep_as_history(kept)

@@ -124,21 +124,21 @@ def test_lr_scaled_parameters_get_their_own_group():
     assert groups[0]["initial_lr"] == pytest.approx(0.1) and groups[0]["weight_decay"] > 0
 
 
-def test_precision_is_a_recipe_field_that_keeps_old_keys():
+def test_precision_is_a_recipe_field_in_every_key():
     import json
 
     from effconv.experiments.spec import ExperimentSpec
     from effconv.paths import results_dir
 
-    # A committed fp32 result (stored before the field existed) still hashes to its file name.
+    # A committed fp32 result (renamed by `effconv results migrate`) names its precision and hashes to its name.
     stored = next((results_dir() / "acnet").glob("cifar-quick-base-*.json"))
     payload = json.loads(stored.read_text())
-    assert "precision" not in payload["spec"]["recipe"]
-    assert ExperimentSpec.from_dict(payload["spec"]).key == payload["key"]
-    auto = ExperimentSpec.from_dict(payload["spec"])
+    assert payload["spec"]["recipe"]["precision"] == "32-true"
+    fp32 = ExperimentSpec.from_dict(payload["spec"])
+    assert fp32.key == payload["key"] and stored.name == fp32.filename
     bf16 = ExperimentSpec.from_dict({**payload["spec"], "recipe": {**payload["spec"]["recipe"],
                                                                    "precision": "bf16-mixed"}})
-    assert bf16.key != auto.key and bf16.to_dict()["recipe"]["precision"] == "bf16-mixed"
+    assert bf16.key != fp32.key and bf16.to_dict()["recipe"]["precision"] == "bf16-mixed"
     with pytest.raises(Exception, match="unknown precision 'fp8'"):
         Recipe(epochs=1, precision="fp8")
 

@@ -150,12 +150,20 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--run-missing", action="store_true", help="train missing experiments of the profile")
     book.add_argument("--no-html", action="store_true", help="execute notebooks only")
 
-    results = sub.add_parser("results", help="merge results trained elsewhere into this repository's results/")
+    results = sub.add_parser("results", help="merge results trained elsewhere into this repository's results/, or "
+                                             "rename stored results to the keys the current code computes")
     results_sub = results.add_subparsers(dest="action", required=True)
     merge = results_sub.add_parser("merge", help="check and merge an archive or folder of results: new ones are "
                                                  "copied, identical ones kept, conflicting or unsound ones refused")
     merge.add_argument("source", help="a results.tar.gz a job wrote, or a folder holding results/<chapter>/")
     merge.add_argument("--dry-run", action="store_true", help="report only; copy nothing")
+    migrate = results_sub.add_parser("migrate", help="rename results stored under an older spec hash (precision "
+                                                     "left out at auto) to their current key; safe to run again")
+    migrate.add_argument("folder", nargs="?", default=None, help="a results folder (default this repository's results/)")
+    migrate.add_argument("--dry-run", action="store_true", help="report only; rename nothing")
+    history = results_sub.add_parser("history", help="move stored results no plan of any profile uses into "
+                                                     "results/<chapter>/history/ (kept, never evidence)")
+    history.add_argument("--dry-run", action="store_true", help="list them only; move nothing")
 
     data = sub.add_parser("data", help="prepare CIFAR-10 (decode and cache) and print what was found")
     data.add_argument("--source", default="auto", help="auto | jpeg | raw | jpeg-q<N>")
@@ -348,7 +356,15 @@ def cmd_campaign(args: argparse.Namespace) -> None:
 def cmd_results(args: argparse.Namespace) -> None:
     from effconv.experiments.merge import merge
 
-    report = merge(args.source, dry_run=args.dry_run)
+    if args.action == "migrate":
+        cmd_migrate(args)
+        return
+    if args.action == "history":
+        cmd_history(args)
+        return
+    from effconv.plan import is_planned
+
+    report = merge(args.source, dry_run=args.dry_run, planned=is_planned)
     for name, status, reason in report.rows:
         print(f"{status:<11} {name}" + (f": {reason}" if reason else ""))
     print(f"{report.summary()}" + (" (dry run: nothing copied)" if args.dry_run else "")
@@ -356,6 +372,38 @@ def cmd_results(args: argparse.Namespace) -> None:
     if report.count("refused") or report.count("conflicting"):
         print("effconv: some results were not merged (refused or conflicting; see above).", file=sys.stderr)
         sys.exit(1)
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from effconv.experiments.migrate import migrate
+
+    if args.folder is not None and not Path(args.folder).is_dir():
+        raise EffconvError(f"{args.folder} is not a folder; give a results folder (holding <chapter>/*.json).")
+    report = migrate(Path(args.folder) if args.folder else None, dry_run=args.dry_run)
+    for name, status, detail in report.rows:
+        if status != "current":
+            print(f"{status:<11} {name}" + (f" {detail}" if status == "renamed" else f": {detail}"))
+    print(report.summary() + (" (dry run: nothing renamed)" if args.dry_run else ""))
+    if report.count("refused") or report.count("conflicting"):
+        print("effconv: some results were not migrated (refused or conflicting; see above).", file=sys.stderr)
+        sys.exit(1)
+
+
+def cmd_history(args: argparse.Namespace) -> None:
+    from effconv.experiments.store import keep_as_history
+    from effconv.paths import results_dir
+    from effconv.plan import unplanned_results
+
+    unplanned = unplanned_results()
+    for path in unplanned:
+        where = path.relative_to(results_dir())
+        if args.dry_run:
+            print(f"unplanned {where}")
+        else:
+            print(f"moved     {where} -> {keep_as_history(path).relative_to(results_dir())}")
+    print(f"{len(unplanned)} result(s) no plan uses" + (" (dry run: nothing moved)" if args.dry_run and unplanned else ""))
 
 
 def cmd_claims(args: argparse.Namespace) -> None:

@@ -1,4 +1,5 @@
-"""The plan of a profile: which runs the chapters plan, in which order, which are stored, what is left.
+"""The plan of a profile: which runs the chapters plan, in which order, which are stored, what is left, and
+which stored runs no plan of any profile uses (they belong in the chapter's ``history/`` folder).
 
 It sits at the top with the command line: it reads the chapters' plans through ``effconv.studies`` and
 hands plain specs (and the modules that register their analyses) down to the campaign and the
@@ -7,6 +8,8 @@ executors, which never import a study themselves.
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
@@ -15,7 +18,10 @@ from effconv.errors import EffconvError
 from effconv.experiments.campaign import PRIORITY, order_specs
 from effconv.experiments.runner import lookup
 from effconv.experiments.spec import ExperimentSpec
+from effconv.experiments.store import stored_files
+from effconv.paths import results_dir
 from effconv.studies import CHAPTERS, planned_specs
+from effconv.train.recipes import PROFILES
 
 
 def campaign_specs(profile: str, chapters: Sequence[str] = PRIORITY) -> list[ExperimentSpec]:
@@ -73,3 +79,24 @@ def arms_short(plan: pd.DataFrame) -> pd.DataFrame:
                          "missing seeds": ", ".join(str(seed) for seed in sorted(missing["seed"])),
                          "core-hours left": missing["minutes"].sum(min_count=len(missing)) / 60})
     return pd.DataFrame(rows, columns=["chapter", "arm", "seeds stored", "missing seeds", "core-hours left"])
+
+
+@lru_cache(maxsize=1)
+def planned_files() -> frozenset[tuple[str, str]]:
+    """(chapter, file name) of every run a plan of any profile names (read once: the plans are code)."""
+    return frozenset((spec.chapter, spec.filename) for profile in PROFILES for spec in planned_specs(profile))
+
+
+def is_planned(spec: ExperimentSpec) -> bool:
+    """Whether some profile's plan runs ``spec`` (runs outside the chapters, such as ``engine``, have no plan
+    and count as planned: ``effconv train`` made them on purpose)."""
+    return spec.chapter not in CHAPTERS or (spec.chapter, spec.filename) in planned_files()
+
+
+def unplanned_results(root: Path | None = None) -> list[Path]:
+    """The result files directly in a chapter's folder that no plan of any profile uses: runs of earlier plans
+    (other widths, dropped arms) that a reader could take for evidence; ``effconv results history`` moves them
+    to the chapter's ``history/``."""
+    return [path for path in stored_files(root or results_dir(), history=False)
+            if path.parent.name in CHAPTERS and (path.parent.name, path.name) not in planned_files()]
+

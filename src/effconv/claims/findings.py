@@ -6,6 +6,11 @@ claims are key, and the scale, are a chapter's business (``effconv.studies.findi
 only turns ledger rows into HTML. The block has the CSS class ``effconv-findings`` (styled in
 ``book/_static/effconv.css``), which the rendered-book check looks for.
 
+A ledger row that carries a Holm-adjusted verdict (``verdict_holm``, see ``effconv.claims.multiplicity``) is
+shown with that verdict: a row decided at 95% on its own that does not survive the chapter's adjustment
+never reads "reproduced" in a box. Rows without one (counted rows, ledgers that do not adjust yet) show
+their verdict as it stands.
+
 >>> box = FindingsBox(rows, labels, scale=["Trained rows: profile cpu ..."])   # doctest: +SKIP
 >>> box        # a notebook shows it as HTML; ``box.html()`` is the text a Markdown page includes
 """
@@ -20,6 +25,7 @@ import pandas as pd
 
 from effconv.claims.ledger import COLUMNS
 from effconv.claims.style import verdict_css
+from effconv.claims.verdicts import VERDICTS
 from effconv.errors import EffconvError
 
 CSS_CLASS = "effconv-findings"
@@ -44,6 +50,26 @@ def _evidence(row: Mapping[str, str]) -> str:
     if kind == "trained" and n and row.get("verdict") != "not run":
         return f"trained, {n} seed{'s' if n != '1' else ''}"
     return kind
+
+
+def _text(row: Mapping[str, str], column: str) -> str:
+    value = row.get(column, "")
+    return value.strip() if isinstance(value, str) else ""  # a column a ledger lacks reads as NaN after concat
+
+
+def shown_verdict(row: Mapping[str, str]) -> tuple[str, str]:
+    """The verdict a box shows for a ledger row and a note on how it was reached: the Holm-adjusted verdict
+    where the row has one (note: the raw verdict and the adjusted p when they differ), else the raw one."""
+    raw, adjusted = _text(row, "verdict"), _text(row, "verdict_holm")
+    if not adjusted:
+        return raw, ""
+    if adjusted not in VERDICTS:
+        raise EffconvError(f"the ledger row {_text(row, 'claim')!r} has verdict_holm {adjusted!r}, not one of "
+                           f"{', '.join(VERDICTS)}; rebuild its ledger with `effconv claims`.")
+    if adjusted == raw:
+        return raw, ""
+    return adjusted, (f"{raw} at 95% on its own; {adjusted} after the Holm adjustment over the chapter's trained "
+                      f"tests (adjusted p {_text(row, 'p_holm') or '?'})")
 
 
 def _ours(row: Mapping[str, str]) -> str:
@@ -82,7 +108,9 @@ class FindingsBox:
         for position, (label, row) in enumerate(zip(self.labels, self.rows.to_dict("records"))):
             if position in self.groups:
                 body.append(f'<tr class="{CSS_CLASS}-group"><th colspan="5">{escape(self.groups[position])}</th></tr>')
-            verdict = str(row["verdict"])
+            verdict, adjustment = shown_verdict(row)
+            shown = f"{verdict} (Holm)" if adjustment else verdict
+            verdict_hover = f' title="{escape(adjustment)}"' if adjustment else ""
             paper, wording = _paper(row)
             hover = f' title="{escape(wording)}"' if wording else ""
             body.append(
@@ -91,7 +119,7 @@ class FindingsBox:
                 f"<td{hover}>{escape(paper)}</td>"
                 f"<td>{escape(_ours(row))}</td>"
                 f"<td>{escape(_evidence(row))}</td>"
-                f'<td class="{CSS_CLASS}-verdict" style="{verdict_css(verdict)}">{escape(verdict)}</td>'
+                f'<td class="{CSS_CLASS}-verdict" style="{verdict_css(verdict)}"{verdict_hover}>{escape(shown)}</td>'
                 "</tr>")
         head = "".join(f"<th>{name}</th>" for name in ("claim", "paper", "ours", "evidence", "verdict"))
         scale = "".join(f'<p class="{CSS_CLASS}-scale">{escape(line)}</p>' for line in self.scale)
@@ -105,4 +133,5 @@ class FindingsBox:
         return self.html()
 
     def __repr__(self) -> str:  # the plain-text fallback a notebook stores beside the HTML
-        return f"{self.title}: {len(self.rows)} key claims ({', '.join(map(str, self.rows['verdict']))})"
+        verdicts = [shown_verdict(row)[0] for row in self.rows.to_dict("records")]
+        return f"{self.title}: {len(self.rows)} key claims ({', '.join(verdicts)})"

@@ -1,4 +1,9 @@
-"""Everything in ``results/``, as tables for the provenance page."""
+"""Everything in ``results/``, as tables for the provenance page.
+
+Runs kept in a chapter's ``history/`` (no current plan uses them) are listed and labelled as history, and
+their times count where only timing matters (epoch times, estimates); they are never evidence (accuracy
+checks, precision pairs).
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,15 @@ from pathlib import Path
 import pandas as pd
 
 from effconv.data.cifar import SHIPPED_QUALITY, jpeg_scale, reencode_quality
-from effconv.experiments.store import read_result
+from effconv.experiments.store import is_history, read_result, stored_files
 from effconv.errors import EffconvError
 from effconv.paths import results_dir
 
 
-def _stored(root: Path | None):
-    """(path, result or the error reading it) for every training result under ``root`` (not benchmarks)."""
-    for path in sorted((root or results_dir()).glob("*/*.json")):
-        if path.parent.name == "bench":
-            continue
+def _stored(root: Path | None, *, history: bool = False):
+    """(path, result or the error reading it) for every training result under ``root`` (not benchmarks), and
+    with ``history`` those kept in the chapters' ``history/`` folders too."""
+    for path in stored_files(root or results_dir(), history=history):
         try:
             yield path, read_result(path)
         except EffconvError as err:
@@ -25,15 +29,18 @@ def _stored(root: Path | None):
 
 
 def results_inventory(root: Path | None = None) -> pd.DataFrame:
-    """One row per stored training result: what it is, how good, and where/how it was produced."""
+    """One row per stored training result: what it is, how good, and where/how it was produced; ``kept as``
+    says "history" for a run no current plan uses (``results/<chapter>/history/``), "current" otherwise."""
     rows = []
-    for path, result in _stored(root):
+    for path, result in _stored(root, history=True):
+        kept = "history" if is_history(path) else "current"
         if isinstance(result, EffconvError):
-            rows.append({"chapter": path.parent.name, "file": path.name, "problem": str(result)})
+            chapter = path.parent.parent.name if kept == "history" else path.parent.name
+            rows.append({"chapter": chapter, "kept as": kept, "file": path.name, "problem": str(result)})
             continue
         spec, prov = result["spec"], result["provenance"]
         rows.append({
-            "chapter": spec["chapter"], "name": spec["name"], "profile": spec["profile"], "seed": spec["seed"],
+            "chapter": spec["chapter"], "kept as": kept, "name": spec["name"], "profile": spec["profile"], "seed": spec["seed"],
             "model": spec["model"], "test_acc": result["metrics"]["final"].get("test_acc"),
             "epochs": len(result.get("curve", [])), "minutes": round(prov.get("wall_seconds", 0) / 60, 1),
             "device": prov.get("device"), "data": prov.get("data", {}).get("source"),
@@ -64,7 +71,7 @@ def epoch_times(root: Path | None = None) -> pd.DataFrame:
     AVX-512 as with AVX2 (runs from before the level was recorded say so).
     """
     rows = []
-    for _, result in _stored(root):
+    for _, result in _stored(root, history=True):
         if isinstance(result, EffconvError):
             continue
         spec, prov = result["spec"], result["provenance"]
@@ -241,7 +248,7 @@ def after_training_epochs(root: Path | None = None) -> dict[str, float]:
     costs about the same fraction of a training epoch wherever both run (an assumption, stated where it is
     used). Runs without a training time (none here) are skipped."""
     ratios: dict[str, list[float]] = {}
-    for _, result in _stored(root):
+    for _, result in _stored(root, history=True):
         if isinstance(result, EffconvError):
             continue
         prov, spec = result.get("provenance", {}), result["spec"]
@@ -269,7 +276,7 @@ def estimate_minutes(specs, root: Path | None = None) -> list[float | None]:
     exact: dict[tuple, list[float]] = {}
     near: dict[tuple, list[float]] = {}
     after: dict[tuple, list[float]] = {}
-    for _, result in _stored(root):
+    for _, result in _stored(root, history=True):
         if isinstance(result, EffconvError):
             continue
         seconds = sorted(r["seconds"] for r in result.get("curve", []) if "seconds" in r)

@@ -6,6 +6,9 @@ its provenance must name a commit whose source was not modified. A result whose 
 (atomically); one whose key is stored already is *identical* when its metrics and analyses equal the
 stored ones (the stored file is kept) and *conflicting* otherwise: a conflict is reported and never
 overwritten. Benchmarks (``results/bench/``) are copied when new and reported when they differ.
+
+Runs no current plan uses go to the chapter's ``history/`` folder (kept, never looked up as evidence): those
+the source keeps in its own ``history/`` and, given ``planned``, every incoming run it says no plan uses.
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from effconv.errors import EffconvError
+from effconv.experiments.migrate import migrated
 from effconv.experiments.spec import ExperimentSpec
-from effconv.experiments.store import read_result
+from effconv.experiments.store import HISTORY, is_history, read_result, stored_files
 from effconv.io import atomic_write_text
 from effconv.paths import results_dir
 
@@ -48,6 +52,9 @@ def problem(path: Path, chapter: str) -> str | None:
         spec = ExperimentSpec.from_dict(result["spec"])
     except EffconvError as err:
         return str(err).rstrip(".")
+    if spec.key != result["key"] and _older_key(path, result):
+        return ("it is stored under an older spec hash (precision left out); run `effconv results migrate FOLDER` "
+                "on the unpacked results, then merge them")
     if spec.key != result["key"]:
         return f"its spec hashes to {spec.key}, not to the key {result['key']} it carries (edited after it ran?)"
     if path.name != spec.filename:
@@ -64,25 +71,36 @@ def problem(path: Path, chapter: str) -> str | None:
     return None
 
 
+def _older_key(path: Path, result: dict[str, Any]) -> bool:
+    """Whether the result was stored by a checkout from before the precision joined the key."""
+    try:
+        return migrated(path, result) is not None
+    except EffconvError:
+        return False
+
+
 def _same_outcome(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return a.get("metrics") == b.get("metrics") and a.get("analyses", {}) == b.get("analyses", {})
 
 
-def merge_folder(source: Path, target: Path | None = None, *, dry_run: bool = False) -> MergeReport:
+def merge_folder(source: Path, target: Path | None = None, *, dry_run: bool = False,
+                 planned: Callable[[ExperimentSpec], bool] | None = None) -> MergeReport:
     """Merge ``source`` (a folder holding ``results/<chapter>/*.json``, or a results folder itself) into
-    ``target`` (default this repository's ``results/``)."""
+    ``target`` (default this repository's ``results/``). ``planned``: whether a current plan uses a spec; a
+    run it refuses is merged into the chapter's ``history/``."""
     target = target or results_dir()
     source = Path(source)
     top = source / "results" if (source / "results").is_dir() else source
     report = MergeReport()
-    files = sorted(top.glob("*/*.json"))
+    files = sorted(top.glob("bench/*.json")) + stored_files(top)
     if not files:
         raise EffconvError(f"no results (results/<chapter>/<name>-<key>.json) in {source}; give the archive or "
                            "folder a time-limited job or a cluster campaign wrote.")
     for path in files:
-        name, chapter = f"{path.parent.name}/{path.name}", path.parent.name
-        destination = target / chapter / path.name
+        name = str(path.relative_to(top))
+        chapter = path.parent.parent.name if is_history(path) else path.parent.name
         if chapter == "bench":
+            destination = target / chapter / path.name
             incoming = path.read_bytes()
             if not destination.exists():
                 report.add(name, "new")
@@ -97,6 +115,9 @@ def merge_folder(source: Path, target: Path | None = None, *, dry_run: bool = Fa
             report.add(name, "refused", why)
             continue
         incoming = read_result(path)
+        unplanned = planned is not None and not planned(ExperimentSpec.from_dict(incoming["spec"]))
+        history = is_history(path) or unplanned
+        destination = target / chapter / (HISTORY if history else "") / path.name
         if destination.exists():
             try:
                 stored = read_result(destination)
@@ -110,17 +131,18 @@ def merge_folder(source: Path, target: Path | None = None, *, dry_run: bool = Fa
                 report.add(name, "conflicting", f"same key, other metrics (stored test acc {ours:.4f}, incoming "
                                                 f"{theirs:.4f}); kept the stored file")
             continue
-        report.add(name, "new")
+        report.add(name, "new", f"into {chapter}/{HISTORY}/: no current plan uses it" if unplanned else "")
         if not dry_run:
             atomic_write_text(destination, path.read_text(encoding="utf-8"))  # verbatim: it was checked as is
     return report
 
 
-def merge(source: str | Path, target: Path | None = None, *, dry_run: bool = False) -> MergeReport:
+def merge(source: str | Path, target: Path | None = None, *, dry_run: bool = False,
+          planned: Callable[[ExperimentSpec], bool] | None = None) -> MergeReport:
     """Merge an archive (``.tar.gz``, unpacked safely into a temporary folder) or a folder; see ``merge_folder``."""
     source = Path(source)
     if source.is_dir():
-        return merge_folder(source, target, dry_run=dry_run)
+        return merge_folder(source, target, dry_run=dry_run, planned=planned)
     if not source.is_file():
         raise EffconvError(f"{source} does not exist; give a results archive (.tar.gz) or a folder.")
     if not tarfile.is_tarfile(source):
@@ -129,4 +151,4 @@ def merge(source: str | Path, target: Path | None = None, *, dry_run: bool = Fal
         with tarfile.open(source) as tar:
             # the "data" filter refuses absolute paths, links out of the folder and device files
             tar.extractall(scratch, filter="data")
-        return merge_folder(Path(scratch), target, dry_run=dry_run)
+        return merge_folder(Path(scratch), target, dry_run=dry_run, planned=planned)

@@ -3,7 +3,8 @@
 A spec names everything that changes a result: chapter, name, model and its options, the training
 recipe (resolved from the profile, so editing a profile changes the hash), profile, seed, data source,
 the analyses run on the trained model, and ``CODE_VERSION``. Two specs with the same content have
-the same key on every machine.
+the same key on every machine: a recipe's "auto" precision (which the machine would decide) is replaced
+by the profile's concrete one when the spec is made, so the key names the precision the run trains in.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ def _canonical(value: Any) -> Any:
     raise EffconvError(f"spec values must be JSON-like (numbers, strings, lists, dicts); got {type(value).__name__}.")
 
 
+def digest(spec: Mapping[str, Any]) -> str:
+    """The key of a spec's canonical dict (``ExperimentSpec.to_dict``, or one stored in a result file)."""
+    text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
 @dataclass(frozen=True)
 class ExperimentSpec:
     chapter: str
@@ -56,6 +63,7 @@ class ExperimentSpec:
         check_seed(self.seed)
         if not isinstance(self.recipe, Recipe):
             raise EffconvError(f"an experiment's recipe must be a Recipe (see recipe_for), got {type(self.recipe).__name__}.")
+        object.__setattr__(self, "recipe", self.recipe.for_profile(self.profile))  # frozen: set once, here
         for label, value in (("chapter", self.chapter), ("name", self.name)):
             if not isinstance(value, str) or not _NAME.match(value):
                 raise EffconvError(f"experiment {label} {value!r} must be lower-case letters, digits and ._+=- "
@@ -73,8 +81,7 @@ class ExperimentSpec:
     @property
     def key(self) -> str:
         """First 10 hex digits of the SHA-256 of the canonical JSON."""
-        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:10]
+        return digest(self.to_dict())
 
     @property
     def filename(self) -> str:

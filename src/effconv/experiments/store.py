@@ -4,6 +4,9 @@ Writes are atomic (temporary file + rename) and made under a per-spec file lock,
 spec cannot interleave; a file that does not parse, or whose spec does not hash to its key, is
 reported and treated as missing (re-run), never used. Smoke-profile results go to a store in the
 local cache, never into ``results/``.
+
+``results/<chapter>/history/`` keeps runs that no current plan uses (earlier widths, dropped arms): they stay
+committed with their provenance, but a lookup never returns them, so they can never count as evidence.
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ from effconv.io import atomic_write_json, atomic_write_text, check_writable
 from effconv.paths import cache_dir, results_dir
 
 SCHEMA = 1
+#: the sub-folder of a chapter's results that holds runs no current plan uses (kept, never looked up)
+HISTORY = "history"
+#: folders of ``results/`` that hold no training results
+NOT_RESULTS = ("bench",)
 log = logging.getLogger("effconv")
 
 
@@ -97,6 +104,39 @@ def _report_once(path: Path, message: str) -> None:
         log.warning("%s", message)
 
 
+def is_history(path: str | Path) -> bool:
+    """Whether a result file sits in a chapter's ``history/`` folder."""
+    return Path(path).parent.name == HISTORY
+
+
+def stored_files(root: str | Path, *, history: bool = True) -> list[Path]:
+    """Every training result file under ``root``: ``<chapter>/*.json`` and, with ``history``, the files kept in
+    ``<chapter>/history/``; benchmarks are not training results."""
+    root = Path(root)
+    files = sorted(p for p in root.glob("*/*.json") if p.parent.name not in NOT_RESULTS)
+    if history:
+        files += sorted(p for p in root.glob(f"*/{HISTORY}/*.json") if p.parent.parent.name not in NOT_RESULTS)
+    return files
+
+
+def keep_as_history(path: str | Path) -> Path:
+    """Move a result file into its chapter's ``history/`` folder (a rename on one filesystem, so a reader sees
+    it in one place or the other); an existing file of that name there is never replaced."""
+    path = Path(path)
+    target = path.parent / HISTORY / path.name
+    if is_history(path):
+        raise EffconvError(f"{path} is in a history folder already.")
+    if target.exists():
+        raise EffconvError(f"{target} exists already; compare it with {path} and delete one of them by hand.")
+    try:
+        target.parent.mkdir(exist_ok=True)
+        os.rename(path, target)
+    except OSError as err:
+        raise EffconvError(f"cannot move {path} to {target.parent} ({err.strerror or err}); check the folder's "
+                           "permissions.") from None
+    return target
+
+
 class ResultStore:
     """The results of a folder (default ``results/``, or ``$EFFCONV_RESULTS``), one JSON file per experiment spec.
 
@@ -150,9 +190,11 @@ class ResultStore:
         """Write ``result`` for ``spec`` atomically (temporary file + rename) and return its path."""
         return atomic_write_json(self.path(spec), self.payload(spec, result))
 
-    def results(self, chapter: str) -> Iterator[tuple[Path, dict[str, Any]]]:
-        """Every readable result of a chapter (unreadable ones are reported and skipped)."""
-        for path in sorted((self.root / chapter).glob("*.json")):
+    def results(self, chapter: str, *, history: bool = False) -> Iterator[tuple[Path, dict[str, Any]]]:
+        """Every readable result of a chapter (unreadable ones are reported and skipped); those kept in its
+        ``history/`` folder only when ``history`` is true, and then only they."""
+        folder = self.root / chapter / HISTORY if history else self.root / chapter
+        for path in sorted(folder.glob("*.json")):
             try:
                 yield path, read_result(path)
             except EffconvError as err:

@@ -6,6 +6,9 @@ The key claims are named by their ledger claim (a test fails when a name is miss
 it finds (runs stored of those planned, seeds per arm, epochs, model widths, data source), never typed.
 ``intro_findings`` builds the intro page's box from the same pieces, and ``write_intro_findings`` writes it
 where ``book/intro.md`` includes it (``effconv book`` calls it; the file is a build product, git-ignored).
+Where a ledger carries Holm-adjusted verdicts the boxes show those (``effconv.claims.findings.shown_verdict``)
+and say over how many tests; a ledger without them is shown as it is, and the box says its trained verdicts
+are not adjusted.
 """
 
 from __future__ import annotations
@@ -187,6 +190,48 @@ def trained_profiles(rows: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(p for p in names if p not in _NOT_A_PROFILE))
 
 
+def holm_tests(ledger: pd.DataFrame) -> int | None:
+    """How many trained tests a chapter's ledger adjusts over (rows with a Holm-adjusted p), or None when it
+    carries no Holm columns."""
+    if "p_holm" not in ledger.columns:
+        return None
+    values = ledger["p_holm"]
+    return int((values.notna() & (values.astype(str).str.strip() != "")).sum())
+
+
+def multiplicity_note(ledger: pd.DataFrame) -> str | None:
+    """One line on how the box's trained verdicts stand against the number of tests (per chapter when
+    ``ledger`` holds several, as the intro's does); None without trained rows."""
+    if not (ledger["kind"] == "trained").any():
+        return None
+    several = "chapter" in ledger.columns and ledger["chapter"].nunique() > 1
+    groups = ledger.groupby("chapter", sort=False) if several else [("", ledger)]
+    adjusted, plain = [], []
+    for chapter, rows in groups:
+        if not (rows["kind"] == "trained").any():
+            continue
+        name = TITLES.get(chapter, chapter).split(". ", 1)[-1]
+        tests = holm_tests(rows.dropna(axis=1, how="all"))  # a column only other chapters have is all NaN here
+        if tests is None:
+            plain.append(name)
+        else:
+            adjusted.append(f"{name}: {tests}" if several else str(tests))
+    parts = []
+    if adjusted == ["0"]:  # one chapter, Holm columns, no t test among its trained rows
+        return "No trained verdict here rests on a t test, so the Holm adjustment changes none."
+    if adjusted:
+        whose = "each chapter's" if several else "the chapter's"
+        parts.append(f"Trained verdicts are shown after the Holm adjustment over {whose} trained tests "
+                     f"({', '.join(adjusted)}), which keeps the chance of any false decision among a chapter's "
+                     "tests at 5%; a row decided only at 95% on its own reads inconclusive (Holm), its raw verdict "
+                     "on hover.")
+    if plain:
+        where = f" of {', '.join(plain)}" if several else ""
+        parts.append(f"The trained verdicts{where} are each decided at 95% on their own, not yet adjusted for the "
+                     f"number of tests {'each' if several else 'the'} chapter runs.")
+    return " ".join(parts)
+
+
 def scale_notes(chapter: str, ledger: pd.DataFrame) -> list[str]:
     """The box's closing lines: what the counted rows rest on, and the scale of each trained profile."""
     notes = []
@@ -197,6 +242,9 @@ def scale_notes(chapter: str, ledger: pd.DataFrame) -> list[str]:
     notes += [scale(planned_results(profile, (chapter,)), profile).text() for profile in profiles]
     if not profiles and (ledger["kind"] == "trained").any():
         notes.append("Trained rows: none is run here (ImageNet-scale training), so they are marked not run.")
+    multiplicity = multiplicity_note(ledger)
+    if multiplicity:
+        notes.append(multiplicity)
     notes.append("Live timings stay in the chapter and out of the ledger; the full ledger is in the Claims section.")
     return notes
 
@@ -229,6 +277,9 @@ def intro_findings() -> FindingsBox:
         lead = "No trained number is stored yet: every trained claim is marked not run."
     notes = ["Counted rows are exact counts of the built networks. Each chapter opens with its own box; the "
              "overview page lists every claim."]
+    multiplicity = multiplicity_note(ledger)
+    if multiplicity:
+        notes.append(multiplicity)
     return FindingsBox(rows, list(rows["label"]), notes, title="Findings across the book", groups=groups,
                        lead=[lead, *(s.text() for s in scales)])
 

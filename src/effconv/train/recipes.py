@@ -22,8 +22,12 @@ from effconv.errors import EffconvError
 
 PROFILES = ("smoke", "cpu", "full")
 SCHEDULES = ("cosine", "onecycle", "constant")
-# "auto": bf16 autocast on a GPU that supports it, fp32 on CPU (what every run before this field did).
+# "auto": bf16 autocast on a GPU that supports it, fp32 on CPU. It depends on the machine, so a spec never keeps
+# it: ``ExperimentSpec`` replaces it by its profile's precision below, and the key names what the run uses.
 PRECISIONS = ("auto", "32-true", "bf16-mixed")
+# What each profile trains in, whatever machine runs it: the cpu profile's runs (every committed one) are fp32,
+# the full profile is sized for bf16 autocast on a GPU (``experiments/window_plan.py``).
+PROFILE_PRECISION = {"smoke": "32-true", "cpu": "32-true", "full": "bf16-mixed"}
 
 
 @dataclass(frozen=True)
@@ -78,20 +82,25 @@ class Recipe:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields that define the run. ``precision`` joined later: at its default it is left out, so
-        results stored before it existed keep their keys (they all trained with the "auto" behaviour)."""
-        fields = dataclasses.asdict(self)
-        if fields["precision"] == "auto":
-            del fields["precision"]
-        return fields
+        """The fields that define the run, ``precision`` included (results stored while "auto" was left out
+        were renamed by ``effconv results migrate``)."""
+        return dataclasses.asdict(self)
+
+    def for_profile(self, profile: str) -> "Recipe":
+        """This recipe with "auto" precision replaced by ``profile``'s (``PROFILE_PRECISION``), so the same
+        spec trains, and hashes, the same on every machine."""
+        if self.precision != "auto":
+            return self
+        return self.replace(precision=PROFILE_PRECISION[check_profile(profile)])
 
 
 _BASE = {
     "smoke": Recipe(epochs=1, batch_size=64, lr=0.05, warmup_epochs=0.0, train_subset=512, test_subset=256,
-                    eval_batch_size=256),
+                    eval_batch_size=256, precision=PROFILE_PRECISION["smoke"]),
     # short schedules on CPU: warmup + cosine and a little label smoothing converge fastest
-    "cpu": Recipe(epochs=20, batch_size=128, lr=0.1, warmup_epochs=1.0, label_smoothing=0.1),
-    "full": Recipe(epochs=100, batch_size=128, lr=0.1, warmup_epochs=1.0),
+    "cpu": Recipe(epochs=20, batch_size=128, lr=0.1, warmup_epochs=1.0, label_smoothing=0.1,
+                  precision=PROFILE_PRECISION["cpu"]),
+    "full": Recipe(epochs=100, batch_size=128, lr=0.1, warmup_epochs=1.0, precision=PROFILE_PRECISION["full"]),
 }
 
 

@@ -3,8 +3,8 @@
 ``make book`` calls ``effconv book``. Chapters (``chapters/NN_*.ipynb``) run first, then the book's own
 page notebooks (``book/pages/*.ipynb``: the overview stacks the committed ``claims.csv`` ledgers, which
 ``effconv claims`` writes; rendering writes no tracked file). Executed copies go to ``book/_generated/``
-(git-ignored), and so do two build products: the intro's findings box (``findings.md``, which
-``book/intro.md`` includes) and the live claims each chapter timed (``live/<chapter>.csv``, through
+(git-ignored), and so do the build products: the intro's answer and findings box (``answer.md`` and
+``findings.md``, which ``book/intro.md`` includes) and the live claims each chapter timed (``live/<chapter>.csv``, through
 ``EFFCONV_LIVE_DIR``), which the overview counts. The build fails on a notebook error, on any error or
 stderr output in an executed notebook, and on any Sphinx warning.
 """
@@ -24,6 +24,7 @@ import nbformat
 from effconv.claims.live import ENV as LIVE_ENV
 from effconv.errors import EffconvError
 from effconv.paths import repo_root
+from effconv.studies.answer import write_intro_answer
 from effconv.studies.findings import write_intro_findings
 from effconv.train.recipes import check_profile
 
@@ -149,6 +150,7 @@ def build(only: list[str] | None = None, *, profile: str = "best", run_missing: 
         seconds = execute(source, generated / source.name, parameters)
         log(f"executed {source.relative_to(root)} in {seconds:.0f} s")
     write_intro_findings(generated / "findings.md")  # the intro's findings box, from the ledgers
+    write_intro_answer(generated / "answer.md")  # the intro's totals, strongest and weakest, scale
     missing = [page for page in toc_pages() if page.startswith("book/_generated/")
                and not (root / f"{page}.ipynb").exists()]
     if html and missing:

@@ -100,6 +100,7 @@ def execute(source: Path, output: Path, parameters: dict) -> float:
     if problems:
         raise EffconvError(f"{source.name} printed error output:\n  " + "\n  ".join(problems))
     _hide_default_parameters(output)
+    _drop_empty_toggles(output)
     return time.perf_counter() - started
 
 
@@ -130,6 +131,20 @@ def _hide_default_parameters(path: Path) -> None:
     if "hide-input" not in tags:
         injected.metadata["tags"] = [*tags, "hide-input"]
     nbformat.write(notebook, path)
+
+
+def _drop_empty_toggles(path: Path) -> None:
+    """A folded code cell (``hide-input``) that showed nothing renders as a bare "Show code cell source" bar
+    (two sat above every findings box): such a cell is removed from the page; its code stays in the notebook."""
+    notebook = nbformat.read(path, as_version=4)
+    changed = False
+    for cell in notebook.cells:
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type == "code" and "hide-input" in tags and not cell.get("outputs"):
+            cell.metadata["tags"] = [t for t in tags if t != "hide-input"] + ["remove-cell"]
+            changed = True
+    if changed:
+        nbformat.write(notebook, path)
 
 
 def build(only: list[str] | None = None, *, profile: str = "best", run_missing: bool = False,

@@ -91,11 +91,12 @@ def _finding(row) -> str:
 
 
 def _table(table: pd.DataFrame) -> str:
-    head = ["evidence", *table.columns]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for kind, row in table.iterrows():
-        name = f"**{kind}**" if kind == "all" else kind
-        lines.append("| " + " | ".join([name, *(str(v) for v in row)]) + " |")
+    """The totals as a narrow Markdown table: one row per verdict (and the total), one column per kind."""
+    columns = list(table.index)
+    lines = ["| verdict | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    for verdict in table.columns:
+        name = f"**{verdict}**" if verdict == "total" else verdict
+        lines.append("| " + " | ".join([name, *(str(table.loc[k, verdict]) for k in columns)]) + " |")
     return "\n".join(lines)
 
 

@@ -144,7 +144,8 @@ function measure() {
       const inner = th.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
       probe.style.font = cs.font;
       probe.style.letterSpacing = cs.letterSpacing;
-      const words = th.textContent.trim().split(/\s+/).filter(Boolean);
+      // a break after a hyphen or slash is a line break, not a cut ("speed-/up")
+      const words = th.textContent.trim().split(/\s+|(?<=[-\u2010\u2013\/])/).filter(Boolean);
       return th.getBoundingClientRect().width > 0 && (th.scrollWidth > th.clientWidth + 1 ||
         words.some(w => { probe.textContent = w; return probe.getBoundingClientRect().width > inner + 1; }));
     }).map(th => th.textContent.trim());

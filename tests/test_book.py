@@ -62,3 +62,18 @@ def test_one_folded_parameters_cell_with_the_values_used(tmp_path):
     cells = nbformat.read(path, as_version=4).cells
     assert "remove-cell" in cells[0].metadata["tags"] and "hide-input" in cells[1].metadata["tags"]
     assert "latency_repeats = 5" in cells[1].source and 'profile = "cpu"' in cells[1].source
+
+
+def test_a_folded_cell_that_shows_nothing_leaves_no_bar(tmp_path):
+    from effconv.book import _drop_empty_toggles
+
+    notebook = nbformat.v4.new_notebook()
+    silent = nbformat.v4.new_code_cell("import x", metadata={"tags": ["hide-input"]})
+    shown = nbformat.v4.new_code_cell("x", metadata={"tags": ["hide-input"]})
+    shown.outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n")]
+    notebook.cells = [silent, shown]
+    path = tmp_path / "n.ipynb"
+    nbformat.write(notebook, path)
+    _drop_empty_toggles(path)
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells[0].metadata["tags"] == ["remove-cell"] and cells[1].metadata["tags"] == ["hide-input"]

@@ -134,6 +134,22 @@ function measure() {
     .map(e => e.getAttribute('src') || e.getAttribute('href')).filter(u => /^(https?:)?\/\//.test(u));
 
   // tables: how wide, what clips them, and pandas' truncation marks
+  // a header is cut when one of its words is wider than the cell's content box (it breaks mid-word: "ki")
+  const probe = document.createElement('span');
+  probe.style.cssText = 'position:absolute;visibility:hidden;white-space:nowrap;left:-9999px';
+  document.body.appendChild(probe);
+  function cutHeaders(table) {
+    return Array.from(table.querySelectorAll('thead th')).filter(th => {
+      const cs = getComputedStyle(th);
+      const inner = th.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+      probe.style.font = cs.font;
+      probe.style.letterSpacing = cs.letterSpacing;
+      // a break after a hyphen or slash is a line break, not a cut ("speed-/up")
+      const words = th.textContent.trim().split(/\s+|(?<=[-\u2010\u2013\/])/).filter(Boolean);
+      return th.getBoundingClientRect().width > 0 && (th.scrollWidth > th.clientWidth + 1 ||
+        words.some(w => { probe.textContent = w; return probe.getBoundingClientRect().width > inner + 1; }));
+    }).map(th => th.textContent.trim());
+  }
   const tables = Array.from(column.querySelectorAll('table')).map((table, index) => {
     const r = table.getBoundingClientRect();
     let visibleLeft = r.left, visibleRight = r.right, clippedBy = null, scrollBox = false;
@@ -155,6 +171,7 @@ function measure() {
       styled: table.classList.contains('effconv-table'),
       output: !!output, findings: !!table.closest('.effconv-findings'),
       headers: Array.from(table.querySelectorAll('thead th')).map(c => c.textContent.trim()),
+      cutHeaders: cutHeaders(table),
       past: Math.round(Math.max(visibleRight - right, left - visibleLeft)), clippedBy,
       label: (table.caption ? table.caption.textContent.trim() + ': ' : '') + heads.slice(0, 4).join(' | '),
       ellipsis: cells.filter(c => c === '...' || c === '…').length,
@@ -214,7 +231,8 @@ def test_math_is_typeset_offline(browser, page):
 
 @pytest.mark.parametrize("page", PAGES)
 def test_tables_fit_the_content_column(browser, page):
-    """No table runs past the column or is cut off: a table wider than the column scrolls in its own box."""
+    """Every table fits the text column at 1280 px: none runs past it, is cut off, or needs a scroll box
+    (fold what does not fit into a per-row detail: effconv.claims.style.styled_folded / styled_ledger)."""
     seen = facts(browser, page)
     bad = []
     for t in seen["tables"]:
@@ -225,10 +243,18 @@ def test_tables_fit_the_content_column(browser, page):
             bad.append(f"{where}, cut off by {t['clippedBy']}")
         elif t["past"] > 1:
             bad.append(f"{where}, runs {t['past']} px past the column")
-        elif t["width"] > seen["width"] + 1 and not t["scrollBox"]:
-            bad.append(f"{where}, wider than the column and not in a scroll box")
+        elif t["width"] > seen["width"] + 1:
+            bad.append(f"{where}, wider than the column" + (" (it scrolls)" if t["scrollBox"] else ""))
     assert not bad, (f"{page}: {len(bad)} tables do not fit the {seen['width']} px content column "
-                     f"({TABLE_HELP}):\n  " + "\n  ".join(bad))
+                     f"({TABLE_HELP}; fold wide columns with styled_folded):\n  " + "\n  ".join(bad))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_table_headers_are_not_cut(browser, page):
+    """No header breaks inside a word or overflows its cell ("ki" for "kind")."""
+    bad = [f"table {t['index'] + 1} [{t['label'][:60]}]: {t['cutHeaders'][:4]}"
+           for t in facts(browser, page)["tables"] if t["shown"] and t["cutHeaders"]]
+    assert not bad, f"{page}: headers cut short (give the column room or a shorter name):\n  " + "\n  ".join(bad)
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -299,6 +325,7 @@ return Array.from(column.querySelectorAll('img')).map(img => {
 });
 """
 CHAPTER_PAGES = [p for p in PAGES if re.search(r"/\d\d_[a-z]+$", p)]
+FIGURE_PAGES = [p for p in PAGES if "/_generated/" in f"/{p}"]  # the executed pages: chapters and book pages
 
 
 def chapter_figures(browser, page: str) -> list[dict]:
@@ -308,11 +335,12 @@ def chapter_figures(browser, page: str) -> list[dict]:
     return browser.execute_script(FIGURES)
 
 
-@pytest.mark.parametrize("page", CHAPTER_PAGES)
-def test_every_chapter_figure_is_numbered_and_captioned(browser, page):
-    """Each image sits in a figure with a "Fig. N" number and a caption (glue_figure + {glue:figure})."""
+@pytest.mark.parametrize("page", FIGURE_PAGES)
+def test_every_figure_is_numbered_and_captioned(browser, page):
+    """Each image sits in a figure with a "Fig. N" number and a caption (glue_figure + {glue:figure}), on the
+    chapters and on the book's own pages (overview, performance ...) alike; a chapter has at least one."""
     figures = chapter_figures(browser, page)
-    assert figures, f"{page}: no figure"
+    assert figures or page not in CHAPTER_PAGES, f"{page}: no figure"
     bad = [f"{f['src']}: " + ("not in a <figure>" if not f["id"] and not f["caption"] else
                               f"caption {f['caption'][:60]!r} has no 'Fig.' number" if not f["number"].startswith("Fig.")
                               else "caption too short to say what is plotted")

@@ -7,7 +7,7 @@ import effconv
 
 # Lowest first. Modules are placed by their first dotted name under effconv, unless named exactly here.
 LAYERS = [
-    {"errors", "paths", "io", "checks", "provenance"},   # leaf helpers
+    {"errors", "paths", "io", "checks", "provenance", "wording"},   # leaf helpers
     {"ops"},
     {"models"},
     {"data", "analysis", "deploy"},

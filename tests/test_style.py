@@ -135,14 +135,29 @@ def test_bad_input():
         styled(pd.DataFrame({"ours_Mmacs": [1], "ours (M MACs)": [2]}))
 
 
-def test_a_ledger_reads_claim_values_verdict_first():
-    from effconv.claims.style import styled_ledger
+def test_a_ledger_shows_the_values_and_folds_the_rest_under_the_claim():
+    from effconv.claims.style import DETAIL_CLASS, styled_ledger
 
-    frame = pd.DataFrame([{"evidence": "counted", "verdict": "reproduced", "claim": "x", "ours": "1", "paper": "1",
-                           "extra": "y"}])
+    frame = pd.DataFrame([{"evidence": "counted <8 layers>", "verdict": "reproduced", "claim": "x & y", "ours": "1",
+                           "paper": "1", "interval": "", "kind": "counted", "source": "paper Table 1", "extra": "z"}])
     styler = styled_ledger(frame)
-    assert list(styler.data.columns) == ["claim", "paper", "ours", "verdict", "evidence", "extra"]
-    assert re.search(r"td\.col0 {[^}]*min-width: 16em", styler.to_html())
+    assert list(styler.data.columns) == ["claim", "paper", "ours", "interval", "verdict"]
+    html = styler.to_html()
+    claim = re.search(r'<td[^>]*col0[^>]*>(.*?)</td>', html, re.S).group(1)
+    assert claim.startswith("x &amp; y") and f'<details class="{DETAIL_CLASS}">' in claim
+    # folded in order, escaped, every other column after the ledger's own
+    assert re.findall(r"<dt>(.*?)</dt>", claim) == ["kind", "source", "evidence", "extra"]
+    assert "counted &lt;8 layers&gt;" in claim and "<8" not in claim
+    assert re.search(r"td\.col0 {[^}]*min-width: 14em", html)
+
+
+def test_folding_leaves_out_empty_details_and_refuses_unknown_columns():
+    from effconv.claims.style import detail_html, styled_folded
+
+    assert detail_html("run", {"device": "", "seed": None}) == "run"          # nothing to open: no empty box
+    assert "<dd>3</dd>" in detail_html("run", {"seed": 3})
+    with pytest.raises(EffconvError, match="no column"):
+        styled_folded(pd.DataFrame({"a": [1]}), shown=["a"], into="b")
 
 
 def test_per_column_formats_and_missing_text():
@@ -204,3 +219,14 @@ def test_one_decimals_for_all_leaves_integer_columns_whole():
 def test_na_rep_per_column():
     table = pd.DataFrame({"acc_%": [np.nan], "std_%": [np.nan], "gap": [np.nan]})
     assert cells(styled(table, na_rep={"acc_%": "not run", "std_%": "-"}).to_html()) == ["not run", "-", "–"]
+
+
+def test_a_ledger_delta_reads_at_the_values_precision():
+    from effconv.claims.style import ledger_delta
+
+    assert ledger_delta("0.18", "0.18", "4.701e-05") == "0.00"      # not 4.701e-05
+    assert ledger_delta("1.32", "1.32", "-0.000352") == "0.00"      # not -0.000
+    assert ledger_delta("0.67", "0.648", "-0.022") == "-0.022"
+    assert ledger_delta("3", "3.167", "0.167") == "+0.167"
+    assert ledger_delta("38", "37.59-40.47", "worst +6.5% (g=8)") == "worst +6.5% (g=8)"
+    assert ledger_delta("70.6", "", "") == ""

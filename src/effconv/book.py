@@ -3,8 +3,8 @@
 ``make book`` calls ``effconv book``. Chapters (``chapters/NN_*.ipynb``) run first, then the book's own
 page notebooks (``book/pages/*.ipynb``: the overview stacks the committed ``claims.csv`` ledgers, which
 ``effconv claims`` writes; rendering writes no tracked file). Executed copies go to ``book/_generated/``
-(git-ignored), and so do two build products: the intro's findings box (``findings.md``, which
-``book/intro.md`` includes) and the live claims each chapter timed (``live/<chapter>.csv``, through
+(git-ignored), and so do the build products: the intro's answer and findings box (``answer.md`` and
+``findings.md``, which ``book/intro.md`` includes) and the live claims each chapter timed (``live/<chapter>.csv``, through
 ``EFFCONV_LIVE_DIR``), which the overview counts. The build fails on a notebook error, on any error or
 stderr output in an executed notebook, and on any Sphinx warning.
 """
@@ -24,6 +24,7 @@ import nbformat
 from effconv.claims.live import ENV as LIVE_ENV
 from effconv.errors import EffconvError
 from effconv.paths import repo_root
+from effconv.studies.answer import write_intro_answer
 from effconv.studies.findings import write_intro_findings
 from effconv.train.recipes import check_profile
 
@@ -99,6 +100,7 @@ def execute(source: Path, output: Path, parameters: dict) -> float:
     if problems:
         raise EffconvError(f"{source.name} printed error output:\n  " + "\n  ".join(problems))
     _hide_default_parameters(output)
+    _drop_empty_toggles(output)
     return time.perf_counter() - started
 
 
@@ -131,6 +133,20 @@ def _hide_default_parameters(path: Path) -> None:
     nbformat.write(notebook, path)
 
 
+def _drop_empty_toggles(path: Path) -> None:
+    """A folded code cell (``hide-input``) that showed nothing renders as a bare "Show code cell source" bar
+    (two sat above every findings box): such a cell is removed from the page; its code stays in the notebook."""
+    notebook = nbformat.read(path, as_version=4)
+    changed = False
+    for cell in notebook.cells:
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type == "code" and "hide-input" in tags and not cell.get("outputs"):
+            cell.metadata["tags"] = [t for t in tags if t != "hide-input"] + ["remove-cell"]
+            changed = True
+    if changed:
+        nbformat.write(notebook, path)
+
+
 def build(only: list[str] | None = None, *, profile: str = "best", run_missing: bool = False,
           html: bool = True, log=print) -> None:
     check_profile(profile, allow_best=True)  # names are checked before any notebook runs
@@ -149,6 +165,7 @@ def build(only: list[str] | None = None, *, profile: str = "best", run_missing: 
         seconds = execute(source, generated / source.name, parameters)
         log(f"executed {source.relative_to(root)} in {seconds:.0f} s")
     write_intro_findings(generated / "findings.md")  # the intro's findings box, from the ledgers
+    write_intro_answer(generated / "answer.md")  # the intro's totals, strongest and weakest, scale
     missing = [page for page in toc_pages() if page.startswith("book/_generated/")
                and not (root / f"{page}.ipynb").exists()]
     if html and missing:

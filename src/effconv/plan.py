@@ -40,29 +40,35 @@ def setup_modules(specs: Sequence[ExperimentSpec]) -> tuple[str, ...]:
 
 
 def profile_plan(profile: str, chapters: Sequence[str] = PRIORITY) -> pd.DataFrame:
-    """Every planned run of ``profile``: whether it is stored, and its minutes on one thread (measured for
-    stored runs; for missing ones, estimated from the stored runs' epoch and analysis times, NaN when nothing
-    compares)."""
+    """Every planned run of ``profile``, once for each chapter that plans it (``key`` tells a shared run):
+    whether it is stored, and its minutes on one thread (measured for stored runs; for missing ones,
+    estimated from the stored runs' epoch and analysis times, NaN when nothing compares)."""
     from effconv.experiments.inventory import estimate_minutes
+    from effconv.studies.run_counts import planned_runs
 
+    unknown = [c for c in chapters if c not in CHAPTERS]
+    if unknown:
+        raise EffconvError(f"unknown chapters {unknown}; chapters: {', '.join(CHAPTERS)}.")
     specs = campaign_specs(profile, chapters)
-    results = lookup(specs)
-    estimates = estimate_minutes(specs)
-    rows = [{"chapter": s.chapter, "name": s.name, "seed": s.seed, "status": "stored" if r else "missing",
-             "minutes": (r["provenance"].get("wall_seconds", 0) / 60 if r else e)}
-            for s, r, e in zip(specs, results, estimates)]
-    return pd.DataFrame(rows, columns=["chapter", "name", "seed", "status", "minutes"]).astype({"minutes": float})
+    estimated = dict(zip((s.key for s in specs), estimate_minutes(specs)))
+    runs = planned_runs(profile, [c for c in chapters if c in CHAPTERS])
+    minutes = [m if stored else estimated.get(key) for key, stored, m in zip(runs["key"], runs["stored"], runs["minutes"])]
+    plan = runs.assign(status=runs["stored"].map({True: "stored", False: "missing"}), minutes=minutes)
+    return plan[["chapter", "key", "name", "seed", "status", "minutes"]].astype({"minutes": float})
 
 
 def plan_summary(plan: pd.DataFrame) -> pd.DataFrame:
-    """Per chapter: runs stored and missing, and core-hours spent and still to spend (one thread a run)."""
-    hours = plan.assign(hours=plan["minutes"] / 60)
-    table = (hours.pivot_table(index="chapter", columns="status", values="hours", aggfunc=["size", "sum"],
-                               fill_value=0, sort=False)
-             .reindex(columns=[(how, status) for how in ("size", "sum") for status in ("stored", "missing")],
-                      fill_value=0))
-    table.columns = ["runs stored", "runs missing", "core-hours spent", "core-hours left"]
-    table.loc["total"] = table.sum()
+    """Per chapter: runs stored and missing, and core-hours spent and still to spend (one thread a run); the
+    total counts a run two chapters share once (by ``key``, when the plan has one)."""
+
+    def summary(rows: pd.DataFrame) -> list:
+        stored, missing = rows[rows["status"] == "stored"], rows[rows["status"] == "missing"]
+        return [len(stored), len(missing), stored["minutes"].sum() / 60, missing["minutes"].sum() / 60]
+
+    columns = ["runs stored", "runs missing", "core-hours spent", "core-hours left"]
+    table = pd.DataFrame({chapter: summary(rows) for chapter, rows in plan.groupby("chapter", sort=False)},
+                         index=columns).T
+    table.loc["total"] = summary(plan.drop_duplicates("key") if "key" in plan.columns else plan)
     return table.round(1).astype({"runs stored": int, "runs missing": int})
 
 

@@ -16,14 +16,16 @@ import math
 import numbers
 import re
 from collections.abc import Mapping
+from html import escape
 
 import pandas as pd
 from pandas.io.formats.style import Styler
 
 from effconv.errors import EffconvError
+from effconv.wording import signed
 
 __all__ = ["VERDICTS", "VERDICT_COLOURS", "set_display_options", "human_name", "number_format", "spec_format", "styled",
-           "verdict_css", "LEDGER_ORDER", "styled_ledger"]
+           "verdict_css", "LEDGER_ORDER", "LEDGER_FOLDED", "detail_html", "styled_folded", "styled_ledger"]
 
 # The book's verdict vocabulary, in order from best to "nothing to say".
 VERDICTS = ("reproduced", "partly", "not reproduced", "inconclusive", "not comparable", "not run")
@@ -298,15 +300,72 @@ def styled(df: pd.DataFrame, *, names: Mapping[str, str] | None = None, units: M
     return styler
 
 
-# A claims table read left to right: what is claimed, the two values and the verdict, then the detail.
-LEDGER_ORDER = ("claim", "paper", "ours", "verdict", "delta", "interval", "n", "kind", "profile", "source", "evidence")
+# A claims table read left to right: what is claimed, the values and the verdict; the rest folds under the claim.
+LEDGER_ORDER = ("claim", "paper", "ours", "delta", "interval", "verdict")
+#: ledger columns folded into each row's detail (any other column joins them, after these)
+LEDGER_FOLDED = ("n", "kind", "profile", "source", "evidence")
+#: the CSS class of a folded detail (styled in book/_static/effconv.css; the browser check looks for it)
+DETAIL_CLASS = "effconv-detail"
+
+
+def detail_html(text: str, details: Mapping[str, object], summary: str = "details") -> str:
+    """``text`` (escaped) and, under it, a closed ``<details>`` block listing ``details`` (name: value, empty
+    values left out): the reader opens it on demand, so a row stays one line tall until then."""
+    items = "".join(f"<dt>{escape(str(name))}</dt><dd>{escape(str(value))}</dd>"
+                    for name, value in details.items() if not _is_missing(value) and str(value).strip())
+    if not items:
+        return escape(str(text))
+    return (f'{escape(str(text))}<details class="{DETAIL_CLASS}"><summary>{escape(summary)}</summary>'
+            f"<dl>{items}</dl></details>")
+
+
+def styled_folded(frame: pd.DataFrame, *, shown: list, into: str, summary: str = "details",
+                  names: Mapping[str, str] | None = None, **options) -> Styler:
+    """:func:`styled` for a table too wide for the page: the ``shown`` columns stay, every other column folds
+    into an expandable detail under the ``into`` cell (named as :func:`human_name` or ``names`` reads it)."""
+    missing = [c for c in [*shown, into] if c not in frame.columns]
+    if missing:
+        raise EffconvError(f"styled_folded(): no column {missing} in the table; its columns: {list(frame.columns)}.")
+    folded = [c for c in frame.columns if c not in shown]
+    table = frame.reset_index(drop=True)
+    cells = [detail_html(row[into], {(names or {}).get(c) or human_name(c): row[c] for c in folded}, summary)
+             for _, row in table.iterrows()]
+    table = table[list(shown)].assign(**{into: cells})
+    styler = styled(table, names=names, **options)
+    label = (names or {}).get(into) or human_name(into)
+    # the cell is built HTML (its parts escaped above); its width rule is set here, not guessed from the markup
+    styler = styler.format(lambda cell: cell, subset=[label], escape=None)
+    return styler.set_table_styles({label: [{"selector": "td", "props": "min-width: 14em; white-space: normal; "
+                                                                         "overflow-wrap: normal"}]}, overwrite=False)
+
+
+def _places(text) -> int:
+    """Decimals a ledger value is printed with ("0.18" -> 2, "1,332" -> 0); 0 for text."""
+    text = str(text).strip().replace(",", "")
+    return len(text.split(".")[1]) if _NUMBER.match(text) and "." in text and "e" not in text.lower() else 0
+
+
+def ledger_delta(paper, ours, delta) -> str:
+    """A ledger delta as a reader sees it: signed, at the decimals of the finer of paper and ours, never
+    in e-notation and never "-0.000" (the ledger keeps four significant digits: "4.701e-05")."""
+    text = str(delta).strip()
+    if not _NUMBER.match(text.replace(",", "")):
+        return text  # a worded delta ("worst +6.5% (g=8)") stays as written
+    places = min(4, max(_places(paper), _places(ours)))
+    return signed(float(text.replace(",", "")), places)
 
 
 def styled_ledger(frame: pd.DataFrame, **options) -> Styler:
-    """A claims table (ledger rows) in :func:`styled`'s style, its columns in ``LEDGER_ORDER`` (others after),
-    with room for the two sentence columns; a table wider than the page scrolls in its own box."""
-    columns = [c for c in LEDGER_ORDER if c in frame.columns] + [c for c in frame.columns if c not in LEDGER_ORDER]
-    room = {c: [{"selector": "td", "props": f"min-width: {width}"}]
-            for c, width in (("claim", "16em"), ("evidence", "18em")) if c in columns}
-    styler = styled(frame[columns].reset_index(drop=True), **options)
-    return styler.set_table_styles(room, overwrite=False) if room else styler
+    """A claims table (ledger rows) in :func:`styled`'s style that fits the text column: claim, paper, ours,
+    delta, interval and verdict in view (``LEDGER_ORDER``); the evidence kind, profile, source, evidence and
+    any other column folded into an expandable detail under each claim."""
+    shown = [c for c in LEDGER_ORDER if c in frame.columns]
+    folded = [c for c in LEDGER_FOLDED if c in frame.columns] + [c for c in frame.columns
+                                                                  if c not in LEDGER_ORDER and c not in LEDGER_FOLDED]
+    ordered = frame[shown + folded]
+    if "delta" in ordered.columns and {"paper", "ours"} <= set(ordered.columns):
+        ordered = ordered.assign(delta=[ledger_delta(p, o, d) for p, o, d in
+                                        zip(ordered["paper"], ordered["ours"], ordered["delta"])])
+    if "claim" not in shown:
+        return styled(ordered.reset_index(drop=True), **options)
+    return styled_folded(ordered, shown=shown, into="claim", summary="source and evidence", **options)

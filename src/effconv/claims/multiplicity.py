@@ -20,6 +20,7 @@ from typing import Hashable
 from effconv.claims.rules import Grade, paired_differences, t_p_value
 from effconv.claims.verdicts import INCONCLUSIVE, NOT_REPRODUCED, PARTLY, REPRODUCED
 from effconv.errors import EffconvError
+from effconv.wording import plural
 
 #: the family-wise level, the same as the rules' 95% intervals
 ALPHA = 0.05
@@ -76,7 +77,7 @@ def paired_p_values(samples: Mapping[Hashable, tuple[Mapping, Mapping]]) -> dict
     for key, (treatment, control) in samples.items():
         diffs = paired_differences(treatment, control)
         if len(diffs) < 2:
-            raise EffconvError(f"test {key!r} has {len(diffs)} seed(s) run in both arms; a paired t test needs at "
+            raise EffconvError(f"test {key!r} has {plural(len(diffs), 'seed')} run in both arms; a paired t test needs at "
                                "least two: leave it out of the family until its seeds are run.")
         out[key] = t_p_value(diffs)
     return out

@@ -35,6 +35,7 @@ from effconv.checks import check_number, check_positive
 from effconv.claims.verdicts import (INCONCLUSIVE, NOT_COMPARABLE, NOT_REPRODUCED, NOT_RUN, PARTLY, REPRODUCED,
                                      check_verdict)
 from effconv.errors import EffconvError
+from effconv.wording import plural
 
 COUNT_TOLERANCE = 0.005   # a counted value within 0.5% of the printed one is the printed one
 COUNT_PARTLY = 0.05       # within 5%: close, but not the same number
@@ -224,7 +225,7 @@ def _bound_runs(runs: Mapping | Sequence[float], bound: float, side: str, margin
                            "the difference of setting could explain; 0 makes any clear miss a contradiction.")
     check_number("the bound's margin", margin, low=0)
     values = [float(v) for v in (runs.values() if isinstance(runs, Mapping) else runs) if not _missing(v)]
-    undecided = _undecided(values, paper, MIN_PAIRS, none="no run measured", unit="run(s)")
+    undecided = _undecided(values, paper, MIN_PAIRS, none="no run measured", unit="run")
     if undecided:
         return undecided
     mean, low, high = mean_interval(values)
@@ -259,7 +260,7 @@ def _undecided(values: Sequence[float], paper: float | None, min_pairs: int, *, 
         return None
     mean = statistics.fmean(values)
     return Grade(INCONCLUSIVE, ours=mean, delta=None if paper is None else mean - paper, n=len(values),
-                 rule=f"{len(values)} {unit}; at least {min_pairs} are needed to decide")
+                 rule=f"{plural(len(values), unit)}; at least {min_pairs} are needed to decide")
 
 
 def _scoped(grade: Grade, scope: str | None, paper: float | None) -> Grade:
@@ -309,7 +310,7 @@ def grade_effect(treatment: Mapping[int, float], control: Mapping[int, float], *
         treatment = {s: v for s, v in treatment.items() if s in kept}
         control = {s: v for s, v in control.items() if s in kept}
     diffs = paired_differences(treatment, control)
-    undecided = _undecided(diffs, paper, min_pairs, none="no seed run in both arms", unit="paired seed(s)")
+    undecided = _undecided(diffs, paper, min_pairs, none="no seed run in both arms", unit="paired seed")
     if undecided:
         return _scoped(undecided, scope, paper)
     mean, low, high = mean_interval(diffs)
@@ -340,7 +341,7 @@ def grade_equivalence(a: Mapping, b: Mapping, *, margin: float, paper: float | N
     its mean points to (both edges for "about the same")."""
     check_positive("the equivalence margin", margin)
     diffs = paired_differences(a, b)
-    undecided = _undecided(diffs, paper, min_pairs, none="no run measured in both conditions", unit="pair(s)")
+    undecided = _undecided(diffs, paper, min_pairs, none="no run measured in both conditions", unit="pair")
     if undecided:
         return undecided
     mean, low, high = mean_interval(diffs)
@@ -373,7 +374,7 @@ def grade_timing(rounds: Sequence[float], threshold: float, *, direction: int = 
     when it straddles the threshold or fewer than 3 rounds exist. ``scope`` as in ``grade_effect`` (the
     size is the paper's ratio, ``paper``)."""
     values = [float(v) for v in rounds if not _missing(v)]
-    undecided = _undecided(values, paper, MIN_PAIRS, none="not timed", unit="timing round(s)")
+    undecided = _undecided(values, paper, MIN_PAIRS, none="not timed", unit="timing round")
     if undecided:
         return _scoped(undecided, scope, paper)
     mean, low, high = mean_interval(values)

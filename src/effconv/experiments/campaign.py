@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from effconv.errors import EffconvError
+from effconv.wording import plural
 from effconv.experiments.job import TrainJob, child_env, log_name
 from effconv.experiments.runner import lookup
 from effconv.experiments.spec import ExperimentSpec
@@ -239,7 +240,7 @@ def run_campaign(specs: Sequence[ExperimentSpec], minutes: float | None, *, work
             running.remove(item)
             finish(item, time.perf_counter())
         if hard_stop is not None and now - t0 > hard_stop and running:
-            log(f"hard stop at {(now - t0) / 60:.1f} min: stopping {len(running)} run(s) still going")
+            log(f"hard stop at {(now - t0) / 60:.1f} min: stopping {plural(len(running), 'run')} still going")
             stop_processes([item.process for item in running])
             for item in running:
                 finish(item, time.perf_counter(), killed=True)

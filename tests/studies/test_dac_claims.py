@@ -28,11 +28,11 @@ def trained(results, seeds=None):
     return table.frame().set_index("claim")
 
 
-RANK = "higher rank loses less accuracy (one layer at a time)"
+RANK = "higher rank loses less accuracy (one layer at a time; direction)"
 LAYER = "a later layer loses less than an early one (direction)"
 LAST_LAYER = "conv2d_13 alone at rank 1 drops at most 0.7 pp (bound)"
-LAST = "last k layers lose less than first k at equal rank"
-VERSUS = "DAC beats another decomposition at equal FLOPs (channel SVD)"
+LAST = "last k layers lose less than first k at equal rank (direction)"
+VERSUS = "DAC beats channel SVD given at most DAC's FLOPs (direction)"
 
 
 # ---------------------------------------------------------------------------------------------

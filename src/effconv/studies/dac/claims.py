@@ -169,14 +169,14 @@ def trend_arms(single: pd.DataFrame, first_last: pd.DataFrame, equal: pd.DataFra
 
 
 TRENDS = {
-    "trend_rank": ("higher rank loses less accuracy (one layer at a time)",
+    "trend_rank": ("higher rank loses less accuracy (one layer at a time; direction)",
                    "single-layer sweep: mean accuracy over the 13 one-layer conversions at the highest rank vs the lowest"),
     "trend_layer": ("a later layer loses less than an early one (direction)",
                     "single-layer sweep: mean accuracy with one of the last 6 convs decomposed vs one of the first 6, "
                     "over ranks 1..5"),
-    "trend_last_k": ("last k layers lose less than first k at equal rank",
+    "trend_last_k": ("last k layers lose less than first k at equal rank (direction)",
                      "first/last-k sweep: mean accuracy over (k < 13, rank) of last-k vs first-k"),
-    "beats_other_decompositions": ("DAC beats another decomposition at equal FLOPs (channel SVD)",
+    "beats_other_decompositions": ("DAC beats channel SVD given at most DAC's FLOPs (direction)",
                                    "equal-FLOPs sweep: mean accuracy over (layer set, rank) of DAC vs channel SVD at "
                                    "the largest rank not above DAC's FLOPs, so channel SVD gets at most DAC's FLOPs"),
 }

@@ -134,7 +134,7 @@ def plot_equal_flops(table: pd.DataFrame, profile: str) -> plt.Figure | None:
     sns.heatmap(grid, ax=ax, cmap="vlag", vmin=-bound, vmax=bound, annot=cell_labels(grid, ".1f"), fmt="",
                 annot_kws={"size": 8}, cbar_kws={"label": "DAC - channel SVD (pp)"})
     ax.set(xlabel="DAC rank (SVD gets the same or fewer FLOPs)", ylabel="",
-           title=f"DAC vs channel SVD at equal FLOPs ({profile})")
+           title=f"DAC vs channel SVD given at most its FLOPs ({profile})")
     fig.tight_layout()
     return fig
 

@@ -132,13 +132,13 @@ def _published_gap(a: str, b: str) -> tuple[float, str]:
 
 # (claim, treatment, control, direction, published gap keys or a paper_values key for a text claim)
 EFFECTS = (
-    ("spatial versatile filters (v1) are at least as accurate as the baseline at about half the parameters",
+    ("spatial versatile filters (v1) are at least as accurate as the baseline at about half the parameters (direction only)",
      "versatile v1", "baseline", 1, ("imagenet_vgg16_v1_top1", "imagenet_vgg16_top1")),
-    ("spatial + channel versatile filters (v2) lose accuracy against the baseline at a quarter of the parameters",
+    ("spatial + channel versatile filters (v2) lose accuracy against the baseline at a quarter of the parameters (direction only)",
      "versatile v2", "baseline", -1, ("imagenet_vgg16_v2_top1", "imagenet_vgg16_top1")),
     ("channel sliding costs accuracy: v1 beats v2 (direction only)", "versatile v1", "versatile v2", 1,
      ("imagenet_vgg16_v1_top1", "imagenet_vgg16_v2_top1")),
-    ("learned masks: a mask set per primary (b) beats one set shared by the layer (a)", "learned masks (b)",
+    ("learned masks: a mask set per primary (b) beats one set shared by the layer (a) (direction only)", "learned masks (b)",
      "learned masks (a)", 1, "masks_b_beats_a"),
 )
 

@@ -59,6 +59,17 @@ def test_tables_are_display_ready(page):
         page.show("cifar10")
 
 
+def test_the_design_table_keeps_the_ratios_in_view_and_folds_the_counts(page):
+    """The design table fits the text column: ratios, closed form and check stay; the counts fold under each
+    design, printed as counts ("52,584,448"), the same numbers as before."""
+    html = page.show("formulas").to_html()
+    header = re.findall(r"<th [^>]*>([^<]*)</th>", html)
+    assert header == ["design", "MACs ratio", "params ratio", "formula (what it evaluates)", "formula",
+                      "counted = formula"]
+    assert html.count('class="effconv-detail"') == 7
+    assert "<dt>dense MACs</dt><dd>462,422,016</dd>" in html and "<dd>0.1137</dd>" not in html
+    assert ">0.1137</td>" in html
+
 def test_claims_are_the_ledger_plus_live_rows(page, tmp_path, monkeypatch):
     table = page.claims.frame()
     committed = splitting.ledger("best").frame()

@@ -139,3 +139,21 @@ def test_claims_say_how_many_trained_tests_and_the_baseline_is_chapter_5s(page):
     assert baseline_summary(page.profile, ours.results).text() == mean  # one arm, one mean, in both chapters
     row = dac.ledger("best").frame().set_index("claim").loc["CIFAR-VGG baseline accuracy (%)"]
     assert f"{len(shared)} stored random seeds" in row["evidence"]
+
+
+def test_wide_tables_fold_or_turn_to_fit_the_column(page):
+    """The checks, allocations and baselines keep their compared columns in view and fold the rest under each
+    row; the break-even table is turned on its side (one column per width N), its numbers as before."""
+    from effconv.ops import dac as ops
+
+    for name, kept in {"checks": ["layer", "rel. output error, float32", "monotone"],
+                       "allocations": ["allocation", "ranks per layer", "MACs saved (%)"],
+                       "baselines": ["seed", "test accuracy (%)", "minutes"]}.items():
+        shown = page.tables[name]
+        assert set(kept) <= set(shown.data.columns) and len(shown.data.columns) <= 6, (name, list(shown.data.columns))
+        assert 'class="effconv-detail"' in shown.to_html(), name
+    grid = page.tables["break_even"].data.set_index("")
+    assert list(grid.columns) == [f"N = {n}" for n in (16, 32, 64, 128, 256, 512)]
+    assert grid.loc["break-even rank", "N = 64"] == f"{ops.break_even_rank(64):.3f}" == "7.890"
+    assert grid.loc["max saving rank", "N = 16"] == "5" and grid.loc["cost ratio, rank 1", "N = 16"] == "0.174"
+    assert "kernel area 9" in page.tables["break_even"].caption

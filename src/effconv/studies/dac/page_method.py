@@ -9,13 +9,44 @@ from __future__ import annotations
 
 import pandas as pd
 
-from effconv.claims.style import styled
+from effconv.claims.style import styled, styled_folded
 from effconv.ops import dac
 from effconv.studies.dac import claims, decompose, plots
 from effconv.studies.page import Page
 
 ANATOMY = {"in_channels": 64, "out_channels": 128, "rank": 3, "size": 16, "kernel": 3}  # the layer the prose dissects
 BREAK_EVEN_WIDTHS = (16, 32, 64, 128, 256, 512)
+
+
+def as_text(frame: pd.DataFrame, formats: dict[str, str]) -> pd.DataFrame:
+    """``frame`` with the columns named in ``formats`` written as the page prints them ("{:.1e}", "{:,}", or
+    "yes/no" for a flag): a folded detail shows its values as given, unformatted. Missing values stay missing
+    (the detail leaves them out)."""
+    def text(spec: str):
+        def fmt(value):
+            if isinstance(value, str) or pd.isna(value):
+                return value
+            return ("yes" if value else "no") if spec == "yes/no" else spec.format(value)
+        return fmt
+
+    return frame.assign(**{column: frame[column].map(text(spec)) for column, spec in formats.items()})
+
+
+def _break_even_view(breaks: pd.DataFrame) -> pd.DataFrame:
+    """The break-even table turned on its side, so that it fits the text column: one column per output width N,
+    one row per rank r with the pair's cost ratio, then the break-even and the largest saving rank."""
+    ranks = [c for c in breaks.columns if c.startswith("ratio_r")]
+    rows = {f"cost ratio, rank {c.removeprefix('ratio_r')}": breaks[c].map("{:.3f}".format) for c in ranks}
+    rows |= {"break-even rank": breaks["break_even_rank"].map("{:.3f}".format),
+             "max saving rank": breaks["max_saving_rank"].map("{:d}".format)}
+    return pd.DataFrame(rows).set_axis([f"N = {n}" for n in breaks["out_channels"]]).T
+
+
+def _break_even_caption(breaks: pd.DataFrame) -> str:
+    """The cost-ratio table's title, with the one kernel area every row shares."""
+    [area] = breaks["kernel_area"].unique()
+    return (f"A DAC pair's multiply-adds relative to the convolution it replaces, by rank and output channels N "
+            f"(kernel area {area})")
 
 
 def _anatomy(page: Page) -> None:
@@ -36,14 +67,18 @@ def _checks(page: Page) -> pd.DataFrame:
     """The exactness and Eckart-Young checks the ledger grades; returns the counted costs."""
     counted = claims.counted_checks()  # the same tables the ledger grades (full width, random weights, seed 0)
     exactness, eckart = counted["exactness"], counted["eckart"]
-    page.table("checks", styled(exactness.merge(eckart, on="layer"),
-                                formats={"rel_error_float32": "{:.1e}", "rel_error_float64": "{:.1e}",
-                                         "max_rel_gap": "{:.1e}", "rel_error_rank1": "{:.3f}",
-                                         "rel_error_full": "{:.1e}"},
-                                names={"input_hw": "input (h x w)", "rank": "full rank", "ranks": "ranks tried",
-                                       "max_rel_gap": "max gap to the singular-value tail (rel.)",
-                                       "rel_error_rank1": "rel. error at rank 1",
-                                       "rel_error_full": "rel. error at full rank"}))
+    table = exactness.merge(eckart, on="layer")
+    # the errors and the Eckart-Young gap are compared down the layers; each layer's shape and ranks fold under it
+    page.table("checks", styled_folded(
+        as_text(table, {"rel_error_full": "{:.1e}", "rank": "{:d}"}), into="layer",
+        shown=["layer", "rel_error_float32", "rel_error_float64", "max_rel_gap", "monotone", "rel_error_rank1"],
+        summary="shape and ranks",
+        formats={"rel_error_float32": "{:.1e}", "rel_error_float64": "{:.1e}", "max_rel_gap": "{:.1e}",
+                 "rel_error_rank1": "{:.3f}"},
+        names={"input_hw": "input (h x w)", "rank": "full rank", "ranks": "ranks tried",
+               "rel_error_float32": "rel. output error, float32", "rel_error_float64": "rel. output error, float64",
+               "max_rel_gap": "max gap to the singular-value tail (rel.)",
+               "rel_error_rank1": "rel. weight error at rank 1", "rel_error_full": "rel. weight error at full rank"}))
     page.number("exact_f32", f"{exactness['rel_error_float32'].max():.1e}")
     page.number("exact_f64", f"{exactness['rel_error_float64'].max():.1e}")
     page.number("ey_gap", f"{eckart['max_rel_gap'].max():.1e}")
@@ -56,8 +91,7 @@ def _checks(page: Page) -> pd.DataFrame:
 def _costs(page: Page, cost: pd.DataFrame) -> None:
     """The break-even table, the cost figure (formula against counted layers) and the ranks the prose cites."""
     breaks = decompose.break_even_table(widths=BREAK_EVEN_WIDTHS)
-    ratios = {c: f"cost ratio, rank {c.removeprefix('ratio_r')}" for c in breaks.columns if c.startswith("ratio_r")}
-    page.table("break_even", styled(breaks, decimals=3, names={"break_even_rank": "break-even rank"} | ratios))
+    page.table("break_even", styled(_break_even_view(breaks), caption=_break_even_caption(breaks)))
     page.figure("fig-dac-cost", plots.plot_cost(cost))
     page.number("cost_cases", f"{int(cost['agrees'].sum())} of {len(cost)}")
     for n in (16, 64, 512):
@@ -71,9 +105,13 @@ def _costs(page: Page, cost: pd.DataFrame) -> None:
 def _allocations(page: Page) -> None:
     """ImageNet VGG-16 rank allocations near the paper's saving, and the two closest (context, not evidence)."""
     allocations = decompose.vgg16_imagenet_allocations()
-    shown = allocations[["allocation", "rule", "ranks", "macs", "macs_saved_pct", "formula_agrees", "accuracy"]]
-    page.table("allocations", styled(shown, formats={"macs": "{:,}", "macs_saved_pct": "{:.2f}"},
-                                     names={"ranks": "ranks per layer"}))
+    table = allocations[["allocation", "rule", "ranks", "macs", "macs_saved_pct", "formula_agrees", "accuracy"]]
+    # the ranks and what they save stay in view; the rule, the formula check and the (not run) accuracy fold away
+    page.table("allocations", styled_folded(as_text(table, {"formula_agrees": "yes/no"}), into="allocation",
+                                            shown=["allocation", "ranks", "macs", "macs_saved_pct"],
+                                            summary="rule and accuracy",
+                                            formats={"macs": "{:,}", "macs_saved_pct": "{:.2f}"},
+                                            names={"ranks": "ranks per layer"}))
     closest = allocations.sort_values("gap_to_target_pct")
     for place in (1, 2):
         page.number(f"alloc_{place}", closest["allocation"].iloc[place - 1])

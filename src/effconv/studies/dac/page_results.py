@@ -10,10 +10,11 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from effconv.claims.style import styled
+from effconv.claims.style import styled, styled_folded
 from effconv.experiments import StoredRuns
 from effconv.models import create_model
 from effconv.studies.dac import checks, claims, decompose, latency, plots, report
+from effconv.studies.dac.page_method import as_text
 from effconv.studies.dac.plan import MODEL, VGG, experiments
 from effconv.studies.dac.results import Baseline, baseline_summary, baseline_table, sweep_frame
 from effconv.studies.page import Page
@@ -48,12 +49,16 @@ def _baselines(page: Page, runs: StoredRuns, baseline: Baseline, width: float) -
     """The trained baselines, and the profile's model (random weights, seed 0) with its layers: the live parts
     time that model, and the first-k / last-k comparison reads its layers' shares of the MACs."""
     used = runs.profile
-    page.table("baselines", styled(baseline_table(runs.specs, runs.results),
-                                   formats={"test_acc_%": "{:.2f}", "best_acc_%": "{:.2f}", "params": "{:,.0f}",
-                                            "macs": "{:,.0f}", "minutes": "{:.1f}", "test_images": "{:,.0f}",
-                                            "width": "{:g}"}, na_rep="not run",
-                                   names={"best_acc_%": "best-epoch accuracy (%)"},
-                                   caption=f"Trained CIFAR VGG-16 baselines (profile: {used})"))
+    # seed by seed, the accuracies and the training time stay in view; what every run shares folds under its seed
+    table = as_text(baseline_table(runs.specs, runs.results),
+                    {"width": "{:g}", "test_images": "{:,.0f}", "params": "{:,.0f}", "macs": "{:,.0f}"})
+    page.table("baselines", styled_folded(table, into="seed", summary="run",
+                                          shown=["seed", "status", "epochs_planned", "test_acc_%", "best_acc_%",
+                                                 "minutes"],
+                                          formats={"test_acc_%": "{:.2f}", "best_acc_%": "{:.2f}",
+                                                   "minutes": "{:.1f}"},
+                                          na_rep="not run", names={"best_acc_%": "best-epoch accuracy (%)"},
+                                          caption=f"Trained CIFAR VGG-16 baselines (profile: {used})"))
     page.number("profile_used", used)
     page.number("width", f"{width:g}")
     page.number("baseline_acc", baseline.text())

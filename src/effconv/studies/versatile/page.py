@@ -20,12 +20,16 @@ from effconv.studies.versatile import results as stored
 from effconv.studies.versatile.claims import ledger, live_claims
 from effconv.studies.versatile.page_method import add_method
 from effconv.studies.versatile.plan import CHAPTER
+from effconv.studies.versatile.tables import folded
 
 # every column of the CIFAR table that is a size or a cost, and the two accuracy columns
 SIZES = {"params_M": "{:.3f}", "params_ratio": "{:.3f}", "mask_kbit": "{:,.1f}", "memory_MB": "{:.3f}",
          "memory_ratio": "{:.3f}", "MFLOPs": "{:.2f}", "FLOPs_ratio": "{:.3f}", "MFLOPs_executed": "{:.2f}",
          "executed_ratio": "{:.3f}"}
 ACCURACIES = {"test_acc_%": "{:.2f}", "delta_vs_baseline": "{:+.2f}"}
+# the CIFAR table's columns in view: accuracy against the four cost ratios (the rest fold under the variant)
+CIFAR_SHOWN = ["variant", "test_acc_%", "delta_vs_baseline", "params_ratio", "memory_ratio",
+               "FLOPs_ratio", "executed_ratio"]
 # (number name, arm a, arm b): the paired accuracy differences the Results prose quotes
 COMPARISONS = (("cmp_v1", "versatile v1", "baseline"), ("cmp_v2", "versatile v2", "baseline"),
                ("cmp_v1_v2", "versatile v1", "versatile v2"), ("cmp_ba", "learned masks (b)", "learned masks (a)"),
@@ -69,10 +73,13 @@ def _cifar(page: Page, runs: StoredRuns) -> None:
     """The CIFAR-10 VGG-16 table and figures, the size ratios and the paired accuracy comparisons."""
     profile, specs, results = runs.profile, runs.specs, runs.results
     table = report.cifar_table(profile, specs, results, costs.cifar_vgg16_complexity(_width(runs)))
-    page.table("cifar", styled(
-        table, formats=SIZES | ACCURACIES | {"std_%": "{:.2f}"}, na_rep={c: "not run" for c in ACCURACIES},
+    # in view: accuracy and the four cost ratios the figures draw; the seeds and their spread, the absolute
+    # sizes, the profile and where the counts come from fold under the variant
+    page.table("cifar", folded(
+        table, shown=CIFAR_SHOWN, into="variant", formats=SIZES | ACCURACIES | {"std_%": "{:.2f}"},
+        na_rep={c: "not run" for c in ACCURACIES},
         names={"std_%": "std (pp)", "delta_vs_baseline": "vs baseline (pp)", "mask_kbit": "masks (kbit)",
-               "MFLOPs_executed": "MFLOPs executed"},
+               "MFLOPs_executed": "MFLOPs executed"}, summary="sizes and counts",
         caption=f"CIFAR-10 VGG-16, width {_width(runs):g}, {specs[0].recipe.epochs} epochs (profile {profile})"))
     page.figure("fig-versatile-cifar", plots.plot_cifar(table, stored.accuracy_curves(specs, results), profile))
     page.figure("fig-versatile-cost", plots.plot_accuracy_cost(table, profile))
@@ -94,9 +101,11 @@ def _cifar(page: Page, runs: StoredRuns) -> None:
     for name, a, b in COMPARISONS:
         page.number(name, report.comparison_sentence(every, a, b, profile))
     page.number("epoch_times", report.epoch_time_sentence(every, profile))
-    page.table("runs", styled(
-        every, formats={"test_acc_%": "{:.2f}", "best_acc_%": "{:.2f}", "seconds_per_epoch": "{:.1f}",
-                        "minutes": "{:.1f}"}, names={"seconds_per_epoch": "seconds per epoch"},
+    # in view: which run, its accuracy and its speed; the schedule, machine, data and file fold under the variant
+    page.table("runs", folded(
+        every, shown=["variant", "seed", "status", "test_acc_%", "best_acc_%", "seconds_per_epoch"], into="variant",
+        formats={"test_acc_%": "{:.2f}", "best_acc_%": "{:.2f}", "seconds_per_epoch": "{:.1f}", "minutes": "{:.1f}"},
+        names={"seconds_per_epoch": "seconds per epoch"}, summary="schedule and file",
         caption=f"Runs (profile {profile}); best accuracy is optimistic (best epoch)"))
 
 

@@ -16,6 +16,7 @@ from effconv.studies.page import Page
 from effconv.studies.paper import paper_value
 from effconv.studies.versatile import checks, costs, plots
 from effconv.studies.versatile.plan import CHAPTER
+from effconv.studies.versatile.tables import folded
 
 MASK_SIZES = (3, 5, 7)  # the primaries the mask figure draws
 VGG_LAYER = 6  # the VGG-16 conv the block diagram draws (counted from 1): a c -> c layer in the middle
@@ -27,6 +28,9 @@ IMAGENET_SHOWN = ["model", "params_M", "params_official_M", "paper_params_M", "m
                   "GFLOPs", "paper_GFLOPs", "note"]
 V1, V2, FIT = "Versatile-v1 ResNet-50", "Versatile-v2 ResNet-50", "Versatile-v2 ResNet-50 (c_hat = 15c/16)"
 R50_COUNTS = ("ResNet-50 parameters (M)", "ResNet-50 GFLOPs", "Versatile-v1 ResNet-50 GFLOPs")
+LAYER_FORMATS = {"params": "{:,}", "params_official": "{:,}", "mask_bits": "{:,}", "macs": "{:,}",
+                 "macs_executed": "{:,}", "expected FLOPs ratio": "{:.4f}", "params_official ratio": "{:.4f}",
+                 "FLOPs ratio": "{:.4f}", "executed ratio": "{:.4f}"}
 
 
 def add_method(page: Page, verdict: pd.Series, *, width: float, latency_repeats: int = 9) -> dict[str, float]:
@@ -66,12 +70,17 @@ def _definitions(page: Page, verdict: pd.Series) -> None:
     page.number("v_crop", verdict[next(c for c in verdict.index if c.startswith(SPATIAL_CLAIM))])
 
     channel = checks.channel_check_table()
-    page.table("channel", styled(
-        channel, formats={"n = (c - c_hat)/g + 1": "{:g}", "official / standard": "{:.4f}", "1/(s n)": "{:.4f}",
-                          "max |layer - definition|": "{:.1e}"},
+    # in view: the layer's (c, c_hat, g) and the three checks (n, the storage ratio, the output); the windows,
+    # shapes and counts fold under the channel windows
+    page.table("channel", folded(
+        channel, shown=["c", "c_hat", "g", "channel windows", "n = (c - c_hat)/g + 1", "n (layer)",
+                        "official / standard", "1/(s n)", "max |layer - definition|"], into="channel windows",
+        formats={"n = (c - c_hat)/g + 1": "{:g}", "official / standard": "{:.4f}", "1/(s n)": "{:.4f}",
+                 "max |layer - definition|": "{:.1e}", "params": "{:,}", "params_official": "{:,}",
+                 "standard": "{:,}"},
         names={"c_hat": "ĉ", "n = (c - c_hat)/g + 1": "n = (c − ĉ)/g + 1",
-               "params_official": "params (official storage)"},
-        caption="Channel versatile layers, 3x3 primaries, 48 outputs (live)"))
+               "params_official": "params (official storage)", "max |layer - definition|": "max |layer − definition|"},
+        summary="shapes and counts", caption="Channel versatile layers, 3x3 primaries, 48 outputs (live)"))
     n_ok = int((channel["n = (c - c_hat)/g + 1"] == channel["n (layer)"]).sum())
     page.number("channel_n_ok", f"{n_ok} of {len(channel)}")
     storage_ok = (channel["official / standard"] - channel["1/(s n)"]).abs() < 1e-12
@@ -81,12 +90,12 @@ def _definitions(page: Page, verdict: pd.Series) -> None:
 def _layer_costs(page: Page) -> None:
     """One 64 -> 64 layer in every form, counted: the FLOPs ratios and the mask bits the prose quotes."""
     layer = costs.layer_cost_table()
-    page.table("layer_costs", styled(
-        layer, formats={"params": "{:,}", "params_official": "{:,}", "mask_bits": "{:,}", "macs": "{:,}",
-                        "macs_executed": "{:,}", "expected FLOPs ratio": "{:.4f}", "params_official ratio": "{:.4f}",
-                        "FLOPs ratio": "{:.4f}", "executed ratio": "{:.4f}"},
+    # in view: what each form stores and computes against the standard layer; the raw counts fold under the layer
+    page.table("layer_costs", folded(
+        layer, shown=["layer", "params", "mask_bits", "params_official ratio", "FLOPs ratio", "executed ratio"],
+        into="layer", formats=LAYER_FORMATS,
         names={"params_official": "params (official storage)", "macs_executed": "MACs executed",
-               "params_official ratio": "params (official storage) ratio"},
+               "params_official ratio": "official storage ratio"},
         caption="One 64 -> 64 3x3 layer at 32x32, counted"))
     row = layer.set_index("layer")
     page.number("v1_flops_ratio", f"{row.loc['versatile v1 (spatial)', 'FLOPs ratio']:.4f}")
@@ -136,9 +145,13 @@ def _orthogonal_loss(page: Page) -> dict[str, float]:
 def _imagenet(page: Page, verdict: pd.Series) -> None:
     """ResNet-50 and VGG-16 counted against the published sizes, the memory gap and the counts' verdicts."""
     imagenet = costs.imagenet_complexity()
-    page.table("imagenet", styled(
-        imagenet[IMAGENET_SHOWN], formats={c: "{:.3f}" for c in IMAGENET_SHOWN[1:-1]},
-        names={"params_official_M": "params, official storage (M)"},
+    # in view: ours against the paper in the official storage; our own storage and the note on how each network
+    # was built fold under its name
+    page.table("imagenet", folded(
+        imagenet[IMAGENET_SHOWN], shown=[c for c in IMAGENET_SHOWN if c not in ("params_M", "note")], into="model",
+        formats={c: "{:.3f}" for c in IMAGENET_SHOWN[1:-1]},
+        names={"params_official_M": "params, official storage (M)", "params_M": "params, our storage (M)"},
+        summary="our storage and how it is built",
         caption="ImageNet networks at 224x224, counted; memory in the official storage "
                 "(published values and their tags in the claims)"))
     offsets = costs.memory_offsets(imagenet)

@@ -100,8 +100,6 @@ def test_built_page_has_no_template_noise(name):
     assert not found, f"{name}: {found} (format with effconv.wording: plural, signed, fixed, listing)"
 
 
-@pytest.mark.xfail(reason="the ledgers' evidence strings come from the chapter packages' claims code (issue #35, "
-                          "item 5: 'seed(s)', '-0.000 pp'); they pass once those use effconv.wording", strict=False)
 def test_folded_ledger_evidence_has_no_template_noise():
     text, _ = _shown(_page("overview.ipynb"), folded=True)
     found = sorted({m.group(0) for p in (PLURAL_TEMPLATE, NEGATIVE_ZERO) for m in p.finditer(text)})

@@ -49,7 +49,7 @@ _HEX = frozenset("0123456789abcdef")
 def git_state() -> dict[str, Any]:
     """The commit the running code came from and whether ``src/`` differs from it.
 
-    Where ``.git`` did not travel with the code (a copied working tree on a lent GPU, a container image,
+    Where ``.git`` did not travel with the code (a working tree copied to a GPU job, a container image,
     a cluster's scratch copy), the commit comes from ``EFFCONV_COMMIT`` (set it before copying:
     ``export EFFCONV_COMMIT=$(git rev-parse HEAD)``); the tree was copied from that commit, so it is
     recorded as clean only if the copier says so with ``EFFCONV_COMMIT_CLEAN=1``, else as unknown (None).

@@ -27,8 +27,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 # Table 1: models, widths, schedules and seeds per profile. cpu: what 2 cores train in about an hour;
-# full: paper-sized models with schedules sized to a 10-minute GPU window (effconv.experiments.window_plan):
-# 8 runs share one H200, batch 256, and the twelve ResNet-56 and VGG-16 runs fit the first window at the
+# full: paper-sized models with schedules sized for short time-limited GPU jobs (effconv.experiments.window_plan):
+# 8 runs share one large GPU, batch 256, and the twelve ResNet-56 and VGG-16 runs fit the first jobs at the
 # estimated speed. All are far shorter than the authors' repository (150 to 400 epochs).
 _FULL = dict(batch_size=256, lr=0.2)
 TABLE = {

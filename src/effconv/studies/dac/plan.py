@@ -15,8 +15,8 @@ CHAPTER = "dac"
 MODEL = "vgg16_cifar"
 
 # width, seeds and schedule of the VGG-16 baseline per profile (full: the paper's size, seed 93.6%; 40
-# epochs at batch 256 so the versatile variants sharing this recipe fit a 10-minute GPU window with 8
-# runs on the device: see effconv.experiments.window_plan)
+# epochs at batch 256 so the versatile variants sharing this recipe fit a short time-limited GPU job
+# with 8 runs on the device: see effconv.experiments.window_plan)
 VGG = {
     "smoke": dict(width=0.25, seeds=(0,), recipe={}),
     "cpu": dict(width=0.25, seeds=(0, 1, 2), recipe=dict(epochs=15)),  # 3 seeds: paired effects need 3

@@ -32,7 +32,7 @@ PLAN = {
                 recipe=dict(epochs=6)),
     "full": dict(table2=tuple((s, g) for s in (0.25, 0.5, 1.0) for g in GROUPS),
                  table3=tuple((s, g) for s in (0.25, 0.5, 1.0) for g in SHUFFLE_GROUPS), seeds=(0, 1, 2),
-                 # 30 epochs at batch 256: one run fits a 10-minute GPU window shared by 8 runs
+                 # 30 epochs at batch 256: one run fits a short time-limited GPU job shared by 8 runs
                  # (effconv.experiments.window_plan); the paper trains ImageNet for 3e5 iterations
                  recipe=dict(epochs=30, batch_size=256, lr=0.2)),
 }

@@ -12,6 +12,7 @@ import pandas as pd
 
 from effconv.claims.style import styled
 from effconv.studies.page import Page
+from effconv.studies.shufflenet.display import folded
 from effconv.studies.shufflenet.errata import errata_numbers, official_code_notes, seed_errata
 from effconv.studies.shufflenet.mixing import (channel_labels, plot_shuffle, shuffle_example, shuffle_mixing,
                                                shuffle_rows)
@@ -78,9 +79,11 @@ def add_units(page: Page) -> None:
         caption="Pointwise (1x1) share of a unit's MACs (%), per stage"))
     page.number("resnext_share", f"{search.loc[search['template'] == '32x4d', 'pointwise_%'].iloc[0]:.2f}")
     tv_units = resnext_torchvision_units()
-    page.table("resnext_torchvision", styled(tv_units, names={
-        "c_in": "input channels", "pointwise_macs": "pointwise MACs", "grouped_3x3_macs": "grouped 3x3 MACs",
-        "pointwise_%": "pointwise share (%)"}))
+    # c, m and g as the unit formulas name them; the two MAC counts fold under the model
+    page.table("resnext_torchvision", folded(
+        tv_units, shown=["model", "stage", "unit", "c_in", "m", "g", "pointwise_%", "matches"], into="model",
+        summary="MACs", names={"c_in": "c", "pointwise_macs": "pointwise MACs",
+                               "grouped_3x3_macs": "grouped 3x3 MACs", "pointwise_%": "pointwise share (%)"}))
     wide = tv_units[(tv_units["model"] == "resnext101_32x8d") & (tv_units["unit"] == "others")]["pointwise_%"]
     page.number("resnext_32x8d_share", f"{wide.iloc[0]:.2f}")
 
@@ -132,10 +135,14 @@ def add_scaled(page: Page) -> None:
 def add_released(page: Page) -> None:
     """The authors' released models, the notes on their code, and torchvision's ShuffleNet V2."""
     repo = repo_table()
-    page.table("repo", styled(repo, names={
-        "repo_mflops": "repo (MFLOPs)", "ours_mflops": "ours (MFLOPs)", "delta_mflops": "ours − repo (MFLOPs)",
-        "repo_mparams": "repo (M params)", "ours_params_no_fc_bias": "ours params, no FC bias",
-        "params_match_no_fc_bias": "params match, no FC bias"},
+    # the README's figures beside ours and whether they match; the stem, the stage widths, the gap and our
+    # exact parameter counts fold under the model
+    page.table("repo", folded(
+        repo, shown=["model", "repo_mflops", "ours_mflops", "mflops_match", "repo_mparams", "params_match_no_fc_bias"],
+        into="model", summary="widths and counts", names={
+            "repo_mflops": "repo (MFLOPs)", "ours_mflops": "ours (MFLOPs)", "delta_mflops": "ours − repo (MFLOPs)",
+            "repo_mparams": "repo (M params)", "ours_params_no_fc_bias": "ours params, no FC bias",
+            "params_match_no_fc_bias": "params match, no FC bias"},
         formats={"repo_mflops": "{:g}", "ours_mflops": "{:.2f}", "delta_mflops": "{:+.2f}", "repo_mparams": "{:g}"}))
     page.number("repo_mflops_match", count_of(repo["mflops_match"]))
     page.number("repo_params_match", count_of(repo["params_match_no_fc_bias"]))

@@ -18,6 +18,7 @@ from effconv.studies.page import Page
 from effconv.studies.shufflenet.claims import alexnet_grade, ledger, live_claims
 from effconv.studies.shufflenet.counted import (add_errata, add_released, add_scaled, add_setting, add_shuffle,
                                                 add_table1, add_units, count_of, span)
+from effconv.studies.shufflenet.display import folded, interval_text
 from effconv.studies.shufflenet.latency import SHUFFLE_COSTLY_PCT, latency_tables, plot_latency
 from effconv.studies.shufflenet.plan import CHAPTER, POWER
 from effconv.studies.shufflenet.report import (complete, curves, plot_curves, plot_table2, plot_table3, table2,
@@ -89,10 +90,16 @@ def add_alexnet(page: Page, alexnet: pd.DataFrame) -> None:
         "speedup": "counted speedup (x)", "paper_theoretical": "paper, theoretical (x)",
         "paper_measured_arm": "paper, measured on ARM (x)"},
         formats={"speedup": "{:.2f}", "paper_theoretical": "{:g}", "paper_measured_arm": "{:g}"}))
-    page.table("alexnet_latency", styled(alexnet.drop(columns=["speedup_rounds"]), names={
+    timed = alexnet.drop(columns=["speedup_rounds"])
+    batches = timed["batch"].unique()
+    if len(batches) == 1:  # one batch size for every row: the caption says it, the column would only repeat it
+        timed, batch = timed.drop(columns=["batch"]), f"Batch {batches[0]}, 224x224 input"
+    else:
+        batch = None
+    page.table("alexnet_latency", styled(timed, names={
         **_TIMING_NAMES, "flops_speedup": "counted speedup (x)", "measured_speedup": "measured speedup (x)"},
         formats={"mflops": "{:.2f}", "mflops_per_ms": "{:.1f}", "flops_speedup": "{:.2f}",
-                 "measured_speedup": "{:.2f}"}))
+                 "measured_speedup": "{:.2f}"}, caption=batch))
     page.number("alex_flops_range", span(speed["speedup"], ".1f"))
     grade = alexnet_grade(speed)  # the ledger's grade of the same median, so prose and claims table agree
     page.number("alex_median", f"{grade.ours:.2f}")
@@ -111,24 +118,38 @@ def add_trained(page: Page, profile: str, run_missing: bool) -> None:
     table, used = runs.table, runs.profile
     caption = f"Profile: {used}"
     t2 = table2(table, used)
-    page.table("table2", styled(t2.drop(columns=["scale", "n", "planned"]), formats={
-        "error_%": "{:.2f}", "error_std": "{:.2f}", "gain_vs_g1_pp": "{:+.2f}", "mflops_32": "{:.3f}",
-        "mflops_vs_g1_%": "{:+.1f}", "params": "{:,}", "paper_imagenet_error_%": "{:.1f}",
-        "paper_gain_vs_g1_pp": "{:+.1f}"}, names={
-        "error_std": "error std (pp)", "gain_vs_g1_pp": "gain vs g=1 (pp)", "mflops_32": "MFLOPs at 32x32",
-        "mflops_vs_g1_%": "MFLOPs vs g=1 (%)", "paper_gain_vs_g1_pp": "paper gain vs g=1 (pp)"}, caption=caption))
+    # the errors and gains beside the paper's in view; the profile, the seeds and the counted cost fold
+    # under each row's status
+    page.table("table2", folded(
+        t2.drop(columns=["scale", "n", "planned"]), into="status", summary="seeds and cost",
+        shown=["width", "g", "status", "error_%", "error_std", "gain_vs_g1_pp", "paper_imagenet_error_%",
+               "paper_gain_vs_g1_pp"], formats={
+            "error_%": "{:.2f}", "error_std": "{:.2f}", "gain_vs_g1_pp": "{:+.2f}", "mflops_32": "{:.3f}",
+            "mflops_vs_g1_%": "{:+.1f}", "params": "{:,}", "paper_imagenet_error_%": "{:.1f}",
+            "paper_gain_vs_g1_pp": "{:+.1f}"}, names={
+            "error_std": "error std (pp)", "gain_vs_g1_pp": "gain vs g=1 (pp)", "mflops_32": "MFLOPs at 32x32",
+            "mflops_vs_g1_%": "MFLOPs vs g=1 (%)", "paper_gain_vs_g1_pp": "paper gain vs g=1 (pp)"},
+        caption=caption))
     page.number("train_profile", used)
     page.number("t2_stored", count_of(t2["n"] > 0))
     page.figure("fig-shufflenet-table2", plot_table2(t2, used))
     page.figure("fig-shufflenet-curves", plot_curves(curves(runs.specs, runs.results), used))
     t3 = table3(table, used)
-    page.table("table3", styled(t3.drop(columns=["scale"]), formats={
-        "error_with_%": "{:.2f}", "error_without_%": "{:.2f}", "gain_pp": "{:+.2f}", "gain_low_pp": "{:+.2f}",
-        "gain_high_pp": "{:+.2f}", "paper_with_%": "{:.1f}", "paper_without_%": "{:.1f}", "paper_gain_pp": "{:+.1f}"},
+    # the interval's two ends read as one cell; the profile, the seeds and the paper's two errors fold under
+    # each row's status
+    intervals = [interval_text(low, high) for low, high in zip(t3["gain_low_pp"], t3["gain_high_pp"])]
+    shown3 = t3.drop(columns=["scale", "gain_low_pp", "gain_high_pp"])
+    shown3.insert(shown3.columns.get_loc("gain_pp") + 1, "gain_interval_pp", intervals)
+    page.table("table3", folded(
+        shown3, into="status", summary="seeds and the paper's errors",
+        shown=["width", "g", "status", "error_with_%", "error_without_%", "gain_pp", "gain_interval_pp",
+               "paper_gain_pp"], formats={
+            "error_with_%": "{:.2f}", "error_without_%": "{:.2f}", "gain_pp": "{:+.2f}", "paper_with_%": "{:.1f}",
+            "paper_without_%": "{:.1f}", "paper_gain_pp": "{:+.1f}"},
         names={"error_with_%": "error with shuffle (%)", "error_without_%": "error without shuffle (%)",
-               "gain_pp": "shuffle gain (pp)", "gain_low_pp": "gain, interval low (pp)",
-               "gain_high_pp": "gain, interval high (pp)", "paper_with_%": "paper, with shuffle (%)",
-               "paper_without_%": "paper, without shuffle (%)", "paper_gain_pp": "paper gain (pp)"}, caption=caption))
+               "gain_pp": "shuffle gain (pp)", "gain_interval_pp": "gain, 95% interval (pp)",
+               "paper_with_%": "paper, with shuffle (%)", "paper_without_%": "paper, without shuffle (%)",
+               "paper_gain_pp": "paper gain (pp)"}, caption=caption))
     page.figure("fig-shufflenet-table3", plot_table3(t3, used))
     found = verdicts(table, t3, used)
     page.table("verdicts", styled(found.drop(columns=["source", "planned"]), formats={

@@ -358,3 +358,15 @@ def test_size_too_is_partly_when_the_paper_lies_outside_our_interval():
         grade_effect(v2, base, direction=-1, scope=SIZE)
     with pytest.raises(EffconvError, match="scope must be"):
         grade_effect(v2, base, direction=-1, scope="sign")
+
+
+def test_a_claim_across_datasets_shows_both_numbers_and_no_delta():
+    from effconv.claims import ClaimsTable
+
+    table = ClaimsTable("versatile")
+    table.add("ImageNet vs CIFAR-10", kind="trained", source="paper: test", paper=71.5, ours=83.3, verdict="not comparable",
+              profile="cpu", evidence="test", same_dataset=False)
+    table.add("same dataset", kind="trained", source="paper: test", paper=71.5, ours=83.3, verdict="not comparable",
+              profile="cpu", evidence="test")
+    frame = table.frame()
+    assert list(frame["delta"]) == ["", "11.8"] and list(frame["paper"]) == ["71.5", "71.5"]

@@ -59,15 +59,20 @@ class ClaimsTable:
         self.rows: list[dict] = []
 
     def add(self, claim: str, *, kind: str, source: str, paper, ours, verdict: str, profile: str, evidence: str,
-            delta=None, interval: str = "", n: int | None = None, p: float | None = None) -> None:
+            delta=None, interval: str = "", n: int | None = None, p: float | None = None,
+            same_dataset: bool = True) -> None:
         """Record a claim. ``paper``/``ours`` may be numbers or short text ("< 1/32"). ``p``: the two-sided p of
-        the t test behind a trained verdict (``Grade.p``), which puts the row in the chapter's Holm family."""
+        the t test behind a trained verdict (``Grade.p``), which puts the row in the chapter's Holm family.
+        ``same_dataset=False``: the paper's number comes from another dataset (ImageNet beside our CIFAR-10),
+        so the two are shown side by side and never subtracted (no delta)."""
         check_verdict(verdict)
         if kind not in KINDS:
             raise EffconvError(f"claim kind must be one of {', '.join(KINDS)}, got {kind!r}.")
         if p is not None:
             check_number("a claim's p-value", p, low=0, high=1)
-        if delta is None and isinstance(paper, (int, float)) and isinstance(ours, (int, float)):
+        if not same_dataset:
+            delta = None
+        elif delta is None and isinstance(paper, (int, float)) and isinstance(ours, (int, float)):
             delta = ours - paper
         self.rows.append({
             "claim": claim, "kind": kind, "source": source, "paper": fmt(paper), "ours": fmt(ours),
@@ -75,11 +80,13 @@ class ClaimsTable:
             "profile": profile, "evidence": evidence, "_p": p,   # "_p" is kept out of COLUMNS: see frame()
         })
 
-    def grade(self, claim: str, grade: Grade, *, kind: str, source: str, paper, profile: str, evidence: str) -> str:
-        """Record a claim decided by one of ``effconv.claims.rules``; returns its verdict."""
+    def grade(self, claim: str, grade: Grade, *, kind: str, source: str, paper, profile: str, evidence: str,
+              same_dataset: bool = True) -> str:
+        """Record a claim decided by one of ``effconv.claims.rules``; returns its verdict (``same_dataset``:
+        see ``add``)."""
         self.add(claim, kind=kind, source=source, paper=paper, ours=grade.ours, verdict=grade.verdict,
                  profile=profile, evidence=f"{evidence} ({grade.rule})" if grade.rule else evidence,
-                 delta=grade.delta, interval=grade.interval, n=grade.n, p=grade.p)
+                 delta=grade.delta, interval=grade.interval, n=grade.n, p=grade.p, same_dataset=same_dataset)
         return grade.verdict
 
     def _family(self) -> list[int]:

@@ -156,7 +156,7 @@ def _trained_claims(claims: ClaimsTable, profile: str, runs: pd.DataFrame, masks
             paper, source = None, paper_value(CHAPTER, published).cite
         arms = ({}, {}) if smoke else (report.arm_values(runs, treatment), report.arm_values(runs, control))
         grade = grade_effect(*arms, direction=direction, paper=paper, scope=DIRECTION)
-        claims.grade(claim, grade, kind="trained", source=source, paper=paper if paper is not None else
+        claims.grade(claim, grade, same_dataset=not isinstance(published, tuple), kind="trained", source=source, paper=paper if paper is not None else
                      paper_value(CHAPTER, published).value, profile=profile,
                      evidence=f"{treatment} - {control}, final test accuracy (points), paired by random seed; "
                               f"random seeds stored {len(arms[0])} and {len(arms[1])}; {setting}"
@@ -183,7 +183,7 @@ def _setting_claims(claims: ClaimsTable, profile: str, runs: pd.DataFrame, setti
         accs = list(report.arm_values(runs, arm).values())
         ours = sum(accs) / len(accs) if accs and profile != "smoke" else None
         claims.grade(f"{label} top-1 (%): ImageNet (paper) against our CIFAR-10 test accuracy",
-                     grade_setting(ours, ref.value, setting), kind="trained", source=ref.cite, paper=ref.value,
+                     grade_setting(ours, ref.value, setting), same_dataset=False, kind="trained", source=ref.cite, paper=ref.value,
                      profile=profile, evidence=f"mean over {_seeds(len(accs))}")
     for key, claim, why in (("resnet50_v2_top1", "ImageNet Versatile-v2 ResNet-50 top-1 (%)", "no ImageNet here"),
                             ("coco_resnet50_v2_map", "COCO Faster R-CNN, Versatile-v2 ResNet-50 backbone, mAP (%)",

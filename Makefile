@@ -41,7 +41,7 @@ browser-deps:
 
 # Open every built page in headless Chromium and check titles, tables, figures and error output.
 check-book: setup browser-deps
-	$(PY) -m pytest -m book tests/test_book_render.py
+	$(PY) -m pytest -m book tests
 
 clean:
 	rm -rf book/_build book/_generated

@@ -120,6 +120,7 @@ def _built_pages() -> list[Path]:
     return pages
 
 
+@pytest.mark.book  # reads the built pages: `make check-book` runs it after `make book`
 def test_built_pages_state_one_count_per_quantity(cpu):
     """Every "N of M planned runs stored" on a built page is the book's or one chapter's count, and the
     intro, the provenance page and the findings boxes state the book's core-hours alike."""

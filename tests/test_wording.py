@@ -89,6 +89,7 @@ def _page(name: str) -> Path:
     return path
 
 
+@pytest.mark.book  # reads the built pages: `make check-book` runs it after `make book`
 @pytest.mark.parametrize("name", PAGES)
 def test_built_page_has_no_template_noise(name):
     text, _ = _shown(_page(name))
@@ -100,12 +101,14 @@ def test_built_page_has_no_template_noise(name):
     assert not found, f"{name}: {found} (format with effconv.wording: plural, signed, fixed, listing)"
 
 
+@pytest.mark.book  # reads the built pages: `make check-book` runs it after `make book`
 def test_folded_ledger_evidence_has_no_template_noise():
     text, _ = _shown(_page("overview.ipynb"), folded=True)
     found = sorted({m.group(0) for p in (PLURAL_TEMPLATE, NEGATIVE_ZERO) for m in p.finditer(text)})
     assert not found, f"overview's folded evidence: {found[:5]}"
 
 
+@pytest.mark.book  # reads the built pages: `make check-book` runs it after `make book`
 @pytest.mark.parametrize("name", PAGES)
 def test_built_page_shows_no_empty_table(name):
     _, tables = _shown(_page(name))

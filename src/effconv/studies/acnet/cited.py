@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from effconv.claims import ClaimsTable
+from effconv.wording import plural
 from effconv.studies.acnet import plan
 from effconv.studies.acnet.claims import ROTATION_MARGIN_PP, claim
 from effconv.studies.acnet.skeleton_claims import PRUNED_MARGIN_PP
@@ -25,10 +26,9 @@ def _verdict_counts(frame: pd.DataFrame) -> str:
     return ", ".join(f"{n} {verdict}" for verdict, n in frame["verdict"].value_counts().items())
 
 
-def count(n: int | str, noun: str, plural: str | None = None) -> str:
-    """"1 paired random seed", "5 paired random seeds": a count with its noun in the right number."""
-    n = int(n or 0)
-    return f"{n} {noun if n == 1 else (plural or noun + 's')}"
+def count(n: int | str, noun: str) -> str:
+    """"1 paired random seed", "5 paired random seeds": ``effconv.wording.plural`` for counts stored as text too."""
+    return plural(int(n or 0), noun)
 
 
 def plan_numbers(chapter: ChapterRuns) -> Numbers:

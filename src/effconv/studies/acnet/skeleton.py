@@ -17,7 +17,7 @@ from effconv.analysis.kernel_contrast import CONTRASTS, region_contrast
 from effconv.experiments import analysis
 from effconv.studies.acnet import plan as runs
 from effconv.studies.acnet.results import VARIANT_LABELS, ChapterRuns, Runs, is_missing, merge, variant_of
-from effconv.studies.acnet.probes import importance_summary, region_mask
+from effconv.studies.acnet.probes import importance_summary
 
 DESTROYED_PCT = 20.0          # "destroyed": accuracy at most twice chance (10 classes)
 REGION_ORDER = ("corners", "skeleton", "global", "border", "top_left")

@@ -21,6 +21,7 @@ import torch
 from effconv.claims import (DIRECTION, ClaimsTable, Grade, grade_bound, grade_count, grade_effect, grade_setting,
                             grade_timing)
 from effconv.experiments import StoredRuns
+from effconv.wording import plural
 from effconv.models import create_model
 from effconv.ops import dac
 from effconv.studies.dac import decompose as study
@@ -118,10 +119,6 @@ def setting(specs: Sequence) -> str:
     return (f"ours: VGG-16 at width {spec.model_kwargs.get('width', 1.0):g}, {spec.recipe.epochs} epochs, JPEG CIFAR-10; "
             "the specification's CIFAR-VGG: full width, full schedule, original images")
 
-
-def plural(count: int, noun: str) -> str:
-    """``count`` and ``noun``, the noun in the plural unless there is one ("1 seed", "5 seeds")."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def baseline_by_seed(specs: Sequence, results: Sequence[dict | None]) -> dict[int, float]:

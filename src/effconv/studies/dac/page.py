@@ -28,6 +28,7 @@ from effconv.studies.dac.page_results import latency_section, trained_section
 from effconv.studies.dac.plan import CHAPTER, VGG
 from effconv.studies.dac.results import load_runs
 from effconv.studies.page import Page
+from effconv.wording import plural
 
 VGG_CHANNELS = (64, 512)  # VGG-16's narrowest and widest convs at width 1
 # a figure whose runs are not stored -> (the table or section shown as a note instead, what the note names)
@@ -81,7 +82,7 @@ def _claims_section(page: Page, ledger: ClaimsTable, rounds: pd.DataFrame, machi
     """The ledger with this build's live timing rows, and the verdict counts the closing sentence cites."""
     tested = ledger.frame()
     tested = tested[tested["verdict_holm"] != ""]
-    page.number("n_tests", claims.plural(ledger.tests, "trained test"))  # before the live rows: those are no trained test
+    page.number("n_tests", plural(ledger.tests, "trained test"))  # before the live rows: those are no trained test
     kept = int((tested["verdict_holm"] == tested["verdict"]).sum())
     page.number("n_holm_kept", "all of them" if kept == len(tested) else f"{kept} of them")
     claims.live_claims(ledger, rounds)  # the timing rows: shown here, never committed

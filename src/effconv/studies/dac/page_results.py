@@ -18,6 +18,7 @@ from effconv.studies.dac.page_method import as_text
 from effconv.studies.dac.plan import MODEL, VGG, experiments
 from effconv.studies.dac.results import Baseline, baseline_summary, baseline_table, sweep_frame
 from effconv.studies.page import Page
+from effconv.wording import plural
 
 LATENCY_SHAPES = [(64, 64, 32), (128, 128, 16), (256, 256, 8), (512, 512, 4)]  # (C = N, map size) of CIFAR VGG-16
 LATENCY_RANKS = (1, 2, 4, 8)
@@ -40,7 +41,7 @@ def _cite_claims(page: Page, graded: pd.DataFrame, *names: str) -> None:
         row = graded.loc[CITED_CLAIMS[name]]
         page.number(f"{name}_ours", row["ours"] or "not run")
         page.number(f"{name}_n", row["n"] or "0")
-        page.number(f"{name}_seeds", claims.plural(int(row["n"] or 0), "random seed"))
+        page.number(f"{name}_seeds", plural(int(row["n"] or 0), "random seed"))
         page.number(f"{name}_interval", row["interval"] or "no interval")
         page.number(f"{name}_verdict", row["verdict"])
 
@@ -66,7 +67,7 @@ def _baselines(page: Page, runs: StoredRuns, baseline: Baseline, width: float) -
     planned = {spec.seed for spec in experiments(used)}
     page.number("n_planned", str(len(planned)))
     shared = sum(r is not None for spec, r in zip(runs.specs, runs.results) if spec.seed not in planned)
-    read = (f"this chapter plans {claims.plural(len(planned), 'random seed')}"
+    read = (f"this chapter plans {plural(len(planned), 'random seed')}"
             + (f" and chapter 5 trains {shared} more of the same baseline" if shared else "")
             + f"; every stored run is read ({baseline.seeds} in all)")
     page.number("seeds_read", read)

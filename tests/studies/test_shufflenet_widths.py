@@ -41,6 +41,7 @@ def test_table1_is_kept_where_it_already_matches():
     assert search_matched(3, 0.25) == stage_channels(3, 0.25)
 
 
+@pytest.mark.slow  # a search over channel widths: about 25 s on one core
 def test_the_search_finds_the_stored_widths_for_g8_at_quarter_width():
     # g = 8 at 0.25x is the case that motivated the matching: Table 1's widths cost 13% more than g = 3
     assert search_matched(8, 0.25) == MATCHED_CHANNELS[0.25, 8]

@@ -92,7 +92,7 @@ def test_dry_window_benchmarks_trains_and_packs_within_its_limit(tmp_path):
 
 def _cli(*args, env=None):
     full = {**os.environ, "PYTHONPATH": str(repo_root() / "src"), **(env or {})}
-    full.pop("OUT", None)
+    full.pop("EFFCONV_OUT", None)
     return subprocess.run([sys.executable, "-m", "effconv.cli", *args], capture_output=True, text=True,
                           timeout=300, env=full, cwd=repo_root())
 

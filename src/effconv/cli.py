@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     window = sub.add_parser("window", help="one time-limited GPU job (Slurm --time, a spot instance, a short "
                                            "allocation): pre-flight checks, benchmarks, then the full campaign for "
                                            "the time left, all packed into OUT/results.tar.gz")
-    window.add_argument("--out", default=None, help="output folder (default $OUT)")
+    window.add_argument("--out", default=None, help="output folder (default $EFFCONV_OUT)")
     window.add_argument("--dry", action="store_true", help="on CPU: smoke profile, tiny steps and runs")
     window.add_argument("--time-limit", type=_positive_float, default=10.0, metavar="MINUTES",
                         help="the job's wall-clock limit (default 10, what the full schedules were sized for)")
@@ -467,9 +467,9 @@ def cmd_window(args: argparse.Namespace) -> None:
 
     from effconv.window import run_window
 
-    out = args.out or os.environ.get("OUT")
+    out = args.out or os.environ.get("EFFCONV_OUT")
     if not out:
-        raise EffconvError("no output folder: pass --out DIR (or set $OUT).")
+        raise EffconvError("no output folder: pass --out DIR (or set EFFCONV_OUT).")
     run_window(Path(out), dry=args.dry, limit_minutes=args.time_limit, margin_minutes=args.margin,
                workers=args.workers, bench=args.bench)
 

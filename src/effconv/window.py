@@ -4,7 +4,7 @@ then the campaign for the time left, all left in one archive under the output fo
 A time-limited job is any GPU allocation with a wall-clock limit: a Slurm job's ``--time``, a cloud
 spot instance, a short interactive allocation. From the repository root on that machine::
 
-    PYTHONPATH=src python -m effconv.cli window --out "$OUT" --time-limit 60
+    PYTHONPATH=src python -m effconv.cli window --out "$EFFCONV_OUT" --time-limit 60
 
 The package need not be installed (every run-time import is in torch, torchvision, Lightning, pandas
 and seaborn or their dependencies; ``check_imports`` says what is missing otherwise). The job ends

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import tarfile
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from effconv.errors import EffconvError
-from effconv.experiments.migrate import migrated
+from effconv.experiments.migrate import FileReport, migrated
 from effconv.experiments.spec import ExperimentSpec
 from effconv.experiments.store import HISTORY, is_history, read_result, stored_files
 from effconv.io import atomic_write_text
@@ -29,20 +28,10 @@ from effconv.paths import results_dir
 STATUSES = ("new", "identical", "conflicting", "refused")
 
 
-@dataclass
-class MergeReport:
-    """One (name in the source, status, reason) row per file looked at; ``status`` is one of ``STATUSES``."""
+class MergeReport(FileReport):
+    """What a merge did with each file of the source (name in the source, status, reason)."""
 
-    rows: list[tuple[str, str, str]] = field(default_factory=list)
-
-    def add(self, name: str, status: str, reason: str = "") -> None:
-        self.rows.append((name, status, reason))
-
-    def count(self, status: str) -> int:
-        return sum(row[1] == status for row in self.rows)
-
-    def summary(self) -> str:
-        return ", ".join(f"{self.count(s)} {s}" for s in STATUSES)
+    STATUSES = STATUSES
 
 
 def problem(path: Path, chapter: str) -> str | None:

@@ -26,10 +26,12 @@ STATUSES = ("renamed", "current", "conflicting", "refused")
 
 
 @dataclass
-class MigrationReport:
-    """One (file, status, detail) row per result looked at; ``status`` is one of ``STATUSES``."""
+class FileReport:
+    """One (file, status, detail) row per result file looked at; ``STATUSES`` names the statuses, in the order
+    the summary counts them (the migration's here; ``effconv.experiments.merge`` has its own)."""
 
     rows: list[tuple[str, str, str]] = field(default_factory=list)
+    STATUSES = STATUSES
 
     def add(self, name: str, status: str, detail: str = "") -> None:
         self.rows.append((name, status, detail))
@@ -38,7 +40,11 @@ class MigrationReport:
         return sum(row[1] == status for row in self.rows)
 
     def summary(self) -> str:
-        return ", ".join(f"{self.count(s)} {s}" for s in STATUSES)
+        return ", ".join(f"{self.count(s)} {s}" for s in self.STATUSES)
+
+
+class MigrationReport(FileReport):
+    """What a migration did to each stored result (``STATUSES``)."""
 
 
 def trained_precision(result: dict[str, Any]) -> str:

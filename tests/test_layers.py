@@ -15,7 +15,7 @@ LAYERS = [
     {"experiments"},
     {"claims"},
     {"studies"},
-    {"plan", "window", "book", "api_reference", "cli", "__init__"},  # the top: resolves the chapters' plans, builds, commands
+    {"plan", "trained", "window", "book", "api_reference", "cli", "__init__"},  # the top: resolves the chapters' plans, builds, commands
 ]
 
 

@@ -15,4 +15,12 @@ __version__ = "0.1.0"
 
 from effconv.errors import EffconvError
 
-__all__ = ["EffconvError", "__version__"]
+__all__ = ["EffconvError", "__version__", "load_trained"]
+
+
+def load_trained(chapter: str, name: str, seed: int = 0, *, fused: bool = False):
+    """The trained model of a stored run, in eval mode (``effconv.trained.load_trained``): e.g.
+    ``effconv.load_trained("acnet", "cifar-quick-acnet", seed=0, fused=True)``."""
+    from effconv.trained import load_trained as load  # imported on use: `import effconv` stays light
+
+    return load(chapter, name, seed, fused=fused)

@@ -98,6 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
                                                                  "the sbatch script), start nothing")
     campaign.add_argument("--accelerator", default="auto")
 
+    weights = sub.add_parser("weights", help="retrain a stored run and keep its weights in results/<chapter>/weights/ "
+                                             "(with how its accuracy compares with the stored one); no arguments: "
+                                             "list the weights kept")
+    weights.add_argument("chapter", nargs="?")
+    weights.add_argument("name", nargs="?", help="a planned run's name, e.g. cifar-quick-acnet")
+    weights.add_argument("--seed", type=_seed, default=0)
+    weights.add_argument("--profile", default="cpu")
+    weights.add_argument("--accelerator", default="cpu")
+
     claims = sub.add_parser("claims", help="write results/<chapter>/claims.csv from the stored results")
     claims.add_argument("chapters", nargs="*", help="default: every chapter that builds its ledger in the library")
     claims.add_argument("--profile", default="best", help="best | cpu | full | smoke (default best)")
@@ -406,6 +415,17 @@ def cmd_history(args: argparse.Namespace) -> None:
     print(f"{len(unplanned)} result(s) no plan uses" + (" (dry run: nothing moved)" if args.dry_run and unplanned else ""))
 
 
+def cmd_weights(args: argparse.Namespace) -> None:
+    from effconv.trained import keep_weights, trained_weights
+
+    if args.chapter is None:
+        print(trained_weights().to_string(index=False))
+        return
+    if args.name is None:
+        raise EffconvError("name the run to retrain, e.g. `effconv weights acnet cifar-quick-acnet --seed 0`.")
+    keep_weights(args.chapter, args.name, args.seed, profile=args.profile, accelerator=args.accelerator)
+
+
 def cmd_claims(args: argparse.Namespace) -> None:
     from effconv.paths import results_dir
     from effconv.studies import get_chapter, ledger, list_chapters
@@ -506,7 +526,7 @@ def cmd_data(args: argparse.Namespace) -> None:
     print(f"{arrays.describe()}; mean {arrays.mean}, std {arrays.std}")
 
 
-COMMANDS = {"claims": cmd_claims, "train": cmd_train, "run": cmd_run, "campaign": cmd_campaign, "window": cmd_window, "results": cmd_results, "bench": cmd_bench, "flops": cmd_flops, "show": cmd_show,
+COMMANDS = {"claims": cmd_claims, "weights": cmd_weights, "train": cmd_train, "run": cmd_run, "campaign": cmd_campaign, "window": cmd_window, "results": cmd_results, "bench": cmd_bench, "flops": cmd_flops, "show": cmd_show,
             "book": cmd_book, "data": cmd_data}
 
 

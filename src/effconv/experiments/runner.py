@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import torch
@@ -71,8 +72,19 @@ def _keep_unsaved(spec: ExperimentSpec, store: ResultStore, result: dict[str, An
     return f"the trained result was kept in {spare}: copy it to {store.path(spec)} once there is room."
 
 
+def retrain(spec: ExperimentSpec, *, workdir, accelerator: str = "auto", analyses: bool = True,
+            progress: bool | None = None) -> dict[str, Any]:
+    """Train ``spec`` again outside the store (nothing is saved but the checkpoints in ``workdir``, where an
+    interrupted retrain resumes): to check that a stored result can be re-made, or to keep its weights.
+    ``analyses=False`` skips the spec's after-training analyses, which never change the weights."""
+    check_accelerator(accelerator)
+    check_writable(workdir)
+    return _train(spec, accelerator, devices=1, num_nodes=1, progress=progress, checkpoints=True,
+                  workdir=Path(workdir), analyses=analyses)
+
+
 def _train(spec: ExperimentSpec, accelerator: str, *, devices: int, num_nodes: int, progress: bool | None,
-           checkpoints: bool) -> dict[str, Any]:
+           checkpoints: bool, workdir: Path | None = None, analyses: bool = True) -> dict[str, Any]:
     from effconv.train.trainer import fit, resolve_accelerator
 
     started = now()
@@ -87,18 +99,18 @@ def _train(spec: ExperimentSpec, accelerator: str, *, devices: int, num_nodes: i
     device = torch.device("cuda" if accelerator == "gpu" else "cpu")
     context = AnalysisContext(data=data, device=device, spec=spec)
     hooks = {name: _bind(get_analysis(name, spec.chapter), context) for name in spec.epoch_analyses}
-    workdir = _workdir(spec)
+    workdir = workdir or _workdir(spec)
     outcome = fit(model, spec.recipe, data, seed=spec.seed, workdir=workdir, accelerator=accelerator,
                   devices=devices, num_nodes=num_nodes, progress=progress, epoch_hooks=hooks,
                   checkpoints=checkpoints)
     trained = outcome.model.to(device)
-    analyses = {}
-    for name, kwargs in spec.analyses.items():
-        analyses[name] = get_analysis(name, spec.chapter)(trained, context, **dict(kwargs))
+    measured = {}
+    for name, kwargs in (spec.analyses.items() if analyses else ()):
+        measured[name] = get_analysis(name, spec.chapter)(trained, context, **dict(kwargs))
     return {
         "metrics": {"final": outcome.final, "best": outcome.best},
         "curve": outcome.history,
-        "analyses": analyses,
+        "analyses": measured,
         "model": {"params": counted.params, "macs": counted.macs, "input_size": [3, 32, 32]},
         "provenance": {
             **provenance(device, git=code), "seed": spec.seed, "profile": spec.profile,

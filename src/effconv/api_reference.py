@@ -24,7 +24,7 @@ API_PAGES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "book/api/analysis": (("effconv.analysis.flops", ()), ("effconv.analysis.flop_conventions", ()),
                           ("effconv.analysis.latency", ()), ("effconv.deploy", ())),
     "book/api/claims": (("effconv.claims", ()),),
-    "book/api/store": (("effconv.experiments.store", ()),),
+    "book/api/store": (("effconv.experiments.store", ()), ("effconv.trained", ())),
 }
 # methods every nn.Module overrides, documented once by torch
 _MODULE_HOOKS = {"forward", "extra_repr"}

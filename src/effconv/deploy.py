@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import io
 import statistics
+import tempfile
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Sequence
+from pathlib import Path
+from typing import Iterable, Sequence
 
 import pandas as pd
 import torch
@@ -26,7 +28,8 @@ from torch import nn
 from effconv.analysis.latency import measure_latency
 from effconv.errors import EffconvError
 
-__all__ = ["ExportedModel", "compare_outputs", "export_onnx", "onnx_session", "time_eager_and_onnx"]
+__all__ = ["ExportedModel", "compare_outputs", "export_onnx", "onnx_accuracy", "onnx_session", "quantize_int8",
+           "time_eager_and_onnx"]
 
 OPSET = 17
 
@@ -146,3 +149,63 @@ def time_eager_and_onnx(model: nn.Module, exported: ExportedModel, *, rounds: in
     table = pd.DataFrame(rows)
     table["speedup"] = table["median_ms"].iloc[0] / table["median_ms"]
     return table
+
+
+def quantize_int8(exported: ExportedModel, calibration: Iterable[torch.Tensor], *, per_channel: bool = True) -> ExportedModel:
+    """Post-training static INT8 quantisation with onnxruntime: int8 weights (one scale per output channel,
+    or one per tensor with ``per_channel=False``) and int8 activations whose ranges are the min and max seen
+    on the ``calibration`` batches (each of the exported example's shape), in the QDQ format.
+
+    The graph is first prepared by onnxruntime's ``quant_pre_process`` (shape inference, graph
+    optimisation), as its documentation asks. Returns the quantised graph with the same example, so
+    ``compare_outputs`` and ``onnx_accuracy`` take it like the float one.
+    """
+    onnx = _require("onnx")
+    _require("onnxruntime")
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    batches = [batch.contiguous().numpy() for batch in calibration]
+    if not batches:
+        raise EffconvError("quantize_int8 needs at least one calibration batch (a slice of training images).")
+    for batch in batches:
+        if tuple(batch.shape) != tuple(exported.example.shape):
+            raise EffconvError(f"a calibration batch has shape {tuple(batch.shape)}, the graph takes "
+                               f"{tuple(exported.example.shape)}: export at the batch size you calibrate with.")
+
+    class Batches(CalibrationDataReader):
+        def __init__(self):
+            self.left = iter(batches)
+
+        def get_next(self):
+            batch = next(self.left, None)
+            return None if batch is None else {"input": batch}
+
+    with tempfile.TemporaryDirectory() as folder:
+        plain, prepared, quantised = (Path(folder) / name for name in ("float.onnx", "prepared.onnx", "int8.onnx"))
+        plain.write_bytes(exported.onnx)
+        quant_pre_process(str(plain), str(prepared))
+        quantize_static(str(prepared), str(quantised), Batches(), quant_format=QuantFormat.QDQ,
+                                     per_channel=per_channel, activation_type=QuantType.QInt8,
+                                     weight_type=QuantType.QInt8)
+        data = quantised.read_bytes()
+    graph = onnx.load_from_string(data)
+    return ExportedModel(data, exported.example, Counter(node.op_type for node in graph.graph.node), list(exported.notes))
+
+
+def onnx_accuracy(exported: ExportedModel, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], *,
+                  threads: int = 1) -> float:
+    """Top-1 accuracy of the graph in onnxruntime over ``(images, labels)`` batches (normalised float images of
+    the exported example's shape, e.g. from ``effconv.data.loader.DeviceLoader(..., train=False)``)."""
+    session = onnx_session(exported, threads=threads)
+    correct = total = 0
+    for images, labels in batches:
+        if tuple(images.shape) != tuple(exported.example.shape):
+            raise EffconvError(f"a batch has shape {tuple(images.shape)}, the graph takes "
+                               f"{tuple(exported.example.shape)}: use a batch size that divides the images.")
+        logits = session.run(None, {"input": images.contiguous().numpy()})[0]
+        correct += int((logits.argmax(1) == labels.numpy()).sum())
+        total += len(labels)
+    if not total:
+        raise EffconvError("onnx_accuracy got no batches.")
+    return correct / total

@@ -39,7 +39,7 @@ from effconv.ops.reparam import reparameterize_model
 from effconv.paths import cache_dir, results_dir
 from effconv.provenance import git_state
 
-__all__ = ["keep_weights", "load_trained", "trained_info", "trained_weights"]
+__all__ = ["keep_weights", "load_trained", "planned_spec", "trained_info", "trained_weights"]
 
 WEIGHTS = "weights"  # the folder under results/<chapter>/
 

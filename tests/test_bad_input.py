@@ -176,6 +176,14 @@ def test_dry_run_with_no_match_says_so(isolated, capsys):
     assert "has a name containing 'zzz-no-such'" in capsys.readouterr().out
 
 
+def test_run_can_take_some_seeds_of_an_arm(isolated, capsys):
+    assert main(["run", "acnet", "--profile", "cpu", "--only", "vgg16-cifar-base", "--seeds", "2", "4", "--dry-run"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "vgg16-cifar-base" in line]
+    assert len(lines) == 2  # seeds 2 and 4 of the five planned
+    assert main(["run", "acnet", "--profile", "cpu", "--only", "vgg16-cifar-base", "--seeds", "9", "--dry-run"]) == 0
+    assert "and seed in [9]" in capsys.readouterr().out
+
+
 def _spec(**changes):
     from effconv.experiments.spec import ExperimentSpec
     from effconv.train.recipes import recipe_for

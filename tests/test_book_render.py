@@ -454,3 +454,19 @@ def test_api_page_documents_every_public_name(browser, page):
     assert not missing, f"{page}: public names not on the page: {missing}"
     bare = [name for target, name in page_targets(page).items() if not shown[target]]
     assert not bare, f"{page}: public names shown without a one-line summary: {bare}"
+
+
+def test_using_page_scores_the_trained_checkpoints(browser):
+    """The guide's last sections run on the kept weights: their three tables are there, every glued number
+    in their prose is a number (a missing checkpoint or dataset would glue NaN) and every INT8 row is filled."""
+    page = next(p for p in PAGES if p.endswith("using"))
+    browser.get((HTML / f"{page}.html").as_uri())
+    captions = [c.text for c in browser.find_elements("css selector", "main table caption, article table caption")]
+    for wanted in ("Trained checkpoints", "DAC conversion of the trained VGG-16", "static INT8 quantisation"):
+        assert any(wanted in c for c in captions), f"{page}: no table captioned {wanted!r} (captions: {captions})"
+    body = browser.find_element("tag name", "body").text
+    assert not re.search(r"\bnan\b", body, re.I), f"{page}: a NaN shows: the checkpoints or the data were missing"
+    int8 = next(t for t in browser.find_elements("css selector", "main table, article table")
+                if "static INT8" in t.text)
+    rows = [r.text for r in int8.find_elements("css selector", "tbody tr")]
+    assert len(rows) == 4 and all("not run" not in r for r in rows), f"{page}: INT8 rows: {rows}"

@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("chapter")
     run.add_argument("--profile", default="cpu")
     run.add_argument("--only", default=None, help="only experiments whose name contains this text")
+    run.add_argument("--seeds", type=_seed, nargs="+", default=None, metavar="SEED",
+                     help="only these seeds (e.g. to split one arm's seeds between two processes)")
     run.add_argument("--dry-run", action="store_true", help="list the experiments and whether they are stored")
     run.add_argument("--accelerator", default="auto")
 
@@ -268,10 +270,11 @@ def cmd_run(args: argparse.Namespace) -> None:
     planned = chapter.experiments(args.profile)
     if not planned:
         raise EffconvError(f"chapter {args.chapter!r} trains nothing (it only counts and measures).")
-    specs = [s for s in planned if not args.only or args.only in s.name]
+    specs = [s for s in planned if (not args.only or args.only in s.name) and (args.seeds is None or s.seed in args.seeds)]
     if not specs:
-        message = (f"no {args.profile} experiment of chapter {args.chapter!r} has a name containing {args.only!r}; "
-                   f"`effconv run {args.chapter} --profile {args.profile} --dry-run` lists them." if args.only else
+        seeds = f" and seed in {args.seeds}" if args.seeds is not None else ""
+        message = (f"no {args.profile} experiment of chapter {args.chapter!r} has a name containing {args.only!r}{seeds}; "
+                   f"`effconv run {args.chapter} --profile {args.profile} --dry-run` lists them." if args.only or seeds else
                    f"chapter {args.chapter!r} defines no experiments for profile {args.profile!r}.")
         if not args.dry_run:
             raise EffconvError(message)

@@ -1,11 +1,14 @@
 """Published values the book compares against, one CSV per chapter in ``paper_values/``.
 
 Columns: ``key, value, unit, tag, source, note``. ``tag`` is one of seed | paper | repo | transcribed |
-derived (see the book's introduction); ``value`` is numeric where the claim is a number.
+derived (see the book's introduction); ``value`` is numeric where the claim is a number. ``seed`` marks the
+texts this project was specified from (the survey, specifications 001-004); ``citation`` is how a reader
+sees a source.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -15,6 +18,17 @@ import pandas as pd
 from effconv.errors import EffconvError
 
 TAGS = ("seed", "paper", "repo", "transcribed", "derived")
+
+# "seed" names a specification text in the CSVs; the book's reader knows a seed as a random seed
+_SEED_TEXT = re.compile(r"\b[Ss]eed\b(?P<number> \d+(?= §))?")
+
+
+def citation(tag: str, source: str) -> str:
+    """A published value's provenance as a claims row shows it: ``tag: source`` (``paper: MobileNet
+    Table 8``), except that a specification text names itself with no tag (``specification 003, §4.1``,
+    ``the survey, sec. 2.3``); "seed" in any source reads "specification"."""
+    named = _SEED_TEXT.sub(lambda m: f"specification{m['number']}," if m["number"] else "specification", source)
+    return named if tag == "seed" else f"{tag}: {named}"
 
 
 @dataclass(frozen=True)
@@ -28,8 +42,8 @@ class PaperValue:
 
     @property
     def cite(self) -> str:
-        """Short provenance for a claims row, e.g. ``paper: MobileNet Table 8``."""
-        return f"{self.tag}: {self.source}"
+        """Short provenance for a claims row (``citation``), e.g. ``paper: MobileNet Table 8``."""
+        return citation(self.tag, self.source)
 
 
 @lru_cache(maxsize=None)

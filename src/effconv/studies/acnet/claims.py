@@ -158,7 +158,7 @@ def cifar10_claims(claims: ClaimsTable, chapter: ChapterRuns) -> None:
         planned = f"; seeds planned by power: {power.text()}" if power else ""
         if ours_model == runs.SCHEDULE_MODEL:   # the paper's claim is graded at the longest schedule run
             acnet, base, where = _longest_schedule(chapter, acnet, base, where)
-        claims.grade(f"{named}: ACNet gain over the base (pp)",
+        claims.grade(f"{named}: ACNet gain over the base (direction, pp)",
                      grade_effect(acnet, base, direction=1, paper=round(paper, 2),
                                   planned=power.pairs if power else None, scope=DIRECTION), kind="trained",
                      source=source, paper=round(paper, 2), profile=profile,
@@ -225,8 +225,8 @@ def rotation_claims(claims: ClaimsTable, chapter: ChapterRuns) -> None:
 
     # ImageNet figures beside CIFAR-10 runs: printed with their dataset, never subtracted (no delta)
     for key, (a, b), condition, text in (
-            # the 180° row keeps its name: the findings box names it (its rule text says "direction only")
-            ("imagenet_resnet18_hor_vs_base_rot180", ("hor", "base"), "rot180", "horizontal-only − base, 180° rotated (pp)"),
+            ("imagenet_resnet18_hor_vs_base_rot180", ("hor", "base"), "rot180",
+             "horizontal-only − base, 180° rotated (direction, pp)"),
             ("imagenet_resnet18_hor_vs_ver_rot180", ("hor", "ver"), "rot180",
              "horizontal-only − vertical-only, 180° rotated (direction, pp)"),
             ("rotation_hor_beats_base_flipud", ("hor", "base"), "flip_ud",

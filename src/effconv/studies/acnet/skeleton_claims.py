@@ -93,7 +93,7 @@ def importance_claims(claims: ClaimsTable, chapter: ChapterRuns) -> None:
                           f"initial map is flat), and the sign is the claim, so the margin is 0; "
                           f"{seeds_text(lead)}")
     claims.grade("ACNet: training strengthens the skeleton beyond what adding random kernels gives "
-                 "(skeleton − corner mean importance, trained − initialised)",
+                 "(direction; skeleton − corner mean importance, trained − initialised)",
                  grade_change(initial("acnet", skeleton), trained("acnet", skeleton), direction=1, scope=DIRECTION),
                  kind="trained", source=ref("importance_skeleton_learned").cite, paper="> 0", profile=profile,
                  evidence=f"{where}; skeleton mean minus corner mean {contrast}; each run against its own initial "

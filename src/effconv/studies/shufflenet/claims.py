@@ -12,7 +12,7 @@ import math
 import pandas as pd
 
 from effconv.claims import ClaimsTable, Grade, combine, grade_count, round_half_away
-from effconv.studies.paper import paper_value
+from effconv.studies.paper import citation, paper_value
 from effconv.studies.shufflenet.latency import add_latency_claims
 from effconv.studies.shufflenet.plan import CHAPTER
 from effconv.studies.shufflenet.report import add_training_claims, table3, verdicts
@@ -43,7 +43,7 @@ def add_complexity_claims(claims: ClaimsTable, profile: str = "counted") -> None
     units = unit_formulas()
     claims.grade("unit costs hw(2cm+9m^2), hw(2cm+9m^2/g), hw(2cm/g+9m) (units whose count equals the formula)",
                  grade_count(int(units["equal"].sum()), len(units) or math.nan), kind="counted",
-                 source="seed: seed 004 text", paper=len(units), profile=profile,
+                 source=citation("seed", "seed 004 text"), paper=len(units), profile=profile,
                  evidence="multiply-adds counted on built units, against each closed form")
     search = resnext_pointwise_search(paper_value(CHAPTER, "resnext_pointwise_share").value)
     best = search.loc[search["template"] == "32x4d", "pointwise_%"].iloc[0]

@@ -101,15 +101,9 @@ def grade_contrast(values: dict[int, float], paper: float | None, planned: Power
                         planned=None if planned is None else planned.pairs, scope=DIRECTION)
 
 
-# The two claim texts that effconv.studies.findings.KEY_CLAIMS names (not this package's to edit) keep their
-# wording until that list is renamed with them; every other trained row names its scope in its text.
-FINDINGS_NAMES = frozenset({"CIFAR-10 Table 2, 0.25x: g > 1 has lower error than g = 1 (mean gain, pp)",
-                            "CIFAR-10 Table 3, 0.25x g=8: the shuffle lowers the error (gain, pp)"})
-
-
 def direction_claim(text: str) -> str:
     """``text`` ("... (gain, pp)") as a direction-only claim ("... (direction only; gain, pp)")."""
-    if text in FINDINGS_NAMES or not text.endswith(")"):
+    if not text.endswith(")"):
         return text
     head, _, tail = text.rpartition(" (")
     return f"{head} (direction only; {tail}"

@@ -49,7 +49,7 @@ def _ratio(claims: ClaimsTable, claim: str, num_key: str, den_key: str, ours: fl
     num, den = paper_value(CHAPTER, num_key), paper_value(CHAPTER, den_key)
     paper = num.value / den.value
     return claims.grade(claim, grade_count(ours, paper), kind="counted",
-                        source=f"derived: {num.value:g} / {den.value:g} ({num.tag}: {num.source})", paper=paper,
+                        source=f"derived: {num.value:g} / {den.value:g} ({num.cite})", paper=paper,
                         profile=COUNTED, evidence=evidence)
 
 
@@ -127,7 +127,7 @@ def _cost_claims(claims: ClaimsTable) -> None:
 
 def _published_gap(a: str, b: str) -> tuple[float, str]:
     va, vb = paper_value(CHAPTER, a), paper_value(CHAPTER, b)
-    return va.value - vb.value, f"derived: {va.value:g} - {vb.value:g} ImageNet top-1 ({va.tag}: {va.source})"
+    return va.value - vb.value, f"derived: {va.value:g} - {vb.value:g} ImageNet top-1 ({va.cite})"
 
 
 # (claim, treatment, control, direction, published gap keys or a paper_values key for a text claim)

@@ -74,3 +74,17 @@ def test_committed_weights_name_a_stored_planned_result():
         assert spec.key == info["key"], f"{row.chapter}/{row.name}: weights under an old key; retrain them"
         assert ResultStore.for_profile(info["profile"]).load(spec) is not None
         assert json.loads(json.dumps(info["stored"]["test_acc"])) * 100 == pytest.approx(row.stored_acc)
+
+
+def test_the_readme_loads_a_kept_checkpoint():
+    """The README's load_trained example runs from the repository and gives a fused model in eval mode."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    found = re.search(r"<!-- tests/test_trained.py runs this block[^>]*-->\n```python\n(.*?)```", text, re.S)
+    assert found, "README.md lost its load_trained example (or the marker comment above it)"
+    names: dict = {}
+    exec(compile(found.group(1), "README.md", "exec"), names)
+    model = names["model"]
+    assert not model.training and not any(isinstance(m, ACBlock) for m in model.modules())

@@ -7,7 +7,6 @@ import json
 import pytest
 import torch
 
-import effconv
 from effconv.errors import EffconvError
 from effconv.experiments.runner import run_experiment
 from effconv.ops.acb import ACBlock
@@ -25,30 +24,33 @@ def kept(isolated, single_thread):
 
 def test_a_retrain_re_makes_the_stored_run_and_its_weights_load(kept, isolated):
     spec, stored, record = kept
+    smoke = isolated / "cache" / "smoke-results"  # a smoke run's weights stay beside its result, in the cache
+    assert not (isolated / "results").exists() or not any((isolated / "results").rglob("*.pt"))
     # same machine, same thread count, same seed: the retrain repeats the stored run exactly
     assert record["exact"] and record["difference_pp"] == 0
     assert record["retrained"]["test_acc"] == stored["metrics"]["final"]["test_acc"]
     assert record["key"] == spec.key and record["weights"] == spec.filename.replace(".json", ".pt")
-    model = effconv.load_trained("acnet", "cifar-quick-acnet", 0)
+    model = load_trained("acnet", "cifar-quick-acnet", 0, root=smoke)
     assert not model.training and any(isinstance(m, ACBlock) for m in model.modules())
-    fused = load_trained("acnet", "cifar-quick-acnet", 0, fused=True)
+    fused = load_trained("acnet", "cifar-quick-acnet", 0, fused=True, root=smoke)
     assert not any(isinstance(m, ACBlock) for m in fused.modules())
     x = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         torch.testing.assert_close(fused(x), model(x), atol=1e-4, rtol=1e-4)
-    table = trained_weights()
+    table = trained_weights(smoke)
     assert table[["chapter", "name", "seed"]].values.tolist() == [["acnet", "cifar-quick-acnet", 0]]
 
 
 def test_a_corrupt_weights_file_is_refused_with_the_fix(kept, isolated):
     spec, _, record = kept
-    path = isolated / "results" / "acnet" / "weights" / record["weights"]
+    smoke = isolated / "cache" / "smoke-results"
+    path = smoke / "acnet" / "weights" / record["weights"]
     path.write_bytes(path.read_bytes()[:-10] + b"0123456789")
     with pytest.raises(EffconvError, match="SHA-256.*git checkout"):
-        load_trained("acnet", "cifar-quick-acnet", 0)
+        load_trained("acnet", "cifar-quick-acnet", 0, root=smoke)
     path.unlink()
     with pytest.raises(EffconvError, match="missing"):
-        load_trained("acnet", "cifar-quick-acnet", 0)
+        load_trained("acnet", "cifar-quick-acnet", 0, root=smoke)
 
 
 def test_unknown_names_seeds_and_absent_weights_are_named(isolated):

@@ -9,7 +9,8 @@ analyses never change the weights), compares the accuracy it reaches with the st
 - ``results/<chapter>/weights/<name>-<key>.json``: the spec, the provenance of the retrain, the stored and the
   retrained accuracy, and the weights file's SHA-256,
 
-where ``<key>`` is the stored result's key, so a weights file always names the result it re-makes.
+where ``<key>`` is the stored result's key, so a weights file always names the result it re-makes (a smoke
+run's weights stay beside its result, in the cache's smoke store).
 ``load_trained(chapter, name, seed)`` builds the model from that spec and loads the weights, in eval mode.
 
 Whether a retrain re-makes the stored number exactly is the first end-to-end check that a committed result
@@ -91,7 +92,7 @@ def keep_weights(chapter: str, name: str, seed: int = 0, *, profile: str = "cpu"
     torch.save(state, buffer)
     data = buffer.getvalue()
     stem = spec.filename.removesuffix(".json")
-    folder = _folder(chapter, root)
+    folder = _folder(chapter, store.root)  # beside the results it re-makes (a smoke run's stay in the cache)
     stored_acc = float(stored["metrics"]["final"]["test_acc"])
     retrained_acc = float(result["metrics"]["final"]["test_acc"])
     record = {

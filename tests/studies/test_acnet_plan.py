@@ -28,4 +28,4 @@ def test_power_plans_match_their_first_stage_and_plan_that_many_seeds():
         acnet = {s: v for s, v in per_seed([table], model, "acnet", accuracy).items() if s in first}
         assert len(base) == len(acnet) == power.first_stage
         assert round(paired_sd(acnet, base), 2) == power.sd
-        assert set(range(power.pairs)) <= set(plan.table_seeds("cpu", model))
+        assert set(range(power.trained_pairs)) <= set(plan.table_seeds("cpu", model))

@@ -1,7 +1,8 @@
 """Chapter 2's plan: the seeds planned by power for the headline g = 8 vs g = 1 contrasts."""
 
 def test_power_plans_match_their_first_stage_and_plan_that_many_seeds():
-    """Each power plan's spread is the one its first stage's stored runs give, and both arms plan its pairs."""
+    """Each power plan's spread is the one its first stage's stored runs give, and both arms train the pairs
+    its budget covers."""
     from effconv.claims.power import paired_sd
     from effconv.studies.shufflenet import plan as shufflenet_plan
     from effconv.studies.shufflenet import report as shufflenet_report
@@ -15,4 +16,4 @@ def test_power_plans_match_their_first_stage_and_plan_that_many_seeds():
         assert len(g1) == len(gk) == power.first_stage
         assert round(paired_sd(g1, gk), 2) == power.sd
         for g in (1, groups):
-            assert set(range(power.pairs)) <= set(shufflenet_plan.seeds("cpu", "table2", scale, g))
+            assert set(range(power.trained_pairs)) <= set(shufflenet_plan.seeds("cpu", "table2", scale, g))

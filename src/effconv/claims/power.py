@@ -68,14 +68,37 @@ class PowerPlan:
     sd: float              # their paired spread (the contrast's unit)
     effect: float          # the effect the number resolves (the same unit)
     effect_source: str     # why that effect: the paper's, or the chapter's minimal effect of interest
+    # The pairs the profile's compute budget trains, where that is fewer than planned (None: all of them).
+    # The plan keeps the number power asks for, so the contrast stays at its first stage, inconclusive,
+    # instead of being graded at a smaller n than the one fixed.
+    budget: int | None = None
+
+    def __post_init__(self):
+        check_number("first_stage", self.first_stage, low=MIN_PAIRS, integer=True)
+        if self.budget is not None:
+            check_number("budget", self.budget, low=self.first_stage, integer=True)
 
     @property
     def pairs(self) -> int:
         """The planned number of pairs: at least the first stage, and enough for 80% power."""
         return max(self.first_stage, pairs_for_power(self.sd, self.effect))
 
+    @property
+    def trained_pairs(self) -> int:
+        """The pairs the profile trains: the planned number, or fewer where the budget stops short."""
+        return self.pairs if self.budget is None else min(self.pairs, self.budget)
+
+    @property
+    def funded(self) -> bool:
+        """Whether the budget trains every planned pair."""
+        return self.trained_pairs == self.pairs
+
     def text(self) -> str:
-        """One sentence for the chapter: the number, and how it was set."""
-        return (f"{self.pairs} pairs, set after a first stage of {self.first_stage}: their paired spread "
-                f"{self.sd:.2f} gives 80% power to resolve {self.effect:g} ({self.effect_source}); graded at "
-                f"{self.pairs} pairs only")
+        """One sentence for the chapter: the number, how it was set, and what the budget trains of it."""
+        planned = (f"{self.pairs} pairs, set after a first stage of {self.first_stage}: their paired spread "
+                   f"{self.sd:.2f} gives 80% power to resolve {self.effect:g} ({self.effect_source}); graded at "
+                   f"{self.pairs} pairs only")
+        if self.funded:
+            return planned
+        return (f"{planned}; the compute budget trains {self.trained_pairs} of them, so the contrast stays at "
+                f"that stage, inconclusive, until the rest are run")

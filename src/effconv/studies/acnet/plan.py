@@ -75,7 +75,7 @@ def power_plan(profile: str, model: str) -> PowerPlan | None:
 def table_seeds(profile: str, model: str) -> tuple[int, ...]:
     """The seeds ``model`` trains in Table 1: the profile's, extended to its power plan's pairs."""
     planned = power_plan(profile, model)
-    return tuple(sorted(set(TABLE[profile][model]["seeds"]) | set(range(planned.pairs if planned else 0))))
+    return tuple(sorted(set(TABLE[profile][model]["seeds"]) | set(range(planned.trained_pairs if planned else 0))))
 
 
 ABLATION_MODEL = "cifar_quick"             # the branch ablation and rotation robustness (Table 4 analogue)

@@ -161,12 +161,19 @@ def add_trained(page: Page, profile: str, run_missing: bool) -> None:
 
 
 def power_pairs(profile: str) -> str:
-    """The pairs the power plans of ``profile`` fix, in words ("22 pairs at 0.25x and 6 at 0.5x")."""
+    """The pairs the power plans of ``profile`` fix, in words ("22 pairs at 0.25x and 6 at 0.5x"), and
+    what the profile's budget trains of them."""
     plans = sorted(POWER.get(profile, {}).items())
     if not plans:
         return f"the {profile} profile plans no contrast by power"
     parts = [f"{plan.pairs} {'pairs ' if i == 0 else ''}at {width_label(scale)}" for i, ((scale, _), plan)
              in enumerate(plans)]
+    short = [f"{plan.trained_pairs} of those at {width_label(scale)}" for (scale, _), plan in plans if not plan.funded]
+    budget = f"; the {profile} budget trains {_and(short)}" if short else ""
+    return _and(parts) + budget
+
+
+def _and(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 

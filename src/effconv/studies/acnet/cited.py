@@ -38,12 +38,21 @@ def plan_numbers(chapter: ChapterRuns) -> Numbers:
     for name, comparison in comparisons.items():
         out[f"profile_{name}"] = comparison.profile
         out[f"stored_{name}"] = f"{comparison.stored} of {len(comparison.specs)}"
-    quick, resnet = plan.TABLE["cpu"]["cifar_quick"], plan.TABLE["cpu"]["resnet20"]
     full_epochs = [cfg["recipe"]["epochs"] for cfg in plan.TABLE["full"].values()]
-    out.update(cpu_cq_seeds=str(len(quick["seeds"])), cpu_side_seeds=str(plan.SIDE_ARM_SEEDS["cpu"]),
-               cpu_cq_epochs=str(quick["recipe"]["epochs"]), cpu_r20_width=f"{resnet['width']:g}",
-               cpu_r20_epochs=str(resnet["recipe"]["epochs"]), full_epochs=f"{min(full_epochs)} to {max(full_epochs)}")
+    out.update(cpu_families=cpu_families(), cpu_side_seeds=str(plan.SIDE_ARM_SEEDS["cpu"]),
+               cpu_cq_epochs=str(plan.TABLE["cpu"]["cifar_quick"]["recipe"]["epochs"]),
+               full_epochs=f"{min(full_epochs)} to {max(full_epochs)}")
     return out
+
+
+def cpu_families() -> str:
+    """The cpu profile's CIFAR-10 table in words: each family's width, epochs and paired seeds."""
+    def one(model: str, cfg: dict) -> str:
+        width = "full width" if cfg["width"] == 1 else f"width {cfg['width']:g}"
+        pairs = count(len(plan.table_seeds("cpu", model)), "pair")
+        return f"{MODEL_LABELS[model]} at {width} for {cfg['recipe']['epochs']} epochs ({pairs})"
+    parts = [one(model, cfg) for model, cfg in plan.TABLE["cpu"].items()]
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def block_numbers(blocks: pd.DataFrame) -> Numbers:

@@ -135,11 +135,12 @@ def test_the_gpu_estimate_counts_analyses_from_the_stored_ratio(tmp_path):
     json.dumps(measured.after_epochs)  # plain data, as stored in a job's summary
 
 
-def _ignore_sigterm_then_sleep():
+def _ignore_sigterm_then_sleep(ready):
     import signal
     import time
 
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    ready.set()
     time.sleep(600)
 
 
@@ -149,9 +150,12 @@ def test_hard_stop_kills_a_child_that_ignores_sigterm():
 
     from effconv.experiments.campaign import stop_processes
 
-    process = mp.get_context("spawn").Process(target=_ignore_sigterm_then_sleep)
+    context = mp.get_context("spawn")
+    ready = context.Event()
+    process = context.Process(target=_ignore_sigterm_then_sleep, args=(ready,))
     process.start()
-    time.sleep(3)  # let it install its handler
+    # a spawned child re-imports this module (and torch) first: on a busy machine that takes seconds
+    assert ready.wait(120), "the child never installed its SIGTERM handler"
     started = time.monotonic()
     stop_processes([process], grace_seconds=1.0)
     assert not process.is_alive() and process.exitcode == -9  # SIGKILL after the grace period

@@ -161,13 +161,13 @@ def add_trained(page: Page, profile: str, run_missing: bool) -> None:
 
 
 def power_pairs(profile: str) -> str:
-    """The pairs the power plans of ``profile`` fix, in words ("22 pairs at 0.25x and 6 at 0.5x"), and
-    what the profile's budget trains of them."""
+    """The pairs the power plans of ``profile`` fix and what its budget trains of them, in words ("22 pairs at
+    0.25x (first stage 5) and 6 at 0.5x (first stage 3); the cpu budget trains 5 of those at 0.25x ...")."""
     plans = sorted(POWER.get(profile, {}).items())
     if not plans:
         return f"the {profile} profile plans no contrast by power"
-    parts = [f"{plan.pairs} {'pairs ' if i == 0 else ''}at {width_label(scale)}" for i, ((scale, _), plan)
-             in enumerate(plans)]
+    parts = [f"{plan.pairs} {'pairs ' if i == 0 else ''}at {width_label(scale)} (first stage {plan.first_stage})"
+             for i, ((scale, _), plan) in enumerate(plans)]
     short = [f"{plan.trained_pairs} of those at {width_label(scale)}" for (scale, _), plan in plans if not plan.funded]
     budget = f"; the {profile} budget trains {_and(short)}" if short else ""
     return _and(parts) + budget

@@ -30,13 +30,3 @@ def test_power_plans_match_their_first_stage_and_plan_that_many_seeds():
         assert round(paired_sd(acnet, base), 2) == power.sd
         assert set(range(power.trained_pairs)) <= set(plan.table_seeds("cpu", model))
 
-
-def test_the_setting_names_every_cpu_family_with_its_width_epochs_and_pairs():
-    from effconv.studies.acnet.cited import cpu_families
-    from effconv.studies.acnet.results import MODEL_LABELS
-
-    text = cpu_families()
-    for model, cfg in plan.TABLE["cpu"].items():
-        width = "full width" if cfg["width"] == 1 else f"width {cfg['width']:g}"
-        assert (f"{MODEL_LABELS[model]} at {width} for {cfg['recipe']['epochs']} epochs "
-                f"({len(plan.table_seeds('cpu', model))} pairs)") in text

@@ -171,3 +171,34 @@ def test_peak_numbers_say_where_the_base_peaks_by_random_seed():
     assert cited.peak_numbers(peaks) == {"base_peaks_off_centre": "3 of 3",
                                          "base_peaks_where": "bottom-right in random seeds 0, 2; right-middle in random seed 1"}
     assert cited.count(1, "pair") == "1 pair" and cited.count("5", "paired random seed") == "5 paired random seeds"
+
+
+def test_the_setting_names_every_cpu_family_with_its_width_epochs_and_pairs():
+    from effconv.studies.acnet import plan as acnet_plan
+    from effconv.studies.acnet.cited import cpu_families
+    from effconv.studies.acnet.results import MODEL_LABELS
+
+    text = cpu_families()
+    for model, cfg in acnet_plan.TABLE["cpu"].items():
+        width = "full width" if cfg["width"] == 1 else f"width {cfg['width']:g}"
+        assert (f"{MODEL_LABELS[model]} at {width} for {cfg['recipe']['epochs']} epochs "
+                f"({len(acnet_plan.table_seeds('cpu', model))} pairs)") in text
+
+
+def test_the_table_gains_name_every_family_with_its_gain_and_verdict():
+    import pandas as pd
+
+    from effconv.studies.acnet.cited import table_gains
+
+    def row(claim, ours, verdict):
+        return {"claim": claim, "ours": ours, "verdict": verdict}
+    frame = pd.DataFrame([
+        row("CIFAR-10 Cifar-quick: ACNet gain over the base (direction, pp)", "0.648", "reproduced"),
+        row("CIFAR-10 Cifar-quick: base accuracy (%)", "79.24", "not comparable"),
+        row("CIFAR-10 ResNet-56 (ResNet-20 at width 1 stands in for ResNet-56): ACNet gain over the base (direction, pp)",
+            "-0.492", "inconclusive"),
+        row("CIFAR-10 DenseNet-40 (at width 0.25, a narrow stand-in): ACNet gain over the base (direction, pp)", "",
+            "not run"),
+        row("CIFAR-100: ACNet improves every family (direction)", "", "not run")])
+    assert table_gains(frame) == ("Cifar-quick +0.65 pp (reproduced), ResNet-56 (as ResNet-20) -0.49 pp "
+                                  "(inconclusive) and DenseNet-40 not run")

@@ -7,9 +7,12 @@ Each function takes what the page already computed (tables, the ledger, the live
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from effconv.claims import ClaimsTable
+from effconv.claims.verdicts import NOT_RUN
 from effconv.wording import plural
 from effconv.studies.acnet import plan
 from effconv.studies.acnet.claims import ROTATION_MARGIN_PP, claim
@@ -95,7 +98,19 @@ def cifar10_numbers(cifar10: pd.DataFrame, ledger: ClaimsTable) -> Numbers:
     return {"cq_gain": fmt(quick["gain"], signed=True, unit=" pp"), "cq_base": fmt(quick["base_mean"], unit="%"),
             "cq_acnet": fmt(quick["acnet_mean"], unit="%"), "cq_pairs": count(int(quick["paired_seeds"]), "paired random seed"),
             "cq_verdict": graded["verdict"], "cq_interval": graded["interval"] or "none (fewer than 3 pairs)",
-            "cq_repo_gain": f"{repo_gain:+.2f} pp"}
+            "cq_repo_gain": f"{repo_gain:+.2f} pp", "table_gains": table_gains(frame)}
+
+
+def table_gains(frame: pd.DataFrame) -> str:
+    """Every family's graded gain in the ledger's order, in words: "Cifar-quick +0.65 pp (reproduced), ...,
+    ResNet-56 (as ResNet-20) -0.49 pp (inconclusive) and DenseNet-40 not run"."""
+    rows = frame[frame["claim"].str.startswith("CIFAR-10 ") & frame["claim"].str.contains("ACNet gain", regex=False)]
+    parts = []
+    for text, ours, verdict in zip(rows["claim"], rows["ours"], rows["verdict"]):
+        family = re.match(r"CIFAR-10 ([^\s:]+)(?: \((\S+) at width [\d.]+ stands in)?", text)
+        name = family[1] + (f" (as {family[2]})" if family[2] else "")
+        parts.append(f"{name} not run" if verdict == NOT_RUN else f"{name} {_signed_pp(ours)} ({verdict})")
+    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else "".join(parts) or "not run"
 
 
 def ablation_numbers(ledger: ClaimsTable) -> Numbers:

@@ -47,18 +47,6 @@ def test_a_budget_short_of_the_plan_trains_fewer_pairs_but_keeps_the_planned_n()
             PowerPlan("x", **{**dict(first_stage=5, sd=1.0, effect=1.0, effect_source="t"), **bad})
 
 
-def test_the_cpu_profile_trains_what_its_power_plans_fund():
-    from effconv.studies.acnet import plan as acnet
-    from effconv.studies.shufflenet import plan as shufflenet
-    resnet = acnet.power_plan("cpu", "resnet20")
-    assert acnet.table_seeds("cpu", "resnet20") == tuple(range(resnet.trained_pairs))
-    for (scale, groups), planned in shufflenet.POWER["cpu"].items():
-        for g in (groups, 1):
-            trained = shufflenet.seeds("cpu", "table2", scale, g)
-            assert set(range(planned.trained_pairs)) <= set(trained)
-            assert planned.funded or len(trained) < planned.pairs   # unfunded pairs stay out of the plan
-
-
 def test_a_planned_effect_waits_for_its_pairs_and_then_uses_only_them():
     clear = {s: 2.0 + 0.1 * (s % 3) for s in range(10)}
     zero = {s: 0.0 for s in range(10)}

@@ -29,4 +29,5 @@ def test_power_plans_match_their_first_stage_and_plan_that_many_seeds():
         assert len(base) == len(acnet) == power.first_stage
         assert round(paired_sd(acnet, base), 2) == power.sd
         assert set(range(power.trained_pairs)) <= set(plan.table_seeds("cpu", model))
-
+    resnet = plan.power_plan("cpu", "resnet20")
+    assert plan.table_seeds("cpu", "resnet20") == tuple(range(resnet.trained_pairs))

@@ -13,7 +13,7 @@ import pandas as pd
 
 from effconv.claims import ClaimsTable
 from effconv.claims.verdicts import NOT_RUN
-from effconv.wording import plural
+from effconv.wording import listing, plural
 from effconv.studies.acnet import plan
 from effconv.studies.acnet.claims import ROTATION_MARGIN_PP, claim
 from effconv.studies.acnet.skeleton_claims import PRUNED_MARGIN_PP
@@ -54,8 +54,7 @@ def cpu_families() -> str:
         width = "full width" if cfg["width"] == 1 else f"width {cfg['width']:g}"
         pairs = count(len(plan.table_seeds("cpu", model)), "pair")
         return f"{MODEL_LABELS[model]} at {width} for {cfg['recipe']['epochs']} epochs ({pairs})"
-    parts = [one(model, cfg) for model, cfg in plan.TABLE["cpu"].items()]
-    return ", ".join(parts[:-1]) + " and " + parts[-1]
+    return listing((one(model, cfg) for model, cfg in plan.TABLE["cpu"].items()), "no family")
 
 
 def block_numbers(blocks: pd.DataFrame) -> Numbers:
@@ -110,7 +109,7 @@ def table_gains(frame: pd.DataFrame) -> str:
         family = re.match(r"CIFAR-10 ([^\s:]+)(?: \((\S+) at width [\d.]+ stands in)?", text)
         name = family[1] + (f" (as {family[2]})" if family[2] else "")
         parts.append(f"{name} not run" if verdict == NOT_RUN else f"{name} {_signed_pp(ours)} ({verdict})")
-    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else "".join(parts) or "not run"
+    return listing(parts, "not run")
 
 
 def ablation_numbers(ledger: ClaimsTable) -> Numbers:

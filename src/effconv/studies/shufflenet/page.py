@@ -25,6 +25,7 @@ from effconv.studies.shufflenet.report import (complete, curves, plot_curves, pl
                                                table3, verdicts, width_label)
 from effconv.studies.shufflenet.results import load_runs
 from effconv.studies.shufflenet.tables import alexnet_speedup
+from effconv.wording import listing
 
 Latency = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]  # models, shuffles, AlexNet (latency_tables)
 
@@ -169,12 +170,8 @@ def power_pairs(profile: str) -> str:
     parts = [f"{plan.pairs} {'pairs ' if i == 0 else ''}at {width_label(scale)} (first stage {plan.first_stage})"
              for i, ((scale, _), plan) in enumerate(plans)]
     short = [f"{plan.trained_pairs} of those at {width_label(scale)}" for (scale, _), plan in plans if not plan.funded]
-    budget = f"; the {profile} budget trains {_and(short)}" if short else ""
-    return _and(parts) + budget
-
-
-def _and(parts: list[str]) -> str:
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    budget = f"; the {profile} budget trains {listing(short, '')}" if short else ""
+    return listing(parts, "") + budget
 
 
 def add_claims(page: Page, profile: str, latency: Latency) -> None:

@@ -268,7 +268,8 @@ def estimate_minutes(specs, root: Path | None = None) -> list[float | None]:
     configuration are combined by their median, times the spec's epochs. A configuration with no stored run
     borrows the epoch times of stored configurations of the same model, scaled by the ratio of their fp32
     training speeds in the CPU precision benchmark (``effconv bench precision``), which times every
-    configuration the cpu profile trains (``_scaled_epoch``). After training: the median of
+    configuration the cpu profile held when it was run (``_scaled_epoch``); one added since gets no estimate
+    until a run of it is stored. After training: the median of
     wall minus training time of stored runs with the same model and analyses (DAC's rank sweeps take longer
     than its training), nothing where none is stored. Stored runs were timed on one thread of the machine
     named in their provenance, often with a second run beside them, so estimates hold for that setting.

@@ -172,11 +172,54 @@ def test_epoch_times_keep_machines_precisions_and_variants_apart(tmp_path):
     run("e", {**g8, "shuffle": False}, 45, precision="32-true")
     table = epoch_times(tmp_path).set_index(["options", "device", "precision"])
     options = "groups=8, shuffle=True, width=0.25"
-    assert table.loc[(options, "AMD EPYC (1 thread), AVX512", "32-true"), "runs"] == 2
-    assert table.loc[(options, "AMD EPYC (1 thread), AVX512", "32-true"), "seconds_per_epoch"] == 45
-    assert table.loc[(options, "AMD EPYC (1 thread), AVX2", "32-true"), "seconds_per_epoch"] == 100
-    assert table.loc[(options, "AMD EPYC (1 thread), AVX512", "bf16-mixed"), "seconds_per_epoch"] == 30
-    assert ("groups=8, shuffle=False, width=0.25", "AMD EPYC (1 thread), ISA level not recorded", "32-true") in table.index
+    assert table.loc[(options, "AMD EPYC, AVX512", "32-true"), "runs"] == 2
+    assert table.loc[(options, "AMD EPYC, AVX512", "32-true"), "seconds_per_epoch"] == 45
+    assert table.loc[(options, "AMD EPYC, AVX2", "32-true"), "seconds_per_epoch"] == 100
+    assert table.loc[(options, "AMD EPYC, AVX512", "bf16-mixed"), "seconds_per_epoch"] == 30
+    assert ("groups=8, shuffle=False, width=0.25", "AMD EPYC, ISA level not recorded", "32-true") in table.index
+
+
+def _on(root, name, kwargs, seconds, device, capability, after_seconds=None):
+    """A stored run of ``name`` timed at ``seconds`` an epoch on one thread of ``device``."""
+    _timed(root, name, kwargs, epoch_seconds=seconds, after_seconds=after_seconds)
+    path = next((root / "shufflenet").glob(f"{name}-*.json"))
+    result = json.loads(path.read_text())
+    result["provenance"].update(device=f"{device} (1 thread)", device_type="cpu", cpu_capability=capability)
+    path.write_text(json.dumps(result))
+
+
+def test_machine_names_the_cpu_and_its_vector_unit_not_the_threads():
+    from effconv.provenance import machine, this_machine
+
+    assert machine({"device": "AMD EPYC (1 thread)", "device_type": "cpu", "cpu_capability": "AVX2"}) == "AMD EPYC, AVX2"
+    assert machine({"device": "AMD EPYC (16 threads)"}) == "AMD EPYC, ISA level not recorded"
+    assert machine({"device": "NVIDIA H100", "device_type": "cuda", "cpu_capability": "AVX512"}) == "NVIDIA H100"
+    assert "thread" not in this_machine()
+
+
+def test_a_plan_for_this_machine_uses_its_own_times_and_scales_the_others(tmp_path):
+    """Machines differ by several times in epoch time: the estimate for one machine takes its own stored runs
+    where it has them, and scales another machine's by the ratio of the two on the configurations both timed."""
+    from effconv.experiments.inventory import estimate_minutes, machine_speed
+    from effconv.studies.shufflenet import plan
+
+    g8, g3 = {"groups": 8, "width": 0.25, "shuffle": True}, {"groups": 3, "width": 0.25, "shuffle": True}
+    _on(tmp_path, "g8-slow", g8, 90, "AMD EPYC", "AVX2")
+    _on(tmp_path, "g8-fast", g8, 30, "AMD EPYC", "AVX512")
+    _on(tmp_path, "g3-slow", g3, 120, "AMD EPYC", "AVX2", after_seconds=600)
+    spec_g8, spec_g3 = plan.spec("cpu", 8, 0.25, True, 1), plan.spec("cpu", 3, 0.25, True, 1)
+    epochs = spec_g8.recipe.epochs
+    assert machine_speed("AMD EPYC, AVX512", root=tmp_path) == (pytest.approx(1 / 3), 1)
+    fast = estimate_minutes([spec_g8, spec_g3], root=tmp_path, here="AMD EPYC, AVX512")
+    # g = 8 trained here; g = 3 and the analyses after training (same model) only on the slower machine
+    assert fast == [pytest.approx((30 * epochs + 200) / 60), pytest.approx((40 * epochs + 200) / 60)]
+    # without a machine (the book's plan tables) every stored run counts as it was timed
+    assert estimate_minutes([spec_g8, spec_g3], root=tmp_path) == [pytest.approx((60 * epochs + 600) / 60),
+                                                                    pytest.approx((120 * epochs + 600) / 60)]
+    # a machine that shares no configuration with the others takes their times as they are
+    assert machine_speed("Intel Xeon, AVX512", root=tmp_path) == (1.0, 0)
+    assert estimate_minutes([spec_g3], root=tmp_path, here="Intel Xeon, AVX512") == [
+        pytest.approx((120 * epochs + 600) / 60)]
 
 
 def test_history_runs_are_listed_as_history_and_are_no_evidence(tmp_path):

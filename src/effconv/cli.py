@@ -288,9 +288,11 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 def print_plan(specs, results) -> None:
     """Each planned run, stored or missing (with its estimated minutes), then the missing total."""
-    from effconv.experiments.inventory import estimate_minutes
+    from effconv.experiments.inventory import estimate_minutes, machine_speed
+    from effconv.provenance import this_machine
 
-    minutes = estimate_minutes(specs)
+    here = this_machine()
+    minutes = estimate_minutes(specs, here=here)
     for spec, result, estimate in zip(specs, results, minutes):
         label = "stored " if result else "missing"
         guess = "" if result else ("  (nothing stored or benchmarked to time it by)" if estimate is None else f"  ~{estimate:.0f} min")
@@ -299,8 +301,12 @@ def print_plan(specs, results) -> None:
     known = [m for m in missing if m is not None]
     if missing:
         unknown = len(missing) - len(known)
+        speed, shared = machine_speed(here)
+        scaled = (f"other machines' scaled by its speed on the {shared} configurations timed on both (x{speed:.2f})"
+                  if shared else "other machines' as they are (no configuration was timed on both)")
         print(f"{len(missing)} missing: about {sum(known):.0f} min ({sum(known) / 60:.1f} core-hours, one thread "
               f"per run) by the stored runs' times and benchmarked speeds" + (f"; {unknown} with no estimate" if unknown else ""))
+        print(f"timed for this machine ({here}): its own stored runs where it has them, {scaled}")
     else:
         print(f"all {len(specs)} stored")
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,7 @@ from effconv.io import atomic_write_bytes, atomic_write_json
 from effconv.models import create_model
 from effconv.ops.reparam import reparameterize_model
 from effconv.paths import cache_dir, results_dir
-from effconv.provenance import git_state
+from effconv.provenance import git_state, machine
 
 __all__ = ["keep_weights", "load_trained", "planned_spec", "trained_info", "trained_weights"]
 
@@ -123,21 +122,13 @@ def _records(root: Path | None = None) -> list[dict[str, Any]]:
     return records
 
 
-def _machine(provenance: dict[str, Any]) -> str:
-    """Where a run trained, as a reader compares machines: the CPU or GPU model and its vector unit, without
-    the thread count (every run here uses one thread)."""
-    device = re.sub(r" \(\d+ threads?\)$", "", provenance.get("device", "unknown"))
-    capability = provenance.get("cpu_capability")
-    return f"{device}, {capability}" if capability and provenance.get("device_type") == "cpu" else device
-
-
 def trained_weights(root: Path | None = None) -> pd.DataFrame:
     """The trained weights available: chapter, name, seed, result key, the stored and the retrained accuracy (%),
     whether the retrain re-made the stored number exactly, and the machines both trained on."""
     rows = [{"chapter": r["chapter"], "name": r["name"], "seed": r["seed"], "key": r["key"],
              "stored_acc": r["stored"]["test_acc"] * 100, "retrained_acc": r["retrained"]["test_acc"] * 100,
              "difference_pp": r["difference_pp"], "exact": r["exact"], "megabytes": r["bytes"] / 1e6,
-             "stored_on": _machine(r["stored"]["provenance"]), "retrained_on": _machine(r["retrained"]["provenance"])}
+             "stored_on": machine(r["stored"]["provenance"]), "retrained_on": machine(r["retrained"]["provenance"])}
             for r in _records(root)]
     columns = ["chapter", "name", "seed", "key", "stored_acc", "retrained_acc", "difference_pp", "exact", "megabytes",
                "stored_on", "retrained_on"]

@@ -101,6 +101,11 @@ def test_training_time_and_fusion_tables():
     merged = results.merge(table, ablation, skeleton)
     times = report.training_time_table(merged)
     assert (times.loc[times["variant"] == "base", "ratio_to_base"] == 1.0).all()
+    # a ratio is taken on one machine only: an ACB run with no base on its machine has none
+    moved = merged.table().assign(device=lambda t: t["device"].where(t["variant"] != "acnet", "other CPU, AVX2"))
+    merged.table = lambda: moved
+    elsewhere = report.training_time_table(merged).query("variant == 'acnet'")
+    assert set(elsewhere["device"]) == {"other CPU, AVX2"} and elsewhere["ratio_to_base"].isna().all()
     fusion = report.trained_fusion_table(merged)
     # 7 stored ACB runs (Cifar-quick ACNet x2, hor, ver, sum-bn; ResNet-20 ACNet, border); the rest not run yet
     assert (fusion["status"] == "stored").sum() == 7 and (fusion["variant"] != "base").all()

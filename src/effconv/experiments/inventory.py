@@ -16,6 +16,7 @@ from effconv.data.cifar import SHIPPED_QUALITY, jpeg_scale, reencode_quality
 from effconv.experiments.store import is_history, read_result, stored_files
 from effconv.errors import EffconvError
 from effconv.paths import results_dir
+from effconv.provenance import machine
 
 
 def _stored(root: Path | None, *, history: bool = False):
@@ -80,10 +81,7 @@ def epoch_times(root: Path | None = None) -> pd.DataFrame:
             continue
         options = ", ".join(f"{k}={json.dumps(v, separators=(',', ':')) if isinstance(v, dict) else v}"
                             for k, v in sorted(spec.get("model_kwargs", {}).items()))
-        device = prov.get("device") or "?"
-        if prov.get("device_type", "cpu") == "cpu" and "GPU" not in device:
-            device += f", {prov.get('cpu_capability') or 'ISA level not recorded'}"
-        rows.append({"profile": spec["profile"], "model": spec["model"], "options": options, "device": device,
+        rows.append({"profile": spec["profile"], "model": spec["model"], "options": options, "device": machine(prov),
                      "precision": prov.get("precision") or "not recorded",
                      "seconds_per_epoch": seconds[len(seconds) // 2], "epochs": len(seconds),
                      "minutes": prov.get("wall_seconds", 0) / 60})
@@ -261,7 +259,61 @@ def after_training_epochs(root: Path | None = None) -> dict[str, float]:
     return {key: float(pd.Series(values).median()) for key, values in ratios.items()}
 
 
-def estimate_minutes(specs, root: Path | None = None) -> list[float | None]:
+Timings = dict[tuple, list[tuple[str, float]]]   # a configuration's key -> (machine, seconds) of each stored run
+
+
+def _stored_timings(root: Path | None) -> tuple[Timings, Timings, Timings]:
+    """The stored runs' median epoch (the first carries warm-up) under their exact and near timing keys, and
+    their seconds after training (wall minus training) under their analysis key, each with its machine."""
+    exact: Timings = {}
+    near: Timings = {}
+    after: Timings = {}
+    for _, result in _stored(root, history=True):
+        if isinstance(result, EffconvError):
+            continue
+        prov = result.get("provenance", {})
+        where = machine(prov)
+        seconds = sorted(r["seconds"] for r in result.get("curve", []) if "seconds" in r)
+        if seconds:
+            key_exact, key_near = _timing_keys(result["spec"])
+            exact.setdefault(key_exact, []).append((where, seconds[len(seconds) // 2]))
+            near.setdefault(key_near, []).append((where, seconds[len(seconds) // 2]))
+        if prov.get("wall_seconds") and prov.get("train_seconds"):
+            after.setdefault(_after_training_key(result["spec"]), []).append(
+                (where, max(prov["wall_seconds"] - prov["train_seconds"], 0.0)))
+    return exact, near, after
+
+
+def machine_speed(here: str, root: Path | None = None) -> tuple[float, int]:
+    """How long machine ``here`` takes for an epoch relative to the other machines that stored runs: the
+    median, over the configurations timed both here and elsewhere, of (median here / median elsewhere), and
+    how many configurations that is (1.0 and 0 when none is shared). Stored machines differ by up to 7x in
+    epoch time (ISA level, the run beside), so a plan sized on one is sized by the other's times only
+    through this ratio."""
+    return _speed(_stored_timings(root)[0], here)
+
+
+def _speed(exact: Timings, here: str) -> tuple[float, int]:
+    ratios = []
+    for times in exact.values():
+        mine = [s for m, s in times if m == here]
+        theirs = [s for m, s in times if m != here]
+        if mine and theirs:
+            ratios.append(float(pd.Series(mine).median() / pd.Series(theirs).median()))
+    return (float(pd.Series(ratios).median()), len(ratios)) if ratios else (1.0, 0)
+
+
+def _as_timed_on(timings: Timings, here: str | None, speed: float) -> dict[tuple, list[float]]:
+    """Seconds per key as machine ``here`` should take them: its own runs where it stored any, else the
+    others' scaled by its speed; every machine's as stored when ``here`` is None."""
+    seconds = {}
+    for key, times in timings.items():
+        mine = [s for m, s in times if m == here]
+        seconds[key] = mine or [s * speed for _, s in times]
+    return seconds
+
+
+def estimate_minutes(specs, root: Path | None = None, here: str | None = None) -> list[float | None]:
     """Minutes each spec should take, from the stored runs' times (None: nothing comparable stored).
 
     Training: a run's time per epoch is its median epoch (the first carries warm-up); runs of the same
@@ -273,22 +325,14 @@ def estimate_minutes(specs, root: Path | None = None) -> list[float | None]:
     wall minus training time of stored runs with the same model and analyses (DAC's rank sweeps take longer
     than its training), nothing where none is stored. Stored runs were timed on one thread of the machine
     named in their provenance, often with a second run beside them, so estimates hold for that setting.
+
+    ``here`` (a ``provenance.machine`` label, such as ``this_machine()``) sizes the plan for that machine:
+    its own stored times where it has them, the others' scaled by ``machine_speed`` elsewhere. Without it
+    (the book's plan tables, which must not depend on where the book is built) every machine's times count.
     """
-    exact: dict[tuple, list[float]] = {}
-    near: dict[tuple, list[float]] = {}
-    after: dict[tuple, list[float]] = {}
-    for _, result in _stored(root, history=True):
-        if isinstance(result, EffconvError):
-            continue
-        seconds = sorted(r["seconds"] for r in result.get("curve", []) if "seconds" in r)
-        if seconds:
-            key_exact, key_near = _timing_keys(result["spec"])
-            exact.setdefault(key_exact, []).append(seconds[len(seconds) // 2])
-            near.setdefault(key_near, []).append(seconds[len(seconds) // 2])
-        prov = result.get("provenance", {})
-        if prov.get("wall_seconds") and prov.get("train_seconds"):
-            after.setdefault(_after_training_key(result["spec"]), []).append(
-                max(prov["wall_seconds"] - prov["train_seconds"], 0.0))
+    exact, near, after = _stored_timings(root)
+    speed = _speed(exact, here)[0] if here else 1.0
+    exact, near, after = (_as_timed_on(t, here, speed) for t in (exact, near, after))
     benchmarks = _benchmarked_rates(root)
     estimates = []
     for spec in specs:

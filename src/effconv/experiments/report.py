@@ -12,6 +12,7 @@ import pandas as pd
 from effconv.errors import EffconvError
 from effconv.experiments.runner import choose_profile, run_all
 from effconv.experiments.spec import ExperimentSpec
+from effconv.provenance import machine
 from effconv.train.recipes import check_profile
 
 SpecFunction = Callable[[str], list[ExperimentSpec]]
@@ -103,7 +104,7 @@ def results_table(specs: Sequence[ExperimentSpec], results: Sequence[dict[str, A
                 best_acc=result["metrics"]["best"].get("test_acc", math.nan), epochs=len(curve),
                 seconds_per_epoch=statistics.median(seconds) if seconds else math.nan,
                 minutes=prov.get("wall_seconds", math.nan) / 60, params=result.get("model", {}).get("params"),
-                macs=result.get("model", {}).get("macs"), device=prov.get("device"),
+                macs=result.get("model", {}).get("macs"), device=machine(prov),
                 data=prov.get("data", {}).get("source"), file=spec.filename,
             )
         rows.append(row)

@@ -139,7 +139,9 @@ def _costs(page: Page, chapter: ChapterRuns, latency: pd.DataFrame) -> None:
                                         caption=f"Stored fusion checks of trained ACB models, {trained.profile} "
                                                 "profile"))
     times = report.training_time_table(trained)
-    caption = f"Training time (median seconds per epoch), {trained.profile} profile; shared machine"
+    caption = (f"Training time (median seconds per epoch over the seeds each machine trained), {trained.profile} "
+               "profile, one thread a run with a second run beside it; ratio to the base trained on the same machine. "
+               "The run beside changes a run's speed by up to 3x, so the ratios are rough")
     page.table("training_time", _not_stored(f"No training runs stored yet for the {trained.profile} profile: "
                                             "training times not run.", caption) if times.empty else
                styled(times.drop(columns=["profile"]),

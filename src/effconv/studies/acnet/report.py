@@ -278,21 +278,23 @@ def trained_fusion_display(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def training_time_table(comparison: Runs) -> pd.DataFrame:
-    """Median seconds per epoch per model and variant (over stored seeds), and the ratio to the base."""
+    """Median seconds per epoch per model, variant and machine (over the seeds stored there), and the ratio to
+    the base trained on the same machine: machines differ by several times in speed, so a ratio across two
+    of them would measure the machines, not the block (NaN where that machine trained no base)."""
+    columns = ["profile", "model", "variant", "device", "runs", "seconds_per_epoch", "ratio_to_base"]
     table = comparison.table()
     stored = table[table["status"] == "stored"]
     if stored.empty:
-        return pd.DataFrame(columns=["profile", "model", "variant", "runs", "seconds_per_epoch", "ratio_to_base",
-                                     "device"])
-    grouped = (stored.groupby(["model", "variant"], sort=False)
-               .agg(runs=("seconds_per_epoch", "size"), seconds_per_epoch=("seconds_per_epoch", "median"),
-                    device=("device", "first"))
+        return pd.DataFrame(columns=columns)
+    grouped = (stored.groupby(["model", "variant", "device"], sort=False)
+               .agg(runs=("seconds_per_epoch", "size"), seconds_per_epoch=("seconds_per_epoch", "median"))
                .reset_index())
-    base = grouped[grouped["variant"] == "base"].set_index("model")["seconds_per_epoch"]
-    grouped["ratio_to_base"] = grouped["seconds_per_epoch"] / grouped["model"].map(base)
+    base = grouped[grouped["variant"] == "base"].set_index(["model", "device"])["seconds_per_epoch"]
+    grouped["ratio_to_base"] = [t / base.get((m, d), math.nan)
+                                for m, d, t in zip(grouped["model"], grouped["device"], grouped["seconds_per_epoch"])]
     grouped["model"] = grouped["model"].map(lambda m: MODEL_LABELS.get(m, m))
     grouped.insert(0, "profile", comparison.profile)
-    return grouped[["profile", "model", "variant", "runs", "seconds_per_epoch", "ratio_to_base", "device"]]
+    return grouped[columns]
 
 
 def cost_display(costs: pd.DataFrame) -> pd.DataFrame:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import matplotlib.pyplot as plt
 import pandas as pd
 
 import pytest
@@ -207,3 +208,20 @@ def test_the_table_gains_name_every_family_with_its_gain_and_verdict():
         row("CIFAR-100: ACNet improves every family (direction)", "", "not run")])
     assert table_gains(frame) == ("Cifar-quick +0.65 pp (reproduced), ResNet-56 (as ResNet-20) -0.49 pp "
                                   "(inconclusive) and DenseNet-40 not run")
+
+
+def test_the_claim_waits_for_a_schedule_with_all_its_pairs_and_the_figure_says_how_many():
+    from effconv.studies.acnet.evidence import longest_complete
+
+    ten = (10, 5, {s: 80.0 + s for s in range(5)}, {s: 79.0 for s in range(5)})
+    thirty = (30, 5, {s: 83.0 for s in range(4)}, {s: 82.0 for s in range(5)})   # one ACB still training
+    assert longest_complete([ten, thirty])[0] == 10
+    assert longest_complete([ten, (30, 5, {**thirty[2], 4: 83.0}, thirty[3])])[0] == 30
+    row = {"model": "Cifar-quick", "planned": 5, "verdict": "reproduced"}
+    gains = pd.DataFrame([{**row, "epochs": 10, "pairs": 5, "gain_pp": 0.6, "low": 0.2, "high": 1.1},
+                          {**row, "epochs": 30, "pairs": 4, "gain_pp": 0.9, "low": 0.4, "high": 1.4},
+                          {**row, "epochs": 60, "pairs": 0, "gain_pp": math.nan, "low": math.nan, "high": math.nan}])
+    fig = plots.plot_gain_vs_epochs(gains, 0.67, "the authors' re-run")
+    shown = {text.get_text() for text in fig.axes[0].texts}
+    assert {"5 of 5 pairs", "4 of 5 pairs", "60 epochs:\nnot run yet"} <= shown
+    plt.close(fig)

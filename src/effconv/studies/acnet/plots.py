@@ -296,6 +296,9 @@ def plot_gain_vs_epochs(gains: pd.DataFrame, paper: float, paper_label: str) -> 
         ax.errorbar(has_interval["epochs"], has_interval["gain_pp"],
                     yerr=[has_interval["gain_pp"] - has_interval["low"], has_interval["high"] - has_interval["gain_pp"]],
                     fmt="o", color="tab:blue", capsize=4, label="ours: mean and 95% interval over paired random seeds")
+    for _, row in run.iterrows():   # a length still short of its planned pairs is shown, and says so
+        ax.annotate(f"{int(row['pairs'])} of {int(row['planned'])} pairs", (row["epochs"], row["gain_pp"]),
+                    textcoords="offset points", xytext=(8, -3), fontsize=8, color="0.35")
     for _, row in gains[gains["gain_pp"].isna()].iterrows():
         ax.annotate(f"{row['epochs']} epochs:\nnot run yet", (row["epochs"], 0), textcoords="offset points",
                     xytext=(0, 8), ha="center", fontsize=8, color="0.35")

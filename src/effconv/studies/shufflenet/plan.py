@@ -45,14 +45,14 @@ _MINIMAL = "the chapter's minimal effect of interest, 1 pp of error; the paper's
 # Seeds planned by power (effconv.claims.power), fixed after a first stage of runs and before any further one:
 # the paired spread of the first stage's g = 8 vs g = 1 gains (stored cpu runs, seeds 0-4 at 0.25x and 0-2
 # at 0.5x, on 2026-12-04) gives the pairs that resolve 1 pp with 80% power. The headline rows grade there.
-# The budget of the 2026-12-04 extension (at most 30 core-hours, README) goes first to ACNet's table and its
-# 30-epoch schedule; on 2026-12-05 its estimate left nothing for these 17 + 3 further pairs (about 10.4
-# core-hours), so the cpu profile trains their first stage only and both rows stay inconclusive.
+# The budget of the 2026-12-04 extension (at most 30 core-hours, README) went first to ACNet's table and its
+# 30-epoch schedule. What it left (about 4.7 core-hours on 2026-12-05) trains the 3 further pairs at 0.5x
+# (about 2.9) but not the 17 at 0.25x (about 7.5): that row keeps its first stage and stays inconclusive.
 POWER: dict[str, dict[tuple[float, int], PowerPlan]] = {
     "cpu": {(0.25, 8): PowerPlan("0.25x: error(g = 1) - error(g = 8), pp", first_stage=5, sd=1.59,
                                  effect=MINIMAL_EFFECT_PP, effect_source=_MINIMAL, budget=5),
             (0.5, 8): PowerPlan("0.5x: error(g = 1) - error(g = 8), pp", first_stage=3, sd=0.66,
-                                effect=MINIMAL_EFFECT_PP, effect_source=_MINIMAL, budget=3)},
+                                effect=MINIMAL_EFFECT_PP, effect_source=_MINIMAL)},
 }
 
 

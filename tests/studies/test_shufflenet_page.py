@@ -117,6 +117,21 @@ def test_holm_note_and_power_pairs_read_as_sentences():
     assert page_module.power_pairs("full") == "the full profile plans no contrast by power"
 
 
+def test_power_tested_says_which_planned_contrast_has_all_its_pairs():
+    import pandas as pd
+
+    frame = pd.DataFrame({"claim": ["CIFAR-10 Table 2, 0.25x: g = 8 has lower error than g = 1 (gain, pp)",
+                                    "CIFAR-10 Table 2, 0.5x: g = 8 has lower error than g = 1 (gain, pp)"],
+                          "n": [5, 6]})
+    assert page_module.power_tested(frame, "cpu") == (
+        "at 0.25x, 5 of its 22 pairs are stored, so it is not among them yet; "
+        "at 0.5x, all 6 pairs are stored and it is among them")
+    frame["n"] = [5, 3]
+    assert page_module.power_tested(frame, "cpu").endswith("at 0.5x, 3 of its 6 pairs are stored, so it is not "
+                                                           "among them yet")
+    assert page_module.power_tested(frame, "full") == "the full profile plans no contrast by power"
+
+
 def test_the_technique_cell_writes_the_shuffle_and_checks_it():
     cell = next(c for c in nbformat.read(NOTEBOOK, as_version=4).cells if "technique" in c.metadata.get("tags", []))
     assert "hide-input" not in cell.metadata["tags"] and "transpose(1, 2)" in cell.source

@@ -159,6 +159,7 @@ def add_trained(page: Page, profile: str, run_missing: bool) -> None:
     page.number("verdicts_decided", f"{len(decided)} of {len(found)}")
     page.number("verdicts_summary", _tally(decided["verdict"]) or "none yet")
     page.number("power_pairs", power_pairs(used))
+    page.number("power_tested", power_tested(found, used))
 
 
 def power_pairs(profile: str) -> str:
@@ -172,6 +173,20 @@ def power_pairs(profile: str) -> str:
     short = [f"{plan.trained_pairs} of those at {width_label(scale)}" for (scale, _), plan in plans if not plan.funded]
     budget = f"; the {profile} budget trains {listing(short, '')}" if short else ""
     return listing(parts, "") + budget
+
+
+def power_tested(found: pd.DataFrame, profile: str) -> str:
+    """Whether each contrast planned by power has all its pairs stored, and so is among the trained tests, in
+    words ("at 0.25x, 5 of its 22 pairs are stored, so it is not among them yet; at 0.5x, ...")."""
+    parts = []
+    for (scale, groups), plan in sorted(POWER.get(profile, {}).items()):
+        row = found[found["claim"].str.contains(f"{width_label(scale)}: g = {groups} has", regex=False)]
+        stored = int(row["n"].iloc[0]) if len(row) else 0
+        parts.append(f"at {width_label(scale)}, all {plan.pairs} pairs are stored and it is among them"
+                     if stored >= plan.pairs else
+                     f"at {width_label(scale)}, {stored} of its {plan.pairs} pairs are stored, so it is not among "
+                     "them yet")
+    return "; ".join(parts) or f"the {profile} profile plans no contrast by power"
 
 
 def add_claims(page: Page, profile: str, latency: Latency) -> None:

@@ -315,3 +315,28 @@ def test_initial_importance_is_the_runs_own_initialisation():
     got = skeleton_claims.importance_init("cpu", [spec.seed], variants=(variant_of(spec),))[variant_of(spec)][spec.seed]
     assert spec.model == "resnet20" and variant_of(spec) == "acnet"
     pd.testing.assert_frame_equal(got, expected)
+
+
+def test_the_table_the_prose_and_the_ledger_cite_the_schedule_the_claim_is_graded_at():
+    """Cifar-quick's Table 1 row moves to its longer schedule only once every planned pair of it is stored, and
+    then the table's gain is the ledger's."""
+    from effconv.studies.acnet import report
+    from effconv.studies.acnet.cited import cifar10_numbers
+    from effconv.studies.acnet.evidence import graded_table
+
+    seeds = runs.TABLE["cpu"]["cifar_quick"]["seeds"]
+    ten = {("cifar_quick", v, s): acc for s in seeds for v, acc in (("base", 0.79), ("acnet", 0.80 + s / 1000))}
+    thirty = {("cifar_quick", v, s): acc for s in seeds for v, acc in (("base", 0.82), ("acnet", 0.83 + s / 1000))}
+    one_short = {k: v for k, v in thirty.items() if k != ("cifar_quick", "acnet", seeds[-1])}
+    for longer, epochs in ((one_short, 10), (thirty, 30)):
+        chapter = chapter_runs(ten)
+        chapter.schedule = comparison(runs.schedule_specs, longer)
+        shown = report.cifar10_table(graded_table(chapter)).iloc[0]
+        graded = row(build(chapter), "CIFAR-10 Cifar-quick: ACNet gain")
+        assert shown["model"] == "Cifar-quick" and f"{epochs} epochs" in shown["ours_setting"]
+        assert shown["status"] == "stored" and f"graded at {epochs} epochs" in graded["evidence"]
+        assert float(graded["ours"]) == pytest.approx(shown["gain"], abs=1e-3)
+    assert shown["gain"] == pytest.approx(1.2)
+    ledger = claims_lib.ledger("cpu", chapter, blocks=blocks_stub(), costs=costs_stub())
+    cited = cifar10_numbers(report.cifar10_table(graded_table(chapter)), ledger)
+    assert (cited["cq_gain"], cited["cq_acnet"]) == ("+1.20 pp", "83.20%")

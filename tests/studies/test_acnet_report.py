@@ -187,8 +187,10 @@ def test_the_setting_names_every_cpu_family_with_its_width_epochs_and_pairs():
     text = cpu_families()
     for model, cfg in acnet_plan.TABLE["cpu"].items():
         width = "full width" if cfg["width"] == 1 else f"width {cfg['width']:g}"
-        assert (f"{MODEL_LABELS[model]} at {width} for {cfg['recipe']['epochs']} epochs "
-                f"({len(acnet_plan.table_seeds('cpu', model))} pairs)") in text
+        longer = acnet_plan.LONGER_EPOCHS["cpu"] if model == acnet_plan.SCHEDULE_MODEL else ()
+        epochs = " and ".join(str(e) for e in (cfg["recipe"]["epochs"], *longer))
+        pairs = f"{len(acnet_plan.table_seeds('cpu', model))} pairs" + (" each" if longer else "")
+        assert f"{MODEL_LABELS[model]} at {width} for {epochs} epochs ({pairs})" in text
 
 
 def test_the_table_gains_name_every_family_with_its_gain_and_verdict():
@@ -208,6 +210,19 @@ def test_the_table_gains_name_every_family_with_its_gain_and_verdict():
         row("CIFAR-100: ACNet improves every family (direction)", "", "not run")])
     assert table_gains(frame) == ("Cifar-quick +0.65 pp (reproduced), ResNet-56 (as ResNet-20) -0.49 pp "
                                   "(inconclusive) and DenseNet-40 not run")
+
+
+def test_the_power_planned_gain_is_cited_only_at_its_planned_pairs():
+    from effconv.studies.acnet.cited import power_result
+
+    claim = ("CIFAR-10 ResNet-56 (ResNet-20 at width 1 stands in for ResNet-56): ACNet gain over the base "
+             "(direction, pp)")
+    pairs = runs.power_plan("cpu", "resnet20").pairs
+    frame = pd.DataFrame([{"claim": claim, "ours": "-0.4467", "interval": "[-1.09, 0.192]", "n": str(pairs),
+                           "verdict": "inconclusive"}])
+    assert power_result(frame) == "-0.45 pp (95% interval [-1.09, 0.192]), inconclusive"
+    frame["n"] = str(pairs - 1)
+    assert power_result(frame) == f"not graded yet ({pairs - 1} of {pairs} pairs stored)"
 
 
 def test_the_claim_waits_for_a_schedule_with_all_its_pairs_and_the_figure_says_how_many():

@@ -43,17 +43,22 @@ def plan_numbers(chapter: ChapterRuns) -> Numbers:
         out[f"stored_{name}"] = f"{comparison.stored} of {len(comparison.specs)}"
     full_epochs = [cfg["recipe"]["epochs"] for cfg in plan.TABLE["full"].values()]
     out.update(cpu_families=cpu_families(), cpu_side_seeds=str(plan.SIDE_ARM_SEEDS["cpu"]),
-               cpu_cq_epochs=str(plan.TABLE["cpu"]["cifar_quick"]["recipe"]["epochs"]),
+               cpu_cq_epochs=f'{plan.TABLE["cpu"]["cifar_quick"]["recipe"]["epochs"]} epochs',  # Table 1's schedule
                full_epochs=f"{min(full_epochs)} to {max(full_epochs)}")
     return out
 
 
 def cpu_families() -> str:
-    """The cpu profile's CIFAR-10 table in words: each family's width, epochs and paired seeds."""
+    """The cpu profile's CIFAR-10 table in words: each family's width, epochs and paired seeds (the schedule
+    model at each of its schedules)."""
     def one(model: str, cfg: dict) -> str:
         width = "full width" if cfg["width"] == 1 else f"width {cfg['width']:g}"
         pairs = count(len(plan.table_seeds("cpu", model)), "pair")
-        return f"{MODEL_LABELS[model]} at {width} for {cfg['recipe']['epochs']} epochs ({pairs})"
+        epochs = [cfg["recipe"]["epochs"]]
+        if model == plan.SCHEDULE_MODEL:   # its longer schedules train the same seeds
+            epochs += plan.LONGER_EPOCHS["cpu"]
+        each = " each" if len(epochs) > 1 else ""
+        return f"{MODEL_LABELS[model]} at {width} for {listing(map(str, epochs), '')} epochs ({pairs}{each})"
     return listing((one(model, cfg) for model, cfg in plan.TABLE["cpu"].items()), "no family")
 
 
@@ -97,7 +102,23 @@ def cifar10_numbers(cifar10: pd.DataFrame, ledger: ClaimsTable) -> Numbers:
     return {"cq_gain": fmt(quick["gain"], signed=True, unit=" pp"), "cq_base": fmt(quick["base_mean"], unit="%"),
             "cq_acnet": fmt(quick["acnet_mean"], unit="%"), "cq_pairs": count(int(quick["paired_seeds"]), "paired random seed"),
             "cq_verdict": graded["verdict"], "cq_interval": graded["interval"] or "none (fewer than 3 pairs)",
-            "cq_repo_gain": f"{repo_gain:+.2f} pp", "table_gains": table_gains(frame)}
+            "cq_repo_gain": f"{repo_gain:+.2f} pp", "table_gains": table_gains(frame),
+            "power_result": power_result(frame)}
+
+
+def power_result(frame: pd.DataFrame) -> str:
+    """The ResNet-20 gain at the pairs its power plan fixed, as the ledger grades it, in words; "not graded yet
+    (5 of 6 pairs stored)" until all of them are."""
+    power = plan.power_plan("cpu", "resnet20")
+    rows = frame[frame["claim"].str.contains("ResNet-20 at width", regex=False)
+                 & frame["claim"].str.contains("ACNet gain", regex=False)]
+    if power is None or rows.empty:
+        return "not planned"
+    row = rows.iloc[0]
+    stored = int(row["n"] or 0)
+    if stored < power.pairs:
+        return f"not graded yet ({stored} of {count(power.pairs, 'pair')} stored)"
+    return f"{_signed_pp(row['ours'])} (95% interval {row['interval']}), {row['verdict']}"
 
 
 def table_gains(frame: pd.DataFrame) -> str:

@@ -34,7 +34,7 @@ from effconv.claims import (DIRECTION, ClaimsTable, Grade, grade_bound, grade_ef
 from effconv.errors import EffconvError
 from effconv.studies.acnet import checks
 from effconv.studies.acnet import plan as runs
-from effconv.studies.acnet.evidence import (Seeds, longest_complete, schedule_arms, accuracy, difference, mean_of, per_seed, quiet, ref, rotated,
+from effconv.studies.acnet.evidence import (Seeds, graded_table, schedule_arms, accuracy, difference, mean_of, per_seed, quiet, ref, rotated,
                                             seeds_text, setting, stand_in, standing_in)
 from effconv.studies.acnet.results import (FLOAT64_TOLERANCE, FUSION_TOLERANCE, MODEL_LABELS, PAPER_FAMILIES,
                                            VARIANT_LABELS, ChapterRuns, Runs, load_runs, merge, variant_of)
@@ -119,24 +119,18 @@ def fusion_claim(claims: ClaimsTable, every: list[Runs], profile: str) -> None:
                else "no trained ACB runs stored")
 
 
-def _longest_schedule(chapter: ChapterRuns, acnet: Seeds, base: Seeds, where: str) -> tuple[Seeds, Seeds, str]:
-    """The schedule model's arms at the longest schedule whose planned pairs are all stored, and the setting in
-    words saying which schedule that is (Table 1's own when no longer one is complete)."""
+def _graded_at(chapter: ChapterRuns, table: Runs) -> str:
+    """Which schedule the schedule model's claim is graded at (``graded_table``), of those the profile plans."""
     arms = schedule_arms(chapter)
-    lengths = ", ".join(str(a[0]) for a in arms)
-    chosen = longest_complete(arms)
     if len(arms) < 2:
-        return acnet, base, where
-    if chosen is None or chosen[0] == arms[0][0]:
-        return acnet, base, f"{where}; graded at {arms[0][0]} epochs, the longest schedule run with all its pairs " \
-                            f"(planned: {lengths} epochs)"
-    epochs, _, acnet, base = chosen
-    return acnet, base, (f"{where.replace(f'{arms[0][0]} epochs', f'{epochs} epochs')}; graded at {epochs} epochs, "
-                         f"the longest schedule run with all its pairs (planned: {lengths} epochs)")
+        return ""
+    epochs = next(s.recipe.epochs for s in table.specs if s.model == runs.SCHEDULE_MODEL)
+    return (f"; graded at {epochs} epochs, the longest schedule run with all its pairs (planned: "
+            f"{', '.join(str(a[0]) for a in arms)} epochs)")
 
 
 def cifar10_claims(claims: ClaimsTable, chapter: ChapterRuns) -> None:
-    table, profile = chapter.table, chapter.table.profile
+    table, profile = graded_table(chapter), chapter.table.profile
     skeleton_model = runs.SKELETON_MODEL.get(profile, "resnet56")
     trained = {s.model for s in table.specs}
     for model, (label, key) in PAPER_FAMILIES.items():
@@ -157,7 +151,7 @@ def cifar10_claims(claims: ClaimsTable, chapter: ChapterRuns) -> None:
         power = runs.power_plan(profile, ours_model)
         planned = f"; seeds planned by power: {power.text()}" if power else ""
         if ours_model == runs.SCHEDULE_MODEL:   # the paper's claim is graded at the longest schedule run
-            acnet, base, where = _longest_schedule(chapter, acnet, base, where)
+            where += _graded_at(chapter, table)
         claims.grade(f"{named}: ACNet gain over the base (direction, pp)",
                      grade_effect(acnet, base, direction=1, paper=round(paper, 2),
                                   planned=power.pairs if power else None, scope=DIRECTION), kind="trained",

@@ -169,3 +169,15 @@ def longest_complete(arms: list[tuple[int, int, Seeds, Seeds]]) -> tuple[int, in
     """The longest schedule whose planned pairs are all stored (the one the paper's claim is graded at)."""
     complete = [a for a in arms if len(set(a[2]) & set(a[3])) >= a[1]]
     return max(complete, key=lambda a: a[0]) if complete else None
+
+
+def graded_table(chapter: ChapterRuns) -> Runs:
+    """Table 1's runs with the schedule model's taken at the schedule its claim is graded at (the longest whose
+    planned pairs are all stored), so the table, the prose and the ledger cite the same runs."""
+    arms = schedule_arms(chapter)
+    chosen = longest_complete(arms)
+    if chosen is None or chapter.schedule is None or chosen[0] == arms[0][0]:
+        return chapter.table
+    longer = at_epochs(chapter.schedule, chosen[0])
+    kept = [(s, r) for s, r in zip(chapter.table.specs, chapter.table.results) if s.model != runs.SCHEDULE_MODEL]
+    return Runs(chapter.table.profile, [s for s, _ in kept] + longer.specs, [r for _, r in kept] + longer.results)

@@ -110,6 +110,9 @@ def test_holm_note_and_power_pairs_read_as_sentences():
                                             "adjustment")
     frame["verdict_holm"] = ["reproduced", "inconclusive", "", ""]
     assert page_module.holm_note(frame).endswith("and keeps its verdict after the adjustment")
+    frame["verdict_holm"] = ["reproduced", "inconclusive", "inconclusive", ""]
+    assert page_module.holm_note(frame) == ("2 of them decide their claims at 95% on their own, and 1 still does "
+                                            "after the adjustment")
     frame["verdict_holm"] = ["", "inconclusive", "", ""]
     assert page_module.holm_note(frame) == "none of them decides its claim, so the adjustment changes no verdict"
     assert page_module.power_pairs("cpu") == ("22 pairs at 0.25x (first stage 5) and 6 at 0.5x (first stage 3); "

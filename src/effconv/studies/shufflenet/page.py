@@ -214,7 +214,8 @@ def holm_note(frame: pd.DataFrame) -> str:
     else:
         first = f"{n} of them decide their claims at 95% on their own"
         rest = ("and all keep their verdicts after the adjustment" if kept == n else
-                "but none does after the adjustment" if kept == 0 else f"and {kept} still do after the adjustment")
+                "but none does after the adjustment" if kept == 0 else
+                f"and {kept} still {'does' if kept == 1 else 'do'} after the adjustment")
     return f"{first}, {rest}"
 
 

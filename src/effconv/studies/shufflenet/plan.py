@@ -47,7 +47,7 @@ _MINIMAL = "the chapter's minimal effect of interest, 1 pp of error; the paper's
 # at 0.5x, on 2026-12-04) gives the pairs that resolve 1 pp with 80% power. The headline rows grade there.
 # The budget of the 2026-12-04 extension (at most 30 core-hours, README) went first to ACNet's table and its
 # 30-epoch schedule. What it left (about 4.7 core-hours on 2026-12-05) trains the 3 further pairs at 0.5x
-# (about 2.9) but not the 17 at 0.25x (about 7.5): that row keeps its first stage and stays inconclusive.
+# (3.0 by --dry-run) but not the 17 at 0.25x (about 7.5): that row keeps its first stage and stays inconclusive.
 POWER: dict[str, dict[tuple[float, int], PowerPlan]] = {
     "cpu": {(0.25, 8): PowerPlan("0.25x: error(g = 1) - error(g = 8), pp", first_stage=5, sd=1.59,
                                  effect=MINIMAL_EFFECT_PP, effect_source=_MINIMAL, budget=5),

@@ -125,7 +125,7 @@ def test_power_tested_says_which_planned_contrast_has_all_its_pairs():
 
     frame = pd.DataFrame({"claim": ["CIFAR-10 Table 2, 0.25x: g = 8 has lower error than g = 1 (gain, pp)",
                                     "CIFAR-10 Table 2, 0.5x: g = 8 has lower error than g = 1 (gain, pp)"],
-                          "n": [5, 6]})
+                          "n": [5, 6], "planned": [22, 6], "verdict": ["inconclusive", "reproduced"]})
     assert page_module.power_tested(frame, "cpu") == (
         "at 0.25x, 5 of its 22 pairs are stored, so it is not among them yet; "
         "at 0.5x, all 6 pairs are stored and it is among them")

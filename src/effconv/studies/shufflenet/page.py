@@ -183,7 +183,7 @@ def power_tested(found: pd.DataFrame, profile: str) -> str:
         row = found[found["claim"].str.contains(f"{width_label(scale)}: g = {groups} has", regex=False)]
         stored = int(row["n"].iloc[0]) if len(row) else 0
         parts.append(f"at {width_label(scale)}, all {plan.pairs} pairs are stored and it is among them"
-                     if stored >= plan.pairs else
+                     if len(row) and complete(row).iloc[0] else
                      f"at {width_label(scale)}, {stored} of its {plan.pairs} pairs are stored, so it is not among "
                      "them yet")
     return "; ".join(parts) or f"the {profile} profile plans no contrast by power"
